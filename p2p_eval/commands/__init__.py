@@ -1,0 +1,1 @@
+"""Subcommand registration for `p2p_eval.cli` (argparse only; no heavy imports)."""

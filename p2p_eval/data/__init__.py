@@ -1,0 +1,1 @@
+"""Dataset layouts: reading, preparing and writing images, datasets and runs."""

@@ -1,0 +1,147 @@
+"""The prepared-dataset layout: what `p2p-eval prepare` writes and everything reads.
+
+::
+
+    <data>/dataset.json                  this module's `DatasetInfo`, as JSON
+    <data>/<split>/<frame>_photo.png     real photo at generation size (RGB)
+    <data>/<split>/<frame>_color.png     colour label map at generation size (pix2pix input)
+    <data>/<split>/<frame>_trainids.png  trainIds at evaluation resolution (255 = ignore)
+"""
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from p2p_eval import __version__
+from p2p_eval.classes import CLASS_SET
+from p2p_eval.data.files import read_json, write_json
+from p2p_eval.errors import InputError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "p2p-eval-prepared"
+VERSION = 1
+KINDS = ("photo", "color", "trainids")
+"""The three files of a frame; the file name is ``<frame>_<kind>.png``."""
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    """A prepared dataset on disk.
+
+    Attributes
+    ----------
+    root : Path
+        The folder holding ``dataset.json``.
+    meta : dict
+        The parsed ``dataset.json``: ``name``, ``class_set``, ``image_size``
+        ([H, W] of photos and colour maps), ``label_size`` ([H, W] of trainIds,
+        or null when it varies), ``resample``, ``splits`` ({split: [frame, ...]}),
+        ``source`` and ``segmenter`` (path of the segmenter that scores it, or null).
+    """
+
+    root: Path
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, root: str | os.PathLike) -> "PreparedDataset":
+        """Read and validate ``<root>/dataset.json``."""
+        root = Path(root)
+        meta_path = root / "dataset.json"
+        if not meta_path.is_file():
+            raise InputError(
+                f"{root}: no dataset.json, so this is not a prepared dataset. "
+                "Create one with `p2p-eval prepare synthetic|cityscapes|pix2pix-ab --out DIR`."
+            )
+        meta = read_json(meta_path)
+        if meta.get("format") != FORMAT:
+            raise InputError(f"{meta_path}: expected format {FORMAT!r}, got {meta.get('format')!r}.")
+        if meta.get("version", 0) > VERSION:
+            raise InputError(
+                f"{meta_path}: written by a newer p2p-eval (version {meta['version']} > {VERSION}); "
+                "upgrade p2p-eval."
+            )
+        if meta.get("class_set") != CLASS_SET:
+            raise InputError(
+                f"{meta_path}: class set {meta.get('class_set')!r} is not {CLASS_SET!r}, "
+                "the only one p2p-eval scores."
+            )
+        return cls(root=root, meta=meta)
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return tuple(self.meta["image_size"])
+
+    @property
+    def splits(self) -> dict[str, tuple[str, ...]]:
+        return {split: tuple(frames) for split, frames in self.meta["splits"].items()}
+
+    def frames(self, split: str) -> tuple[str, ...]:
+        """The frame ids of `split`, sorted."""
+        if split not in self.meta["splits"]:
+            raise InputError(
+                f"{self.root}: no split {split!r}; it has {sorted(self.meta['splits'])}."
+            )
+        return tuple(self.meta["splits"][split])
+
+    def path(self, split: str, frame: str, kind: str) -> Path:
+        """Path of one file of a frame; `kind` is one of `KINDS`."""
+        if kind not in KINDS:
+            raise ValueError(f"Expected `kind` to be one of {KINDS}, got {kind!r}.")
+        return self.root / split / f"{frame}_{kind}.png"
+
+    @property
+    def segmenter(self) -> Path | None:
+        """The segmenter recorded by `p2p-eval train-segmenter`, if any."""
+        recorded = self.meta.get("segmenter")
+        if not recorded:
+            return None
+        path = Path(recorded)
+        return path if path.is_absolute() else self.root / path
+
+    def check_files(self, split: str) -> None:
+        """Raise `InputError` naming the first missing files of `split`."""
+        missing = [
+            self.path(split, frame, kind)
+            for frame in self.frames(split)
+            for kind in KINDS
+            if not self.path(split, frame, kind).is_file()
+        ]
+        if missing:
+            shown = "\n  ".join(str(p) for p in missing[:5])
+            raise InputError(
+                f"{self.root}: {len(missing)} file(s) of split {split!r} are missing, e.g.\n  {shown}\n"
+                "Re-run the `p2p-eval prepare` command that made this dataset (it resumes)."
+            )
+
+
+def write_dataset_json(root: str | os.PathLike, meta: dict[str, Any]) -> None:
+    """Write ``dataset.json`` atomically, adding format, version and class set."""
+    document = {"format": FORMAT, "version": VERSION, "class_set": CLASS_SET, **meta}
+    document.setdefault("segmenter", None)
+    document.setdefault("created_by", {"p2p_eval": __version__})
+    for split, frames in document["splits"].items():
+        document["splits"][split] = sorted(frames)
+    write_json(Path(root) / "dataset.json", document)
+
+
+def record_segmenter(dataset: PreparedDataset, segmenter: str | os.PathLike) -> None:
+    """Record in ``dataset.json`` the segmenter that scores this dataset.
+
+    Stored relative to the dataset folder when it lies inside it, so the
+    folder can be moved as a whole.
+    """
+    path = Path(segmenter).resolve()
+    try:
+        recorded = str(path.relative_to(dataset.root.resolve()))
+    except ValueError:
+        recorded = str(path)
+    meta = {k: v for k, v in dataset.meta.items()}
+    meta["segmenter"] = recorded
+    write_json(dataset.root / "dataset.json", meta)

@@ -1,0 +1,187 @@
+"""The segmenter checkpoint: weights plus everything needed to use them right.
+
+A checkpoint is a ``torch.save`` of plain types (loads with ``weights_only=True``)::
+
+    {"format": "p2p-eval-segmenter", "version": 1,
+     "arch": "smp-unet", "arch_args": {...},
+     "class_set": "cityscapes-19",
+     "output_to_train_id": [0, 1, ..., 18],   # argmax channel -> trainId (255 = no class)
+     "preprocess": {"channel_order": "RGB", "scale": 1/255, "mean": [...], "std": [...]},
+     "train_size": [H, W], "trained_on": {...}, "scores": {...},
+     "state_dict": {...}}
+
+The sha256 of the weights (`Segmenter.sha256`) is computed on load from the
+state dict, so it identifies the weights whatever the file around them.
+"""
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from p2p_eval.classes import CLASS_SET, IGNORE, NUM_CLASSES
+from p2p_eval.errors import InputError
+from p2p_eval.segmenters.registry import build_model
+
+FORMAT = "p2p-eval-segmenter"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How uint8 RGB pixels become network input: ``((x * scale)[order] - mean) / std``.
+
+    ``mean`` and ``std`` are in `channel_order`; ``std`` None means no division
+    (the Caffe FCN-8s subtracts a BGR mean from 0..255 values and stops there).
+    """
+
+    channel_order: str = "RGB"
+    scale: float = 1 / 255
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] | None = (0.229, 0.224, 0.225)
+
+    def __post_init__(self):
+        if self.channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"Expected `channel_order` in ('RGB', 'BGR'), got {self.channel_order!r}.")
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) uint8 RGB -> (N, 3, H, W) float32 network input."""
+        x = images.float() * self.scale
+        if self.channel_order == "BGR":
+            x = x.flip(1)
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        x = x - mean
+        if self.std is not None:
+            x = x / torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return x
+
+
+@dataclass
+class Segmenter:
+    """A loaded segmenter: network, preprocessing and metadata."""
+
+    model: nn.Module
+    arch: str
+    arch_args: dict[str, Any]
+    preprocess: Preprocess
+    output_to_train_id: tuple[int, ...]
+    meta: dict[str, Any] = field(default_factory=dict)  # train_size, trained_on, scores
+    sha256: str = ""
+
+    def __post_init__(self):
+        self._lut = torch.tensor(self.output_to_train_id, dtype=torch.uint8)
+        if not self.sha256:
+            self.sha256 = weights_sha256(self.model.state_dict())
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """trainIds predicted for a batch.
+
+        Parameters
+        ----------
+        images : (N, 3, H, W) uint8 tensor
+            RGB, on the model's device.
+
+        Returns
+        -------
+        train_ids : (N, H, W) uint8 tensor
+            Argmax channel mapped through `output_to_train_id` (255 for a
+            channel that is no train class: it counts as an error when scored).
+        """
+        logits = self.model(self.preprocess(images))
+        if isinstance(logits, dict):  # torchvision segmentation models
+            logits = logits["out"]
+        return self._lut.to(logits.device)[logits.argmax(1)]
+
+
+def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 over parameter names, dtypes, shapes and bytes, in sorted name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_segmenter(path: str | os.PathLike, segmenter: Segmenter) -> None:
+    """Write a checkpoint atomically (temporary name, then rename)."""
+    path = Path(path)
+    model = getattr(segmenter.model, "module", segmenter.model)  # unwrap DDP
+    blob = {
+        "format": FORMAT,
+        "version": VERSION,
+        "arch": segmenter.arch,
+        "arch_args": dict(segmenter.arch_args),
+        "class_set": CLASS_SET,
+        "output_to_train_id": list(segmenter.output_to_train_id),
+        "preprocess": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(segmenter.preprocess).items()},
+        **{k: v for k, v in segmenter.meta.items()},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") -> Segmenter:
+    """Load a segmenter checkpoint onto `device`, in eval mode.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or not a p2p-eval segmenter, was written by a
+        newer version, or is for another class set.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: segmenter checkpoint not found; train one with `p2p-eval train-segmenter`.")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a bad file
+        raise InputError(f"{path}: cannot read the checkpoint ({err}).") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise InputError(
+            f"{path}: not a p2p-eval segmenter checkpoint; import Caffe models with "
+            "`p2p-eval segmenter import-caffe`."
+        )
+    if blob["version"] > VERSION:
+        raise InputError(f"{path}: checkpoint version {blob['version']} is newer than this p2p-eval reads.")
+    if blob["class_set"] != CLASS_SET:
+        raise InputError(f"{path}: segmenter for class set {blob['class_set']!r}, but p2p-eval scores {CLASS_SET!r}.")
+    mapping = tuple(int(t) for t in blob["output_to_train_id"])
+    if not all(0 <= t < NUM_CLASSES or t == IGNORE for t in mapping):
+        raise InputError(f"{path}: output_to_train_id holds values outside 0..{NUM_CLASSES - 1} and {IGNORE}.")
+    model = build_model(blob["arch"], len(mapping), **blob["arch_args"])
+    model.load_state_dict(blob["state_dict"])
+    model.to(device).eval()
+    pre = blob["preprocess"]
+    preprocess = Preprocess(
+        channel_order=pre["channel_order"],
+        scale=float(pre["scale"]),
+        mean=tuple(pre["mean"]),
+        std=None if pre["std"] is None else tuple(pre["std"]),
+    )
+    reserved = {"format", "version", "arch", "arch_args", "class_set", "output_to_train_id", "preprocess", "state_dict"}
+    return Segmenter(
+        model=model,
+        arch=blob["arch"],
+        arch_args=blob["arch_args"],
+        preprocess=preprocess,
+        output_to_train_id=mapping,
+        meta={k: v for k, v in blob.items() if k not in reserved},
+        sha256=weights_sha256(blob["state_dict"]),
+    )
+
+
+def identity_mapping() -> tuple[int, ...]:
+    """`output_to_train_id` of a network with one output per train class."""
+    return tuple(range(NUM_CLASSES))
+
+
+__all__ = ["Preprocess", "Segmenter", "identity_mapping", "load_segmenter", "save_segmenter"]

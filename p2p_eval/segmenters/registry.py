@@ -1,0 +1,32 @@
+"""Segmenter architectures by name: name -> constructor(num_outputs, **arch_args)."""
+
+from collections.abc import Callable
+
+from torch import nn
+
+
+def _smp(kind: str) -> Callable[..., nn.Module]:
+    def build(num_outputs: int, encoder: str = "resnet18", encoder_weights_file: str | None = None) -> nn.Module:
+        import segmentation_models_pytorch as smp
+        import torch
+
+        model = getattr(smp, kind)(encoder_name=encoder, encoder_weights=None, classes=num_outputs)
+        if encoder_weights_file:  # a local file only: nothing is downloaded at run time
+            state = torch.load(encoder_weights_file, map_location="cpu", weights_only=True)
+            model.encoder.load_state_dict(state, strict=False)
+        return model
+
+    return build
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "smp-unet": _smp("Unet"),
+    "smp-deeplabv3plus": _smp("DeepLabV3Plus"),
+}
+
+
+def build_model(arch: str, num_outputs: int, **arch_args) -> nn.Module:
+    """Build an untrained segmenter network by architecture name."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"Expected `arch` to be one of {sorted(ARCHITECTURES)}, got {arch!r}.")
+    return ARCHITECTURES[arch](num_outputs, **arch_args)

@@ -1,0 +1,231 @@
+"""Bootstrap intervals and tests shared by every measure.
+
+Scores here are functions of *additive* per-item state (a confusion matrix per
+frame, histogram counts per frame, fooled/total per rater), so a bootstrap
+replicate is a weighted sum of the items' states: `resampled_sums` draws all
+replicates at once as one matrix product instead of re-scoring in a loop.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_RESAMPLES = 1000
+DEFAULT_CONFIDENCE = 0.95
+
+
+def resample_weights(n_items: int, n_resamples: int, seed: int) -> np.ndarray:
+    """How often each item is drawn in each bootstrap replicate.
+
+    Parameters
+    ----------
+    n_items : int
+        Items to resample (frames, raters), with replacement, `n_items` per replicate.
+    n_resamples : int
+    seed : int
+
+    Returns
+    -------
+    weights : (n_resamples, n_items) int64 ndarray
+        Each row sums to `n_items`.
+
+    Examples
+    --------
+    >>> resample_weights(4, 3, seed=0).sum(axis=1).tolist()
+    [4, 4, 4]
+    """
+    if n_items < 1:
+        raise ValueError(f"Expected `n_items` >= 1, got {n_items}.")
+    if n_resamples < 1:
+        raise ValueError(f"Expected `n_resamples` >= 1, got {n_resamples}.")
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_resamples)
+
+
+def resampled_sums(per_item: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum of per-item states under each replicate's weights.
+
+    Parameters
+    ----------
+    per_item : (N, ...) ndarray
+        Additive state of each item.
+    weights : (B, N) ndarray
+        From `resample_weights`.
+
+    Returns
+    -------
+    sums : (B, ...) ndarray
+    """
+    per_item = np.asarray(per_item)
+    flat = per_item.reshape(per_item.shape[0], -1)
+    # float64 keeps integer counts exact up to 2**53, far above any pixel count.
+    return (weights.astype(np.float64) @ flat.astype(np.float64)).reshape(
+        (weights.shape[0],) + per_item.shape[1:]
+    )
+
+
+def percentile_interval(samples: np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+    """Percentile interval of bootstrap samples, ignoring NaN replicates."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"Expected `confidence` in (0, 1), got {confidence}.")
+    samples = np.asarray(samples, dtype=np.float64)
+    samples = samples[~np.isnan(samples)]
+    if samples.size == 0:
+        return (float("nan"), float("nan"))
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
+def two_sided_p(differences: np.ndarray) -> float:
+    """Two-sided bootstrap p-value that a difference is zero.
+
+    Twice the smaller share of replicates on either side of zero, with the
+    ``(count + 1) / (B + 1)`` correction so a finite bootstrap never claims
+    p = 0; capped at 1.
+    """
+    differences = np.asarray(differences, dtype=np.float64)
+    differences = differences[~np.isnan(differences)]
+    if differences.size == 0:
+        return float("nan")
+    below = (np.count_nonzero(differences <= 0) + 1) / (differences.size + 1)
+    above = (np.count_nonzero(differences >= 0) + 1) / (differences.size + 1)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A score with its bootstrap interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def as_list(self) -> list[float]:
+        return [self.low, self.high]
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Bootstrap comparison of a score against a baseline on the same items."""
+
+    difference: float  # score(run) - score(baseline) on all items
+    low: float
+    high: float
+    p_value: float  # two-sided, see `two_sided_p`
+
+    def as_dict(self) -> dict[str, float]:
+        return {"difference": self.difference, "interval": [self.low, self.high], "p_value": self.p_value}
+
+
+Scorer = Callable[[np.ndarray], dict[str, np.ndarray]]
+"""Maps summed state of shape (B, ...) to named scores of shape (B,)."""
+
+
+def bootstrap_scores(
+    per_item: np.ndarray,
+    scorer: Scorer,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, Interval]:
+    """Scores of the summed state with percentile intervals from resampling items.
+
+    Parameters
+    ----------
+    per_item : (N, ...) ndarray
+        Additive state per item (e.g. (N, 19, 19) confusion matrices per frame).
+    scorer : callable
+        Vectorised over a leading axis: (B, ...) summed state -> {name: (B,) scores}.
+    n_resamples, seed, confidence
+        Bootstrap replicates, RNG seed and interval coverage.
+
+    Returns
+    -------
+    intervals : dict of str to Interval
+        Point value from all items; interval from the replicates.
+    """
+    per_item = np.asarray(per_item)
+    point = scorer(per_item.sum(axis=0, keepdims=True).astype(np.float64))
+    replicates = scorer(resampled_sums(per_item, resample_weights(len(per_item), n_resamples, seed)))
+    return {
+        name: Interval(float(point[name][0]), *percentile_interval(replicates[name], confidence))
+        for name in point
+    }
+
+
+def paired_bootstrap_test(
+    per_item: np.ndarray,
+    baseline_per_item: np.ndarray,
+    scorer: Scorer,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, PairedTest]:
+    """Paired bootstrap of score differences: the same items drawn for both.
+
+    Item i of `per_item` and of `baseline_per_item` must be the same frame.
+    """
+    per_item, baseline_per_item = np.asarray(per_item), np.asarray(baseline_per_item)
+    if per_item.shape != baseline_per_item.shape:
+        raise ValueError(
+            f"Expected paired states of equal shape, got {per_item.shape} and {baseline_per_item.shape}."
+        )
+    weights = resample_weights(len(per_item), n_resamples, seed)
+    point_a = scorer(per_item.sum(axis=0, keepdims=True).astype(np.float64))
+    point_b = scorer(baseline_per_item.sum(axis=0, keepdims=True).astype(np.float64))
+    boot_a = scorer(resampled_sums(per_item, weights))
+    boot_b = scorer(resampled_sums(baseline_per_item, weights))
+    tests = {}
+    for name in point_a:
+        diff = boot_a[name] - boot_b[name]
+        tests[name] = PairedTest(
+            float(point_a[name][0] - point_b[name][0]),
+            *percentile_interval(diff, confidence),
+            two_sided_p(diff),
+        )
+    return tests
+
+
+def two_level_bootstrap(
+    successes: Sequence[int] | np.ndarray,
+    trials: Sequence[int] | np.ndarray,
+    *,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> np.ndarray:
+    """Bootstrap replicates of a pooled rate: resample raters, then their trials.
+
+    The two-level scheme of the released pix2pix study code: raters are drawn
+    with replacement, then each drawn rater's trials are drawn with replacement.
+    Redrawing the n trials of a rater whose observed rate is k/n is a
+    Binomial(n, k/n) draw, which is how it is computed here (exactly the same
+    distribution, without a loop over trials).
+
+    Parameters
+    ----------
+    successes : (R,) array_like of int
+        Per rater, the trials counted (e.g. fooled).
+    trials : (R,) array_like of int
+        Per rater, the trials answered.
+
+    Returns
+    -------
+    rates : (n_resamples,) float64 ndarray
+        Pooled rate (sum of successes / sum of trials) of each replicate.
+    """
+    successes = np.asarray(successes, dtype=np.int64)
+    trials = np.asarray(trials, dtype=np.int64)
+    if successes.shape != trials.shape or successes.ndim != 1 or successes.size == 0:
+        raise ValueError(
+            f"Expected equal-length 1-d `successes` and `trials`, got {successes.shape} and {trials.shape}."
+        )
+    if (trials < 1).any() or (successes < 0).any() or (successes > trials).any():
+        raise ValueError("Expected 0 <= successes <= trials and trials >= 1 for every rater.")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(trials), size=(n_resamples, len(trials)))
+    drawn = rng.binomial(trials[picks], successes[picks] / trials[picks])
+    return drawn.sum(axis=1) / trials[picks].sum(axis=1)

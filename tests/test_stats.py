@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from p2p_eval import stats
+
+
+def _mean_scorer(sums):
+    # per-item state: (value, 1) -> mean = sum(values) / count
+    return {"mean": sums[:, 0] / sums[:, 1]}
+
+
+def test_resampled_sums_equal_explicit_resampling():
+    rng = np.random.default_rng(1)
+    per_item = rng.integers(0, 10, size=(7, 3, 3))
+    weights = stats.resample_weights(7, 5, seed=3)
+    explicit = np.stack([(per_item * w[:, None, None]).sum(0) for w in weights])
+    np.testing.assert_array_equal(stats.resampled_sums(per_item, weights), explicit)
+
+
+def test_mean_interval_agrees_with_scipy_percentile_bootstrap():
+    rng = np.random.default_rng(0)
+    values = rng.normal(3.0, 1.0, size=200)
+    per_item = np.stack([values, np.ones_like(values)], axis=1)
+    ours = stats.bootstrap_scores(per_item, _mean_scorer, n_resamples=20_000, seed=1)["mean"]
+    theirs = scipy_stats.bootstrap(
+        (values,), np.mean, n_resamples=20_000, method="percentile", random_state=2
+    ).confidence_interval
+    assert ours.value == pytest.approx(values.mean())
+    assert ours.low == pytest.approx(theirs.low, abs=0.01)
+    assert ours.high == pytest.approx(theirs.high, abs=0.01)
+
+
+def test_paired_test_detects_a_shift_and_not_its_absence():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 1, size=100)
+    items = lambda v: np.stack([v, np.ones_like(v)], axis=1)  # noqa: E731
+    shifted = stats.paired_bootstrap_test(items(base + 0.5), items(base), _mean_scorer, seed=0)["mean"]
+    same = stats.paired_bootstrap_test(items(base + rng.normal(0, 0.01, 100)), items(base), _mean_scorer, seed=0)["mean"]
+    assert shifted.difference == pytest.approx(0.5)
+    assert shifted.p_value < 0.01
+    assert same.p_value > 0.05
+
+
+def test_two_sided_p_never_zero_and_symmetric():
+    assert stats.two_sided_p(np.ones(999)) == pytest.approx(2 / 1000)
+    assert stats.two_sided_p(np.linspace(-1, 1, 1001)) == 1.0
+
+
+def test_two_level_bootstrap_matches_explicit_resampling_in_distribution():
+    successes, trials = np.array([10, 2, 30, 0]), np.array([40, 40, 40, 20])
+    fast = stats.two_level_bootstrap(successes, trials, n_resamples=20_000, seed=0)
+    rng = np.random.default_rng(1)
+    outcomes = [np.r_[np.ones(s), np.zeros(t - s)] for s, t in zip(successes, trials)]
+    slow = []
+    for _ in range(4000):
+        raters = rng.integers(0, 4, 4)
+        drawn = [rng.choice(outcomes[r], size=len(outcomes[r])) for r in raters]
+        slow.append(np.concatenate(drawn).mean())
+    assert fast.mean() == pytest.approx(np.mean(slow), abs=0.005)
+    assert fast.std() == pytest.approx(np.std(slow), rel=0.05)

@@ -1,0 +1,1 @@
+"""LaTeX tables, HTML and Markdown reports rendered from results documents."""

@@ -1,0 +1,1 @@
+"""Producers of models: the pix2pix variants of the paper and the segmenter."""

@@ -125,6 +125,19 @@ def write_json(path: str | os.PathLike, document: Any) -> None:
         raise
 
 
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a UTF-8 text file (HTML, CSV) atomically."""
+    path = Path(path)
+    fd, tmp = _atomic_target(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON document; a missing or malformed file raises `InputError`."""
     path = Path(path)

@@ -113,16 +113,7 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
 
 def write_json(path: str | os.PathLike, document: Any) -> None:
     """Write a JSON document atomically (indented, NaN written as null)."""
-    path = Path(path)
-    text = json.dumps(_nan_to_none(document), indent=2, allow_nan=False) + "\n"
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, json.dumps(_nan_to_none(document), indent=2, allow_nan=False) + "\n")
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -182,7 +182,8 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
         if not options.resume:
             raise InputError(f"{checkpoint}: this run folder already has a checkpoint; pass --resume to continue it, or a new --out.")
         restore(read_checkpoint(checkpoint), state, config, checkpoint)
-        torch.manual_seed(config.seed + ddp.rank + state.step)  # ranks > 0 have no saved RNG
+        if ddp.rank:  # the checkpoint holds rank 0's RNG; other ranks need their own dropout noise
+            torch.manual_seed(config.seed + ddp.rank + state.step)
         log.info("%s: resuming at step %d of %d", run, state.step, total)
     if ddp.main:
         outputs.truncate_loss_log(run, state.step)
@@ -224,6 +225,7 @@ def _loop(state, config, data, options, ddp, device, total, per_epoch) -> None:
         sampler=EpochSampler(len(data.frames("train")), config.batch_size, config.seed, state.step, ddp.rank, ddp.world_size),
         num_workers=options.workers, pin_memory=device.type == "cuda",
         persistent_workers=options.workers > 0, prefetch_factor=4 if options.workers else None,
+        generator=torch.Generator().manual_seed(config.seed),  # else iter() draws from the global RNG
     )
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if config.amp else contextlib.nullcontext
     samples = _sample_batch(data, config, device) if ddp.main and options.sample_every else None

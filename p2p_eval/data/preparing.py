@@ -8,12 +8,13 @@ by an earlier, interrupted run, and shows a progress bar. ``dataset.json`` is
 written last, so a folder without it is never mistaken for a finished dataset.
 """
 
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,14 @@ class FrameArrays:
         Colour label map at generation size.
     train_ids : (H, W) uint8 ndarray
         trainIds at evaluation resolution, 255 = ignore.
+    stats : dict
+        Numbers a source reports about the frame (summed by its `report`).
     """
 
     photo: np.ndarray
     color: np.ndarray
     train_ids: np.ndarray
+    stats: dict = field(default_factory=dict)
 
 
 def resize_rgb(image: np.ndarray, size: int, resample: str) -> np.ndarray:
@@ -171,9 +175,10 @@ class _Worker:
     out: Path
     image_size: int
 
-    def __call__(self, job: FrameJob) -> None:
+    def __call__(self, job: FrameJob) -> tuple[str, str, dict]:
         arrays = self.make_frame(job)
         _write_frame(frame_paths(self.out, job), arrays, self.image_size)
+        return job.split, job.frame, arrays.stats
 
 
 def _check_params(out: Path, params: dict[str, Any]) -> None:
@@ -201,6 +206,7 @@ def prepare_frames(
     label_size: tuple[int, int] | None,
     workers: int = 1,
     progress: bool = True,
+    report: Callable[[dict[tuple[str, str], dict]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write every frame of `jobs` and then ``dataset.json``; resume where a run stopped.
 
@@ -225,6 +231,9 @@ def prepare_frames(
         Processes; 1 runs in this process.
     progress : bool
         Show a tqdm bar on stderr.
+    report : callable, optional
+        ``report({(split, frame): stats}) -> fields`` for ``dataset.json``,
+        given the `FrameArrays.stats` of the frames made in this run.
 
     Returns
     -------
@@ -254,16 +263,16 @@ def prepare_frames(
         log.info("%s: %d of %d frames already written; preparing the other %d.", out, len(jobs) - len(todo), len(jobs), len(todo))
     worker = _Worker(make_frame, out, image_size)
     bar = tqdm(total=len(todo), desc=f"prepare {meta['name']}", unit="frame", disable=not progress)
-    with bar:
+    stats = {}
+    with bar, contextlib.ExitStack() as stack:
         if workers == 1 or len(todo) <= 1:
-            for job in todo:
-                worker(job)
-                bar.update()
+            results = map(worker, todo)
         else:
-            chunksize = max(1, len(todo) // (8 * workers))
-            with multiprocessing.get_context().Pool(workers) as pool:
-                for _ in pool.imap_unordered(worker, todo, chunksize=chunksize):
-                    bar.update()
+            pool = stack.enter_context(multiprocessing.get_context().Pool(workers))
+            results = pool.imap_unordered(worker, todo, chunksize=max(1, len(todo) // (8 * workers)))
+        for split, frame, frame_stats in results:
+            stats[split, frame] = frame_stats
+            bar.update()
     splits: dict[str, list[str]] = {}
     for job in jobs:
         splits.setdefault(job.split, []).append(job.frame)
@@ -271,6 +280,8 @@ def prepare_frames(
     document["image_size"] = [image_size, image_size]
     document["label_size"] = list(label_size) if label_size is not None else _common_size(out, jobs)
     document["splits"] = splits
+    if report is not None:
+        document.update(report(stats))
     write_dataset_json(out, document)
     (out / PARAMS_FILE).unlink(missing_ok=True)
     return document

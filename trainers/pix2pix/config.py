@@ -95,6 +95,7 @@ class RunOptions:
     out: Path  # the run folder
     device: str = "auto"
     workers: int = 0  # DataLoader worker processes (0: load in the training process)
+    threads: int | None = None  # torch CPU threads (None: torch's default)
     checkpoint_every: int = 500  # steps; also at the end
     sample_every: int = 500  # steps between sample grids (0: none)
     resume: bool = False
@@ -103,6 +104,8 @@ class RunOptions:
     generate_splits: tuple[str, ...] = ("val",)  # generated at the end of training
 
     def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"Expected `threads` >= 1, got {self.threads}.")
         if self.workers < 0 or self.checkpoint_every < 1 or self.sample_every < 0:
             raise ValueError(
                 f"Expected workers >= 0, checkpoint_every >= 1 and sample_every >= 0, got "

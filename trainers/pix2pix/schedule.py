@@ -41,6 +41,8 @@ def lr_factor(step: int, total_steps: int, decay_start: int) -> float:
     """
     if step < decay_start:
         return 1.0
+    if total_steps <= decay_start:  # no decay phase: asked for only after the last step
+        return 0.0
     return max(0.0, (total_steps - step) / (total_steps - decay_start))
 
 

@@ -167,6 +167,8 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
         A loss became NaN or infinite.
     """
     ddp, device = setup_distributed(options.device)
+    if options.threads:
+        torch.set_num_threads(options.threads)
     n_train = check_split(data, "train", config.direction)
     for split in options.generate_splits:
         check_split(data, split, config.direction)

@@ -102,28 +102,29 @@ def _subprocess_env():
 
 @pytest.mark.slow
 def test_sigkill_then_resume_reaches_the_same_final_weights(prepared, tmp_path):
-    base = [sys.executable, "-m", "p2p_eval", *_train_args(prepared, tmp_path / "killed", epochs=(3, 3)),
+    base = [sys.executable, "-m", "p2p_eval", *_train_args(prepared, tmp_path / "killed", epochs=(6, 6)),
             "--checkpoint-every", "2", "--sample-every", "0"]
+    straight = [a if a != str(tmp_path / "killed") else str(tmp_path / "straight") for a in base]
+    reference_run = subprocess.Popen(straight, cwd=ROOT, env=_subprocess_env(), stderr=subprocess.DEVNULL)
     proc = subprocess.Popen(base, cwd=ROOT, env=_subprocess_env(), stderr=subprocess.DEVNULL)
     checkpoint = tmp_path / "killed" / LATEST
     deadline = time.monotonic() + 120
     while not (checkpoint.is_file() and read_checkpoint(checkpoint)["step"] >= 4):
         assert proc.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
-        time.sleep(0.05)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = read_checkpoint(checkpoint)["step"]
-    assert 4 <= killed_at < 24
+    assert 4 <= killed_at < 48
     subprocess.run([*base, "--resume"], cwd=ROOT, env=_subprocess_env(), check=True, stderr=subprocess.DEVNULL)
-    straight = [a if a != str(tmp_path / "killed") else str(tmp_path / "straight") for a in base]
-    subprocess.run(straight, cwd=ROOT, env=_subprocess_env(), check=True, stderr=subprocess.DEVNULL)
+    assert reference_run.wait(timeout=300) == 0
     resumed, reference = (read_checkpoint(tmp_path / r / LATEST) for r in ("killed", "straight"))
-    assert resumed["step"] == reference["step"] == 24
+    assert resumed["step"] == reference["step"] == 48
     for name in ("generator", "discriminator"):
         for key, value in reference[name].items():
             torch.testing.assert_close(resumed[name][key], value, rtol=1e-5, atol=1e-6, msg=f"{name}.{key}")
     with (tmp_path / "killed" / "losses.csv").open() as f:
-        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 25))
+        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 49))
 
 
 @pytest.mark.slow

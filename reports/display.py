@@ -1,0 +1,138 @@
+"""What a table shows, independent of the output format: labels, cell texts, notes.
+
+LaTeX, Markdown and HTML renderers share these, so every format prints the
+same numbers, marks and explanations.
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from reports.formatting import INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, plain_text
+from reports.tables import ReportTable, best_mask
+
+PAPER_MARK = "(paper)"
+MAX_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How tables are shown (``--intervals``, ``--decimals``, ``--names``), checked once.
+
+    None means the paper's choice for the table (`default_intervals`, `default_decimals`).
+    """
+
+    intervals: str | None = None
+    decimals: int | None = None
+    names: bool = False
+
+    def __post_init__(self) -> None:
+        if self.intervals is not None and self.intervals not in INTERVAL_STYLES:
+            raise ValueError(f"Expected `intervals` to be one of {INTERVAL_STYLES}, got {self.intervals!r}.")
+        if self.decimals is not None and not 0 <= self.decimals <= MAX_DECIMALS:
+            raise ValueError(f"Expected `decimals` in 0..{MAX_DECIMALS}, got {self.decimals}.")
+
+
+def default_intervals(table: ReportTable) -> str:
+    """The paper's choice: ± standard error for perceptual studies, none for scores."""
+    return "pm" if table.kind == "study" else "none"
+
+
+def default_decimals(table: ReportTable) -> int:
+    """2 decimals for fractions, 1 for percentages (as the paper prints them)."""
+    return 1 if any(c.percent for c in table.columns) else 2
+
+
+def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> str:
+    """A row's label: the paper's label (for its variant, or a marked paper row), or the run name.
+
+    `latex` gives LaTeX (run names escaped), else plain text.
+    """
+    row = table.rows[index]
+    if row.source == "paper":
+        text = f"{row.name} {PAPER_MARK}"
+    elif row.label and not names:
+        text = row.label
+    else:
+        return escape_latex(row.name) if latex else row.name
+    return text if latex else plain_text(text)
+
+
+def cell_texts(table: ReportTable, *, intervals: str, decimals: int, pm: str) -> pd.DataFrame:
+    """Every score cell as text (numbers, interval, null and missing marks).
+
+    Returns
+    -------
+    cells : (n_rows, n_columns) str DataFrame
+    """
+    cells = pd.DataFrame("", index=table.values.index, columns=table.values.columns, dtype=object)
+    for i, row in enumerate(table.rows):
+        for column in table.columns:
+            if row.source == "missing":
+                cells.loc[i, column.key] = MISSING_MARK
+                continue
+            cells.loc[i, column.key] = format_cell(
+                table.values.loc[i, column.key],
+                low=table.low.loc[i, column.key],
+                high=table.high.loc[i, column.key],
+                error=table.error.loc[i, column.key],
+                style=intervals,
+                decimals=decimals,
+                percent=column.percent,
+                pm=pm,
+            )
+    return cells
+
+
+def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame) -> list[str]:
+    """Sentences (LaTeX) saying what bold, intervals, marks and italic rows mean, and the protocol.
+
+    Markdown and HTML show them through `reports.formatting.plain_text`.
+    """
+    notes = []
+    if table.has("run"):
+        notes.append("Bold: best run per column.")
+    confidence = "95\\%"
+    if intervals == "pm":
+        notes.append(
+            "$\\pm$: standard error over raters." if table.kind == "study"
+            else f"$\\pm$: half the width of the {confidence} bootstrap interval."
+        )
+    elif intervals == "brackets":
+        notes.append(f"[low, high]: {confidence} bootstrap interval.")
+    if (cells == NULL_MARK).any().any():
+        notes.append(f"{NULL_MARK}: no score (null in the results).")
+    if table.has("missing"):
+        notes.append(f"{MISSING_MARK}: run not in this results file.")
+    if table.has("paper"):
+        notes.append(
+            f"Italic rows marked {PAPER_MARK}: published numbers of Isola et al., CVPR 2017 "
+            f"({table.paper.cvpr}; {table.paper.v3} in arXiv v3)."
+        )
+    if table.facts:
+        facts = escape_latex("; ".join(table.facts))
+        notes.append(facts[0].upper() + facts[1:] + ".")
+    return notes
+
+
+@dataclass(frozen=True, eq=False)
+class TableView:
+    """A table ready to print: labels, cell texts, best cells, notes (notes in LaTeX)."""
+
+    labels: list[str]
+    cells: pd.DataFrame  # (n_rows, n_columns) str
+    best: pd.DataFrame  # (n_rows, n_columns) bool
+    notes: list[str]
+
+
+def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> TableView:
+    """Everything a renderer prints for `table`; `latex` selects LaTeX or plain-text labels."""
+    intervals = options.intervals or default_intervals(table)
+    decimals = default_decimals(table) if options.decimals is None else options.decimals
+    cells = cell_texts(table, intervals=intervals, decimals=decimals, pm="$\\pm$" if latex else "±")
+    return TableView(
+        labels=[row_label(table, i, names=options.names, latex=latex) for i in range(len(table.rows))],
+        cells=cells,
+        best=best_mask(table, decimals),
+        notes=table_notes(table, intervals=intervals, cells=cells),
+    )

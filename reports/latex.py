@@ -1,0 +1,81 @@
+"""LaTeX tables in the paper's layouts, built with ``DataFrame.style.to_latex``.
+
+Each table is a ``table`` float with booktabs rules, the paper's caption and
+header, a ``\\label``, the best run per column in bold, the paper's published
+rows (``--paper``) in italics below a rule, and a footnote line saying what
+the marks mean and what was measured. Needs ``\\usepackage{booktabs}``.
+"""
+
+import pandas as pd
+
+from reports.display import TableOptions, table_view
+from reports.tables import ReportTable
+
+_BOLD = "textbf:--rwrap;"
+_ITALIC = "textit:--rwrap;"
+
+PREAMBLE = r"""\documentclass{article}
+\usepackage[T1]{fontenc}
+\usepackage[utf8]{inputenc}
+\usepackage{booktabs}
+\usepackage{multirow}
+\usepackage[margin=2.5cm]{geometry}
+\begin{document}
+"""
+
+
+def latex_table(table: ReportTable, *, label: str, options: TableOptions = TableOptions()) -> str:
+    """One results table as a LaTeX ``table`` float.
+
+    Parameters
+    ----------
+    table : ReportTable
+    label : str
+        The ``\\label`` (e.g. ``"tab:losses"``).
+    options : TableOptions, optional
+
+    Returns
+    -------
+    latex : str
+    """
+    view = table_view(table, options, latex=True)
+    display = pd.concat([pd.Series(view.labels, name="__label__"), view.cells], axis=1)
+    display.columns = [table.row_header, *(c.header for c in table.columns)]
+    best = view.best.to_numpy()
+    paper_rows = [r.source == "paper" for r in table.rows]
+
+    def _styles(frame: pd.DataFrame) -> pd.DataFrame:
+        styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for i, is_paper in enumerate(paper_rows):
+            if is_paper:
+                styles.iloc[i, :] = _ITALIC
+            else:
+                styles.iloc[i, 1:] = [_BOLD if b else "" for b in best[i]]
+        return styles
+
+    styler = display.style.apply(_styles, axis=None).hide(axis="index")
+    latex = styler.to_latex(
+        hrules=True,
+        caption=table.caption,
+        label=label,
+        position="t",
+        position_float="centering",
+        column_format="l" + "c" * len(table.columns),
+    )
+    if table.has("paper"):
+        latex = _rule_before_row(latex, paper_rows.index(True))
+    footnote = "\\par\\smallskip\n{\\footnotesize " + " ".join(view.notes) + "\\par}\n"
+    return latex.replace("\\end{table}", footnote + "\\end{table}")
+
+
+def _rule_before_row(latex: str, row: int) -> str:
+    """Insert ``\\midrule`` before body row `row` (0-based) of a booktabs tabular."""
+    lines = latex.split("\n")
+    body_start = lines.index("\\midrule") + 1  # the rule between header and body
+    lines.insert(body_start + row, "\\midrule")
+    return "\n".join(lines)
+
+
+def latex_document(tables: list[str]) -> str:
+    """A complete document holding `tables` (``--standalone``)."""
+    return PREAMBLE + "\n".join(tables) + "\\end{document}\n"

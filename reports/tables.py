@@ -1,0 +1,249 @@
+"""Results documents as tables: pure functions from JSON documents to pandas DataFrames.
+
+One `ReportTable` per results document. A document whose runs' variants match
+a paper table (`p2p_eval.paper.table_of`) takes that table's caption, header
+and row labels; any other document still renders, as a generic table of its
+kind. Renderers (`latex`, `markdown`, `html`) only format what is here.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from p2p_eval.paper import FCN_COLUMNS, GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
+
+ROW_SOURCES = ("run", "real", "paper", "missing")
+"""Where a row comes from: a run, the real photos (ceiling), the paper, or a run
+named by ``--order`` that this document does not hold."""
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the field of a run entry holding the score
+    header: str  # column header, LaTeX
+    percent: bool = False  # a fraction shown as a percentage
+    higher_is_better: bool = True
+
+
+FCN_SCORE_KEYS = ("pixel_acc", "class_acc", "class_iou")
+KIND_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "fcn-score": tuple(Column(k, h) for k, h in zip(FCN_SCORE_KEYS, FCN_COLUMNS)),
+    "label-score": tuple(Column(k, h) for k, h in zip(FCN_SCORE_KEYS, FCN_COLUMNS)),
+    "colorfulness": (Column("L", "L"), Column("a", "a"), Column("b", "b")),
+    "study": (Column("fool_rate", r"\% labeled real", percent=True),),
+}
+"""The score columns of each results kind, in the paper's order. Every score is
+better when higher (accuracies, IoU, histogram intersection, fool rate)."""
+
+GENERIC_CAPTIONS = {
+    "fcn-score": "FCN-scores of generated photos (labels$\\to$photos).",
+    "label-score": "Scores of generated label maps (photos$\\to$labels).",
+    "colorfulness": "Histogram intersection of Lab marginals against the real photos.",
+    "study": "Real vs fake perceptual study (\\% of trials labeled real).",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str  # the run's name; for paper rows, the paper's label (LaTeX)
+    label: str | None  # the paper's label for the run's variant (LaTeX), if any
+    source: str  # one of ROW_SOURCES
+
+
+@dataclass(frozen=True, eq=False)
+class ReportTable:
+    """One results document as a table.
+
+    Attributes
+    ----------
+    key : str
+        The paper table's key (``"losses"``), or the kind for a generic table.
+    kind : str
+    caption : str
+        LaTeX.
+    row_header : str
+        Header of the row-label column, LaTeX.
+    columns : tuple of Column
+    rows : tuple of Row
+    values : (n_rows, n_columns) float DataFrame
+        Scores as fractions; NaN where a score is null or the run is missing.
+    low, high, error : (n_rows, n_columns) float DataFrame
+        Interval bounds and standard errors; NaN where none.
+    paper : PaperTable or None
+    facts : tuple of str
+        What was measured on and how, plain text (dataset, split, frames, segmenter).
+    """
+
+    key: str
+    kind: str
+    caption: str
+    row_header: str
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    values: pd.DataFrame
+    low: pd.DataFrame
+    high: pd.DataFrame
+    error: pd.DataFrame
+    paper: PaperTable | None
+    facts: tuple[str, ...]
+
+    def has(self, source: str) -> bool:
+        return any(r.source == source for r in self.rows)
+
+
+def _score(entry: dict[str, Any], key: str) -> float:
+    value = entry.get(key)
+    return np.nan if value is None else float(value)
+
+
+def _interval(entry: dict[str, Any], key: str) -> tuple[float, float]:
+    """The entry's interval for `key`: ``intervals[key]``, or a study's ``interval``."""
+    bounds = (entry.get("intervals") or {}).get(key)
+    if bounds is None and key == "fool_rate":
+        bounds = entry.get("interval")
+    if not bounds or any(b is None for b in bounds):
+        return np.nan, np.nan
+    return float(bounds[0]), float(bounds[1])
+
+
+def ordered_entries(
+    runs: list[dict[str, Any]], order: tuple[str, ...]
+) -> list[dict[str, Any] | str]:
+    """Runs in `order` first, then the rest in document order.
+
+    A name in `order` that the document lacks stays in its place as the bare
+    name (rendered as a row of missing cells), so no row disappears silently.
+
+    Examples
+    --------
+    >>> ordered_entries([{"name": "a"}, {"name": "b"}], ("b", "c"))
+    [{'name': 'b'}, 'c', {'name': 'a'}]
+    """
+    by_name = {r["name"]: r for r in runs}
+    first = [by_name.get(name, name) for name in order]
+    return first + [r for r in runs if r["name"] not in order]
+
+
+def _facts(document: dict[str, Any]) -> tuple[str, ...]:
+    """Short plain-text facts on what a document measured and how."""
+    data, protocol = document.get("data") or {}, document.get("protocol") or {}
+    facts = []
+    frames = data.get("frames")
+    n_frames = len(frames) if isinstance(frames, list) else data.get("n_frames")
+    where = " ".join(str(x) for x in (n_frames, data.get("split"), "frames of" if n_frames else None,
+                                      data.get("dataset") or data.get("name")) if x)
+    if where:
+        facts.append(f"measured on {where}")
+    segmenter = protocol.get("segmenter")
+    if isinstance(segmenter, dict):
+        digest = str(segmenter.get("sha256") or "")[:12]
+        facts.append(f"segmenter {segmenter.get('arch', '?')}" + (f" (sha256 {digest})" if digest else ""))
+    bootstrap = protocol.get("bootstrap")
+    if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
+        confidence = float(bootstrap.get("confidence", 0.95))
+        facts.append(f"{confidence:.0%} bootstrap intervals, {bootstrap['resamples']} resamples")
+    return tuple(facts)
+
+
+def document_table(
+    document: dict[str, Any], *, order: tuple[str, ...] = (), paper: bool = False
+) -> ReportTable:
+    """The table of one results document.
+
+    Parameters
+    ----------
+    document : dict
+        A results document (`p2p_eval.results.load_results`), runs checked by
+        `reports.documents.check_document`.
+    order : tuple of str, optional
+        Run names to put first, in this order (``--order``).
+    paper : bool, optional
+        Append the paper's published rows when the document matches a paper table.
+
+    Returns
+    -------
+    table : ReportTable
+    """
+    kind = document["kind"]
+    columns = KIND_COLUMNS[kind]
+    runs = document["runs"]
+    matched = table_of(kind, [r.get("variant") for r in runs if r.get("variant") and not r.get("is_real")])
+    nan = [np.nan] * len(columns)
+    rows: list[Row] = []
+    cells: list[tuple[list[float], ...]] = []  # per row: values, low, high, error
+    for entry in ordered_entries(runs, order):
+        if isinstance(entry, str):
+            rows.append(Row(entry, None, "missing"))
+            cells.append((nan, nan, nan, nan))
+            continue
+        is_real = bool(entry.get("is_real"))
+        label = GROUND_TRUTH if is_real else (matched.label_of(entry.get("variant")) if matched else None)
+        rows.append(Row(entry["name"], label, "real" if is_real else "run"))
+        bounds = [_interval(entry, c.key) for c in columns]
+        cells.append((
+            [_score(entry, c.key) for c in columns],
+            [b[0] for b in bounds],
+            [b[1] for b in bounds],
+            [_score(entry, "se") if c.key == "fool_rate" else np.nan for c in columns],
+        ))
+    _drop_ambiguous_labels(rows)
+    if paper and matched is not None:
+        scale = 100.0 if any(c.percent for c in columns) else 1.0  # the paper prints percentages
+        errors = PAPER_ERRORS.get(matched.key, {})
+        for paper_row in matched.rows:
+            rows.append(Row(paper_row.label, paper_row.label, "paper"))
+            error = [e / scale for e in errors[paper_row.label]] if paper_row.label in errors else nan
+            cells.append(([n / scale for n in paper_row.numbers], nan, nan, error))
+    frames = [
+        pd.DataFrame(np.array([c[i] for c in cells], dtype=float).reshape(len(rows), len(columns)),
+                     columns=[c.key for c in columns])
+        for i in range(4)
+    ]
+    return ReportTable(
+        key=matched.key if matched else kind,
+        kind=kind,
+        caption=matched.caption if matched else GENERIC_CAPTIONS[kind],
+        row_header=matched.row_header if matched else ("Algorithm" if kind == "study" else "Run"),
+        columns=columns,
+        rows=tuple(rows),
+        values=frames[0],
+        low=frames[1],
+        high=frames[2],
+        error=frames[3],
+        paper=matched,
+        facts=_facts(document),
+    )
+
+
+def _drop_ambiguous_labels(rows: list[Row]) -> None:
+    """Label by run name where two rows would share a paper label (seeds of one variant)."""
+    labels = [r.label for r in rows if r.label]
+    for i, row in enumerate(rows):
+        if row.label and labels.count(row.label) > 1:
+            rows[i] = Row(row.name, None, row.source)
+
+
+def best_mask(table: ReportTable, decimals: int) -> pd.DataFrame:
+    """Cells holding the best score of their column, as displayed.
+
+    Only the runs compete: the real-photo ceiling, the paper's rows and missing
+    runs are never best. Scores are compared after rounding to `decimals`
+    (percent columns after scaling), so every cell that prints the best value
+    is marked.
+
+    Returns
+    -------
+    best : (n_rows, n_columns) bool DataFrame
+    """
+    competing = np.array([r.source == "run" for r in table.rows])
+    best = pd.DataFrame(False, index=table.values.index, columns=table.values.columns)
+    for column in table.columns:
+        shown = (table.values[column.key] * (100 if column.percent else 1)).round(decimals)
+        if not column.higher_is_better:
+            shown = -shown
+        candidates = shown.where(competing)
+        if candidates.notna().any():
+            best[column.key] = candidates == candidates.max()
+    return best

@@ -15,7 +15,6 @@ _BOLD = "textbf:--rwrap;"
 _ITALIC = "textit:--rwrap;"
 
 PREAMBLE = r"""\documentclass{article}
-\usepackage[T1]{fontenc}
 \usepackage[utf8]{inputenc}
 \usepackage{booktabs}
 \usepackage{multirow}

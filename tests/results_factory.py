@@ -69,11 +69,12 @@ BINS = 16
 
 
 def _histograms(rng: np.random.Generator, spread: float) -> dict:
-    centres = {"L": 8, "a": 8, "b": 9}
+    """Gaussian-ish counts per channel; a and b narrower than L, as in real photos."""
+    shapes = {"L": (8, 1.0), "a": (8, 0.5), "b": (9, 0.7)}
     out = {}
-    for channel, centre in centres.items():
+    for channel, (centre, width) in shapes.items():
         x = np.arange(BINS)
-        density = np.exp(-0.5 * ((x - centre) / spread) ** 2) + 1e-3 * rng.random(BINS)
+        density = np.exp(-0.5 * ((x - centre) / (spread * width)) ** 2) + 1e-3 * rng.random(BINS)
         out[channel] = np.round(density / density.sum() * 100_000).astype(int).tolist()
     return out
 

@@ -1,0 +1,157 @@
+"""`p2p-eval report latex|html|md`: tables and pages rendered from results files."""
+
+import argparse
+import logging
+import sys
+
+from reports.formatting import INTERVAL_STYLES
+
+log = logging.getLogger(__name__)
+
+_EPILOGS = {
+    "latex": """examples:
+  p2p-eval report latex fcn.json colorfulness.json --out tables.tex
+  p2p-eval report latex fcn.json --paper --intervals brackets --standalone --out tables.tex
+  p2p-eval report latex study.json --order L1,L1+cGAN --decimals 1 --out study.tex""",
+    "html": """example:
+  p2p-eval report html fcn.json colorfulness.json --runs runs/ --data data/city --out report/""",
+    "md": """examples:
+  p2p-eval report md fcn.json study.json
+  p2p-eval report md fcn.json --paper --out RESULTS.md""",
+}
+
+
+def _order(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated run names, got {text!r}")
+    return names
+
+
+def _decimals(text: str) -> int:
+    from reports.display import MAX_DECIMALS
+
+    if not text.isdigit() or int(text) > MAX_DECIMALS:
+        raise argparse.ArgumentTypeError(f"expected a whole number 0..{MAX_DECIMALS}, got {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _table_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", metavar="RESULTS.json", help="results files, one table each")
+    parser.add_argument(
+        "--intervals", choices=INTERVAL_STYLES, default=None,
+        help="uncertainty shown: none, pm (± SE, or half the interval) or brackets ([low, high]); "
+        "default: as the paper (± SE for studies, none for scores)",
+    )
+    parser.add_argument("--paper", action="store_true", help="add the paper's published rows, marked (paper)")
+    parser.add_argument("--order", type=_order, default=(), metavar="A,B,...", help="run names to list first, in this order")
+    parser.add_argument("--decimals", type=_decimals, default=None, metavar="N",
+                        help="decimals (default: 2 for scores, 1 for percentages)")
+    parser.add_argument("--names", action="store_true", help="label rows with run names, not the paper's labels")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    report = subparsers.add_parser(
+        "report",
+        help="render results files as LaTeX tables, an HTML page or Markdown",
+        description="Render results files (fcn-score, label-score, colorfulness, study) as tables.",
+        epilog="\n\n".join(_EPILOGS.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    formats = report.add_subparsers(title="formats", metavar="FORMAT", required=True)
+    helps = {
+        "latex": "LaTeX tables in the paper's layouts (booktabs)",
+        "html": "a self-contained HTML report folder: tables, plots, qualitative grid",
+        "md": "Markdown tables for READMEs and issue threads",
+    }
+    for name, command in (("latex", run_latex), ("html", run_html), ("md", run_markdown)):
+        parser = formats.add_parser(
+            name, help=helps[name], description=helps[name][0].upper() + helps[name][1:] + ".",
+            epilog=_EPILOGS[name], formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _table_arguments(parser)
+        if name == "latex":
+            parser.add_argument("--out", required=True, metavar="FILE", help="the .tex file to write")
+            parser.add_argument("--standalone", action="store_true", help="write a complete document")
+        elif name == "html":
+            parser.add_argument("--runs", nargs="+", default=(), metavar="DIR",
+                                help="run folders (or folders of runs) for the qualitative grid")
+            parser.add_argument("--data", metavar="PREPARED", help="the prepared dataset the runs were generated from")
+            parser.add_argument("--split", default="val", help="split of the qualitative grid (default: val)")
+            parser.add_argument("--frames", type=_positive, default=4, metavar="N", help="frames in the grid (default: 4)")
+            parser.add_argument("--out", required=True, metavar="DIR", help="the report folder to write")
+        else:
+            parser.add_argument("--out", metavar="FILE", help="the .md file to write (default: standard output)")
+        parser.set_defaults(func=command)
+
+
+def _tables(args: argparse.Namespace) -> tuple[list, list, "object"]:
+    """Load the documents and build their tables; the options checked once here."""
+    from reports.display import TableOptions
+    from reports.documents import check_order, load_documents
+    from reports.tables import document_table
+
+    documents = load_documents(args.results)
+    check_order(args.order, documents)
+    tables = [document_table(d, order=args.order, paper=args.paper) for d in documents]
+    if args.paper:
+        for path, table in zip(args.results, tables):
+            if not table.has("paper"):
+                log.warning("%s: its runs' variants match no paper table; no published rows added.", path)
+    return documents, tables, TableOptions(intervals=args.intervals, decimals=args.decimals, names=args.names)
+
+
+def _labels(tables: list) -> list[str]:
+    """``tab:<key>``, numbered when several tables share a key."""
+    keys = [t.key for t in tables]
+    seen: dict[str, int] = {}
+    labels = []
+    for key in keys:
+        seen[key] = seen.get(key, 0) + 1
+        labels.append(f"tab:{key}" + (f"-{seen[key]}" if keys.count(key) > 1 else ""))
+    return labels
+
+
+def run_latex(args: argparse.Namespace) -> int:
+    from p2p_eval.data.files import write_text
+    from reports.latex import latex_document, latex_table
+
+    _, tables, options = _tables(args)
+    texts = [latex_table(t, label=label, options=options) for t, label in zip(tables, _labels(tables))]
+    write_text(args.out, latex_document(texts) if args.standalone else "\n".join(texts))
+    print(f"wrote {len(texts)} table(s) to {args.out}" + (" (standalone)" if args.standalone else
+          "; needs \\usepackage{booktabs}"))
+    return 0
+
+
+def run_markdown(args: argparse.Namespace) -> int:
+    from p2p_eval.data.files import write_text
+    from reports.markdown import markdown_report
+
+    _, tables, options = _tables(args)
+    text = markdown_report(tables, options)
+    if args.out:
+        write_text(args.out, text)
+        print(f"wrote {len(tables)} table(s) to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def run_html(args: argparse.Namespace) -> int:
+    from p2p_eval.errors import InputError
+    from reports.html import QualitativeSpec, write_html_report
+
+    if bool(args.runs) != bool(args.data):
+        raise InputError("the qualitative grid needs both --runs (the run folders) and --data (their prepared dataset).")
+    documents, tables, options = _tables(args)
+    grid = QualitativeSpec(runs=tuple(args.runs), data=args.data, split=args.split, n_frames=args.frames) if args.runs else None
+    index = write_html_report(args.out, args.results, documents, tables, options, grid)
+    print(f"wrote {index}")
+    return 0

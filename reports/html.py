@@ -1,0 +1,134 @@
+"""The HTML report: one self-contained folder with tables, figures and a qualitative grid.
+
+::
+
+    <out>/index.html                 the page (relative links only)
+    <out>/results/<name>.json        copies of the results files it was rendered from
+    <out>/figures/*.png              colour marginals, per-class IoU
+    <out>/frames/<frame>/NN.png      thumbnails of the qualitative grid
+
+Everything the page shows lies inside the folder, so it can be zipped and shared.
+"""
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from p2p_eval import __version__
+from p2p_eval.data.files import write_json, write_text
+from reports.display import TableOptions, table_view
+from reports.figures import colorfulness_figure, per_class_iou_figure
+from reports.formatting import plain_text
+from reports.qualitative import THUMBNAIL_HEIGHT, write_grid
+from reports.tables import ReportTable
+
+_BOLD = "font-weight: bold;"
+_ITALIC = "font-style: italic; color: #555;"
+
+
+@dataclass(frozen=True)
+class QualitativeSpec:
+    runs: tuple[str, ...]  # run folders or folders of runs (``--runs``)
+    data: str  # the prepared dataset (``--data``)
+    split: str = "val"
+    n_frames: int = 4
+
+
+def html_table(table: ReportTable, options: TableOptions) -> tuple[str, str]:
+    """One results table as an HTML ``<table>`` (pandas Styler), and its notes as plain text."""
+    view = table_view(table, options, latex=False)
+    display = pd.concat([pd.Series(view.labels, name="__label__"), view.cells], axis=1)
+    display.columns = [plain_text(table.row_header), *(plain_text(c.header) for c in table.columns)]
+    best = view.best.to_numpy()
+
+    def _styles(frame: pd.DataFrame) -> pd.DataFrame:
+        styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for i, row in enumerate(table.rows):
+            if row.source == "paper":
+                styles.iloc[i, :] = _ITALIC
+            else:
+                styles.iloc[i, 1:] = [_BOLD if b else "" for b in best[i]]
+        return styles
+
+    styler = (
+        display.style.apply(_styles, axis=None)
+        .hide(axis="index")
+        .format(escape="html")
+        .format_index(escape="html", axis=1)
+        .set_caption(plain_text(table.caption))
+        .set_table_attributes('class="scores"')
+    )
+    return styler.to_html(), plain_text(" ".join(view.notes))
+
+
+def _figures(out: Path, index: int, document: dict[str, Any]) -> list[dict[str, str]]:
+    figures = []
+    if document["kind"] == "colorfulness":
+        src = f"figures/colorfulness-{index}.png"
+        colorfulness_figure(document, out / src)
+        figures.append({"src": src, "alt": "Marginal log-probability of L, a, b (ground truth dotted)"})
+    if document["kind"] in ("fcn-score", "label-score"):
+        src = f"figures/per-class-iou-{index}.png"
+        if per_class_iou_figure(document, out / src):
+            figures.append({"src": src, "alt": "IoU per class"})
+    return figures
+
+
+def _grid(out: Path, spec: QualitativeSpec, documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    from p2p_eval.data.prepared import PreparedDataset
+    from p2p_eval.data.runs import discover_runs
+    from reports.documents import run_names
+
+    dataset = PreparedDataset.load(spec.data)
+    runs = discover_runs(spec.runs)
+    reported = {name: i for i, name in enumerate(run_names(documents))}
+    runs.sort(key=lambda r: reported.get(r.name, len(reported)))  # the tables' order first
+    rows = write_grid(out, dataset, runs, split=spec.split, n_frames=spec.n_frames)
+    return {"split": spec.split, "headers": ["Input labels", *(r.name for r in runs), "Real photo"], "rows": rows}
+
+
+def write_html_report(
+    out: str | os.PathLike,
+    paths: Sequence[str | os.PathLike],
+    documents: Sequence[dict[str, Any]],
+    tables: Sequence[ReportTable],
+    options: TableOptions,
+    grid: QualitativeSpec | None = None,
+) -> Path:
+    """Write the report folder; returns the path of ``index.html``.
+
+    Parameters
+    ----------
+    out : path-like
+        The report folder (created; files in it are replaced).
+    paths, documents, tables : sequences of equal length
+        The results files, as loaded and as tables.
+    options : TableOptions
+    grid : QualitativeSpec or None, optional
+        The runs and dataset of the qualitative grid; None leaves it out.
+    """
+    import jinja2
+
+    out = Path(out)
+    sources, sections = [], []
+    for index, (path, document, table) in enumerate(zip(paths, documents, tables)):
+        href = f"results/{index:02d}-{Path(path).name}"
+        write_json(out / href, document)
+        sources.append({"href": href, "name": Path(path).name, "kind": document["kind"]})
+        table_html, notes = html_table(table, options)
+        title = f"{table.paper.v3}: {table.key}" if table.paper else f"{document['kind']} ({Path(path).name})"
+        sections.append({"title": title, "table_html": table_html, "notes": notes,
+                         "figures": _figures(out, index, document)})
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True
+    )
+    page = environment.get_template("report.html").render(
+        sources=sources, sections=sections, version=__version__, thumb_height=THUMBNAIL_HEIGHT,
+        grid=_grid(out, grid, documents) if grid else None,
+    )
+    write_text(out / "index.html", page)
+    return out / "index.html"

@@ -3,8 +3,13 @@
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING, Any
 
 from reports.formatting import INTERVAL_STYLES
+
+if TYPE_CHECKING:  # annotations only: registration stays free of pandas
+    from reports.display import TableOptions
+    from reports.tables import ReportTable
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=command)
 
 
-def _tables(args: argparse.Namespace) -> tuple[list, list, "object"]:
+def _tables(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list["ReportTable"], "TableOptions"]:
     """Load the documents and build their tables; the options checked once here."""
     from reports.display import TableOptions
     from reports.documents import check_order, load_documents
@@ -107,7 +112,7 @@ def _tables(args: argparse.Namespace) -> tuple[list, list, "object"]:
     return documents, tables, TableOptions(intervals=args.intervals, decimals=args.decimals, names=args.names)
 
 
-def _labels(tables: list) -> list[str]:
+def _labels(tables: list["ReportTable"]) -> list[str]:
     """``tab:<key>``, numbered when several tables share a key."""
     keys = [t.key for t in tables]
     seen: dict[str, int] = {}

@@ -28,6 +28,7 @@ from reports.tables import ReportTable
 
 _BOLD = "font-weight: bold;"
 _ITALIC = "font-style: italic; color: #555;"
+_RULE = "border-top: 1px solid #000;"  # above the first paper row, as the LaTeX \\midrule
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,10 @@ def html_table(table: ReportTable, options: TableOptions) -> tuple[str, str]:
 
     def _styles(frame: pd.DataFrame) -> pd.DataFrame:
         styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        first_paper = next((i for i, r in enumerate(table.rows) if r.source == "paper"), None)
         for i, row in enumerate(table.rows):
             if row.source == "paper":
-                styles.iloc[i, :] = _ITALIC
+                styles.iloc[i, :] = _ITALIC + (_RULE if i == first_paper else "")
             else:
                 styles.iloc[i, 1:] = [_BOLD if b else "" for b in best[i]]
         return styles

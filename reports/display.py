@@ -119,10 +119,29 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame) -> l
 class TableView:
     """A table ready to print: labels, cell texts, best cells, notes (notes in LaTeX)."""
 
+    headers: list[str]  # the row-label column's, then each score column's
     labels: list[str]
     cells: pd.DataFrame  # (n_rows, n_columns) str
     best: pd.DataFrame  # (n_rows, n_columns) bool
+    paper_rows: list[bool]
     notes: list[str]
+
+    def styler(self, *, bold: str, italic: str, paper_rule: str = "") -> "pd.io.formats.style.Styler":
+        """The table as a pandas Styler: best cells `bold`, paper rows `italic`.
+
+        `bold`, `italic` and `paper_rule` (added to the first paper row) are
+        Styler CSS, e.g. ``"textbf:--rwrap;"`` for LaTeX or ``"font-weight: bold;"``.
+        """
+        display = pd.concat([pd.Series(self.labels), self.cells], axis=1)
+        display.columns = self.headers
+        styles = pd.DataFrame("", index=display.index, columns=display.columns)
+        first_paper = self.paper_rows.index(True) if any(self.paper_rows) else None
+        for i, is_paper in enumerate(self.paper_rows):
+            if is_paper:
+                styles.iloc[i, :] = italic + (paper_rule if i == first_paper else "")
+            else:
+                styles.iloc[i, 1:] = [bold if b else "" for b in self.best.iloc[i]]
+        return display.style.apply(lambda _: styles, axis=None).hide(axis="index")
 
 
 def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> TableView:
@@ -130,9 +149,12 @@ def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> Tab
     intervals = options.intervals or default_intervals(table)
     decimals = default_decimals(table) if options.decimals is None else options.decimals
     cells = cell_texts(table, intervals=intervals, decimals=decimals, pm="$\\pm$" if latex else "±")
+    headers = [table.row_header, *(c.header for c in table.columns)]
     return TableView(
+        headers=headers if latex else [plain_text(h) for h in headers],
         labels=[row_label(table, i, names=options.names, latex=latex) for i in range(len(table.rows))],
         cells=cells,
         best=best_mask(table, decimals),
+        paper_rows=[r.source == "paper" for r in table.rows],
         notes=table_notes(table, intervals=intervals, cells=cells),
     )

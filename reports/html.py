@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from p2p_eval import __version__
 from p2p_eval.data.files import write_json, write_text
 from reports.display import TableOptions, table_view
@@ -42,23 +40,8 @@ class QualitativeSpec:
 def html_table(table: ReportTable, options: TableOptions) -> tuple[str, str]:
     """One results table as an HTML ``<table>`` (pandas Styler), and its notes as plain text."""
     view = table_view(table, options, latex=False)
-    display = pd.concat([pd.Series(view.labels, name="__label__"), view.cells], axis=1)
-    display.columns = [plain_text(table.row_header), *(plain_text(c.header) for c in table.columns)]
-    best = view.best.to_numpy()
-
-    def _styles(frame: pd.DataFrame) -> pd.DataFrame:
-        styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
-        first_paper = next((i for i, r in enumerate(table.rows) if r.source == "paper"), None)
-        for i, row in enumerate(table.rows):
-            if row.source == "paper":
-                styles.iloc[i, :] = _ITALIC + (_RULE if i == first_paper else "")
-            else:
-                styles.iloc[i, 1:] = [_BOLD if b else "" for b in best[i]]
-        return styles
-
     styler = (
-        display.style.apply(_styles, axis=None)
-        .hide(axis="index")
+        view.styler(bold=_BOLD, italic=_ITALIC, paper_rule=_RULE)
         .format(escape="html")
         .format_index(escape="html", axis=1)
         .set_caption(plain_text(table.caption))

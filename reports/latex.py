@@ -6,8 +6,6 @@ rows (``--paper``) in italics below a rule, and a footnote line saying what
 the marks mean and what was measured. Needs ``\\usepackage{booktabs}``.
 """
 
-import pandas as pd
-
 from reports.display import TableOptions, table_view
 from reports.tables import ReportTable
 
@@ -38,21 +36,7 @@ def latex_table(table: ReportTable, *, label: str, options: TableOptions = Table
     latex : str
     """
     view = table_view(table, options, latex=True)
-    display = pd.concat([pd.Series(view.labels, name="__label__"), view.cells], axis=1)
-    display.columns = [table.row_header, *(c.header for c in table.columns)]
-    best = view.best.to_numpy()
-    paper_rows = [r.source == "paper" for r in table.rows]
-
-    def _styles(frame: pd.DataFrame) -> pd.DataFrame:
-        styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
-        for i, is_paper in enumerate(paper_rows):
-            if is_paper:
-                styles.iloc[i, :] = _ITALIC
-            else:
-                styles.iloc[i, 1:] = [_BOLD if b else "" for b in best[i]]
-        return styles
-
-    styler = display.style.apply(_styles, axis=None).hide(axis="index")
+    styler = view.styler(bold=_BOLD, italic=_ITALIC)
     latex = styler.to_latex(
         hrules=True,
         caption=table.caption,
@@ -62,7 +46,7 @@ def latex_table(table: ReportTable, *, label: str, options: TableOptions = Table
         column_format="l" + "c" * len(table.columns),
     )
     if table.has("paper"):
-        latex = _rule_before_row(latex, paper_rows.index(True))
+        latex = _rule_before_row(latex, view.paper_rows.index(True))
     footnote = "\\par\\smallskip\n{\\footnotesize " + " ".join(view.notes) + "\\par}\n"
     return latex.replace("\\end{table}", footnote + "\\end{table}")
 

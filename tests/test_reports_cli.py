@@ -1,6 +1,5 @@
 """`p2p-eval report ...` end to end: LaTeX compiled with pdflatex, Markdown, bad input."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_json, write_json
 from p2p_eval.results import write_results
-from results_factory import colorfulness_document, fcn_document, losses_document, study_document
+from results_factory import colorfulness_document, losses_document, study_document
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def results(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.latex
-def test_standalone_latex_compiles_and_shows_numbers_and_names(results, tmp_path, capsys):
+def test_standalone_latex_compiles_and_shows_numbers_and_names(results, tmp_path):
     out = tmp_path / "tables.tex"
     argv = ["report", "latex", *map(str, results.values()), "--paper", "--standalone", "--out", str(out)]
     assert main(argv) == 0

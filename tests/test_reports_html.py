@@ -9,7 +9,7 @@ from PIL import Image
 from conftest import make_prepared_dataset, make_run
 from p2p_eval.cli import main
 from p2p_eval.results import write_results
-from results_factory import colorfulness_document, fcn_document, losses_document
+from results_factory import colorfulness_document, fcn_document
 
 
 @pytest.fixture

@@ -125,11 +125,12 @@ def _labels(tables: list["ReportTable"]) -> list[str]:
 
 def run_latex(args: argparse.Namespace) -> int:
     from p2p_eval.data.files import write_text
-    from reports.latex import latex_document, latex_table
+    from reports.latex import latex_document, latex_table, provenance_comment
 
-    _, tables, options = _tables(args)
+    documents, tables, options = _tables(args)
     texts = [latex_table(t, label=label, options=options) for t, label in zip(tables, _labels(tables))]
-    write_text(args.out, latex_document(texts) if args.standalone else "\n".join(texts))
+    header = provenance_comment(args.results, documents)
+    write_text(args.out, latex_document(texts, header) if args.standalone else header + "\n".join(texts))
     print(f"wrote {len(texts)} table(s) to {args.out}" + (" (standalone)" if args.standalone else
           "; needs \\usepackage{booktabs}"))
     return 0

@@ -81,6 +81,14 @@ def test_duplicate_variants_are_labelled_by_run_name():
     assert names == ["l1-seed0", "l1-seed1", "gan", "real"]
 
 
+def test_photo_to_labels_document_takes_its_table():
+    document = fcn_document([("p2l-l1", "photo2labels-l1", 0.5), ("p2l-cgan", "photo2labels-cgan", 0.4)],
+                            kind="label-score", real=False)
+    table = document_table(document, paper=True)
+    assert table.key == "photo2labels" and [r.label for r in table.rows[:2]] == ["L1", "cGAN"]
+    assert table.values.iloc[2].tolist() == [0.86, 0.42, 0.35]
+
+
 def test_colorfulness_table_matches_figure_6():
     document = colorfulness_document([("unet-l1", "unet-l1", 2.0), ("unet-cgan", "unet-cgan", 3.2)])
     table = document_table(document, paper=True)

@@ -17,10 +17,11 @@ _EPILOGS = {
     "latex": """examples:
   p2p-eval report latex fcn.json colorfulness.json --out tables.tex
   p2p-eval report latex fcn.json --paper --intervals brackets --standalone --out tables.tex
-  p2p-eval report latex study.json --order L1,L1+cGAN --decimals 1 --out study.tex""",
+  p2p-eval report latex study.json --order L1,L1+cGAN --decimals 1 --out study.tex
+  p2p-eval report latex fcn.json colorfulness.json --summary --out tables.tex""",
     "html": """example:
   p2p-eval report html fcn.json colorfulness.json --runs runs/ --data data/city --out report/""",
-    "md": """examples:
+    "md": """examples (with several files, a side-by-side summary table comes first):
   p2p-eval report md fcn.json study.json
   p2p-eval report md fcn.json --paper --out RESULTS.md""",
 }
@@ -84,6 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if name == "latex":
             parser.add_argument("--out", required=True, metavar="FILE", help="the .tex file to write")
             parser.add_argument("--standalone", action="store_true", help="write a complete document")
+            parser.add_argument("--summary", action="store_true",
+                                help="also a table of every file's scores side by side, one row per run")
         elif name == "html":
             parser.add_argument("--runs", nargs="+", default=(), metavar="DIR",
                                 help="run folders (or folders of runs) for the qualitative grid")
@@ -112,6 +115,12 @@ def _tables(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list["Repor
     return documents, tables, TableOptions(intervals=args.intervals, decimals=args.decimals, names=args.names)
 
 
+def _summary(args: argparse.Namespace, documents: list[dict[str, Any]]) -> "ReportTable":
+    from reports.summary import summary_table
+
+    return summary_table(args.results, documents, order=args.order)
+
+
 def _labels(tables: list["ReportTable"]) -> list[str]:
     """``tab:<key>``, numbered when several tables share a key."""
     keys = [t.key for t in tables]
@@ -128,6 +137,8 @@ def run_latex(args: argparse.Namespace) -> int:
     from reports.latex import latex_document, latex_table, provenance_comment
 
     documents, tables, options = _tables(args)
+    if args.summary:
+        tables = [_summary(args, documents), *tables]
     texts = [latex_table(t, label=label, options=options) for t, label in zip(tables, _labels(tables))]
     header = provenance_comment(args.results, documents)
     write_text(args.out, latex_document(texts, header) if args.standalone else header + "\n".join(texts))
@@ -140,7 +151,9 @@ def run_markdown(args: argparse.Namespace) -> int:
     from p2p_eval.data.files import write_text
     from reports.markdown import markdown_report
 
-    _, tables, options = _tables(args)
+    documents, tables, options = _tables(args)
+    if len(documents) > 1:
+        tables = [_summary(args, documents), *tables]
     text = markdown_report(tables, options)
     if args.out:
         write_text(args.out, text)
@@ -158,6 +171,7 @@ def run_html(args: argparse.Namespace) -> int:
         raise InputError("the qualitative grid needs both --runs (the run folders) and --data (their prepared dataset).")
     documents, tables, options = _tables(args)
     grid = QualitativeSpec(runs=tuple(args.runs), data=args.data, split=args.split, n_frames=args.frames) if args.runs else None
-    index = write_html_report(args.out, args.results, documents, tables, options, grid)
+    summary = _summary(args, documents) if len(documents) > 1 else None
+    index = write_html_report(args.out, args.results, documents, tables, options, grid, summary)
     print(f"wrote {index}")
     return 0

@@ -19,7 +19,7 @@ MAX_DECIMALS = 6
 class TableOptions:
     """How tables are shown (``--intervals``, ``--decimals``, ``--names``), checked once.
 
-    None means the paper's choice for the table (`default_intervals`, `default_decimals`).
+    None means the paper's choice (`default_intervals`, `reports.tables.Column.default_decimals`).
     """
 
     intervals: str | None = None
@@ -38,11 +38,6 @@ def default_intervals(table: ReportTable) -> str:
     return "pm" if table.kind == "study" else "none"
 
 
-def default_decimals(table: ReportTable) -> int:
-    """2 decimals for fractions, 1 for percentages (as the paper prints them)."""
-    return 1 if any(c.percent for c in table.columns) else 2
-
-
 def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> str:
     """A row's label: the paper's label (for its variant, or a marked paper row), or the run name.
 
@@ -58,7 +53,7 @@ def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> st
     return text if latex else plain_text(text)
 
 
-def cell_texts(table: ReportTable, *, intervals: str, decimals: int, pm: str) -> pd.DataFrame:
+def cell_texts(table: ReportTable, *, intervals: str, decimals: int | None, pm: str) -> pd.DataFrame:
     """Every score cell as text (numbers, interval, null and missing marks).
 
     Returns
@@ -68,7 +63,7 @@ def cell_texts(table: ReportTable, *, intervals: str, decimals: int, pm: str) ->
     cells = pd.DataFrame("", index=table.values.index, columns=table.values.columns, dtype=object)
     for i, row in enumerate(table.rows):
         for column in table.columns:
-            if row.source == "missing":
+            if table.is_absent(i, column.key):
                 cells.loc[i, column.key] = MISSING_MARK
                 continue
             cells.loc[i, column.key] = format_cell(
@@ -77,7 +72,7 @@ def cell_texts(table: ReportTable, *, intervals: str, decimals: int, pm: str) ->
                 high=table.high.loc[i, column.key],
                 error=table.error.loc[i, column.key],
                 style=intervals,
-                decimals=decimals,
+                decimals=column.default_decimals if decimals is None else decimals,
                 percent=column.percent,
                 pm=pm,
             )
@@ -102,8 +97,8 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame) -> l
         notes.append(f"[low, high]: {confidence} bootstrap interval.")
     if (cells == NULL_MARK).any().any():
         notes.append(f"{NULL_MARK}: no score (null in the results).")
-    if table.has("missing"):
-        notes.append(f"{MISSING_MARK}: run not in this results file.")
+    if table.any_absent():
+        notes.append(f"{MISSING_MARK}: run not in the results file.")
     if table.has("paper"):
         notes.append(
             f"Italic rows marked {PAPER_MARK}: published numbers of Isola et al., CVPR 2017 "
@@ -120,6 +115,7 @@ class TableView:
     """A table ready to print: labels, cell texts, best cells, notes (notes in LaTeX)."""
 
     headers: list[str]  # the row-label column's, then each score column's
+    groups: list[str]  # header over each score column ("" when the table has no groups)
     labels: list[str]
     cells: pd.DataFrame  # (n_rows, n_columns) str
     best: pd.DataFrame  # (n_rows, n_columns) bool
@@ -133,7 +129,10 @@ class TableView:
         Styler CSS, e.g. ``"textbf:--rwrap;"`` for LaTeX or ``"font-weight: bold;"``.
         """
         display = pd.concat([pd.Series(self.labels), self.cells], axis=1)
-        display.columns = self.headers
+        if any(self.groups):
+            display.columns = pd.MultiIndex.from_arrays([["", *self.groups], self.headers])
+        else:
+            display.columns = self.headers
         styles = pd.DataFrame("", index=display.index, columns=display.columns)
         first_paper = self.paper_rows.index(True) if any(self.paper_rows) else None
         for i, is_paper in enumerate(self.paper_rows):
@@ -147,14 +146,15 @@ class TableView:
 def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> TableView:
     """Everything a renderer prints for `table`; `latex` selects LaTeX or plain-text labels."""
     intervals = options.intervals or default_intervals(table)
-    decimals = default_decimals(table) if options.decimals is None else options.decimals
-    cells = cell_texts(table, intervals=intervals, decimals=decimals, pm="$\\pm$" if latex else "±")
+    cells = cell_texts(table, intervals=intervals, decimals=options.decimals, pm="$\\pm$" if latex else "±")
     headers = [table.row_header, *(c.header for c in table.columns)]
+    groups = [c.group for c in table.columns]
     return TableView(
         headers=headers if latex else [plain_text(h) for h in headers],
+        groups=groups if latex else [plain_text(g) for g in groups],
         labels=[row_label(table, i, names=options.names, latex=latex) for i in range(len(table.rows))],
         cells=cells,
-        best=best_mask(table, decimals),
+        best=best_mask(table, options.decimals),
         paper_rows=[r.source == "paper" for r in table.rows],
         notes=table_notes(table, intervals=intervals, cells=cells),
     )

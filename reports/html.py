@@ -83,6 +83,7 @@ def write_html_report(
     tables: Sequence[ReportTable],
     options: TableOptions,
     grid: QualitativeSpec | None = None,
+    summary: ReportTable | None = None,
 ) -> Path:
     """Write the report folder; returns the path of ``index.html``.
 
@@ -95,11 +96,16 @@ def write_html_report(
     options : TableOptions
     grid : QualitativeSpec or None, optional
         The runs and dataset of the qualitative grid; None leaves it out.
+    summary : ReportTable or None, optional
+        The side-by-side table (`reports.summary.summary_table`), shown first.
     """
     import jinja2
 
     out = Path(out)
     sources, sections = [], []
+    if summary is not None:
+        table_html, notes = html_table(summary, options)
+        sections.append({"title": "Summary", "table_html": table_html, "notes": notes, "figures": []})
     for index, (path, document, table) in enumerate(zip(paths, documents, tables)):
         href = f"results/{index:02d}-{Path(path).name}"
         write_json(out / href, document)

@@ -26,7 +26,7 @@ def markdown_table(table: ReportTable, options: TableOptions = TableOptions()) -
     Best cells are bold, the paper's rows italic, as in the LaTeX output.
     """
     view = table_view(table, options, latex=False)
-    header = [plain_text(table.row_header), *(plain_text(c.header) for c in table.columns)]
+    header = [g + (": " if g else "") + h for g, h in zip(["", *view.groups], view.headers)]
     lines = [
         f"**{escape_markdown(plain_text(table.caption))}**",
         "",

@@ -25,6 +25,12 @@ class Column:
     header: str  # column header, LaTeX
     percent: bool = False  # a fraction shown as a percentage
     higher_is_better: bool = True
+    group: str = ""  # header spanning a group of columns (summary tables), LaTeX
+
+    @property
+    def default_decimals(self) -> int:
+        """2 decimals for fractions, 1 for percentages, as the paper prints them."""
+        return 1 if self.percent else 2
 
 
 FCN_SCORE_KEYS = ("pixel_acc", "class_acc", "class_iou")
@@ -74,6 +80,9 @@ class ReportTable:
     paper : PaperTable or None
     facts : tuple of str
         What was measured on and how, plain text (dataset, split, frames, segmenter).
+    absent : (n_rows, n_columns) bool DataFrame or None
+        True where the row's run is not in the results file the column comes
+        from (summary tables); None: only whole ``"missing"`` rows are absent.
     """
 
     key: str
@@ -88,17 +97,28 @@ class ReportTable:
     error: pd.DataFrame
     paper: PaperTable | None
     facts: tuple[str, ...]
+    absent: pd.DataFrame | None = None
 
     def has(self, source: str) -> bool:
         return any(r.source == source for r in self.rows)
 
+    def is_absent(self, row: int, key: str) -> bool:
+        """Whether cell (`row`, `key`) belongs to a run the results file does not hold."""
+        if self.rows[row].source == "missing":
+            return True
+        return bool(self.absent is not None and self.absent.loc[row, key])
 
-def _score(entry: dict[str, Any], key: str) -> float:
+    def any_absent(self) -> bool:
+        return self.has("missing") or bool(self.absent is not None and self.absent.to_numpy().any())
+
+
+def score(entry: dict[str, Any], key: str) -> float:
+    """The entry's score `key` as float; NaN when null."""
     value = entry.get(key)
     return np.nan if value is None else float(value)
 
 
-def _interval(entry: dict[str, Any], key: str) -> tuple[float, float]:
+def interval(entry: dict[str, Any], key: str) -> tuple[float, float]:
     """The entry's interval for `key`: ``intervals[key]``, or a study's ``interval``."""
     bounds = (entry.get("intervals") or {}).get(key)
     if bounds is None and key == "fool_rate":
@@ -126,7 +146,7 @@ def ordered_entries(
     return first + [r for r in runs if r["name"] not in order]
 
 
-def _facts(document: dict[str, Any]) -> tuple[str, ...]:
+def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     """Short plain-text facts on what a document measured and how."""
     data, protocol = document.get("data") or {}, document.get("protocol") or {}
     facts = []
@@ -181,12 +201,12 @@ def document_table(
         is_real = bool(entry.get("is_real"))
         label = GROUND_TRUTH if is_real else (matched.label_of(entry.get("variant")) if matched else None)
         rows.append(Row(entry["name"], label, "real" if is_real else "run"))
-        bounds = [_interval(entry, c.key) for c in columns]
+        bounds = [interval(entry, c.key) for c in columns]
         cells.append((
-            [_score(entry, c.key) for c in columns],
+            [score(entry, c.key) for c in columns],
             [b[0] for b in bounds],
             [b[1] for b in bounds],
-            [_score(entry, "se") if c.key == "fool_rate" else np.nan for c in columns],
+            [score(entry, "se") if c.key == "fool_rate" else np.nan for c in columns],
         ))
     _drop_ambiguous_labels(rows)
     if paper and matched is not None:
@@ -213,7 +233,7 @@ def document_table(
         high=frames[2],
         error=frames[3],
         paper=matched,
-        facts=_facts(document),
+        facts=document_facts(document),
     )
 
 
@@ -225,13 +245,13 @@ def _drop_ambiguous_labels(rows: list[Row]) -> None:
             rows[i] = Row(row.name, None, row.source)
 
 
-def best_mask(table: ReportTable, decimals: int) -> pd.DataFrame:
+def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     """Cells holding the best score of their column, as displayed.
 
     Only the runs compete: the real-photo ceiling, the paper's rows and missing
     runs are never best. Scores are compared after rounding to `decimals`
     (percent columns after scaling), so every cell that prints the best value
-    is marked.
+    is marked. `decimals` None: each column's `Column.default_decimals`.
 
     Returns
     -------
@@ -240,7 +260,8 @@ def best_mask(table: ReportTable, decimals: int) -> pd.DataFrame:
     competing = np.array([r.source == "run" for r in table.rows])
     best = pd.DataFrame(False, index=table.values.index, columns=table.values.columns)
     for column in table.columns:
-        shown = (table.values[column.key] * (100 if column.percent else 1)).round(decimals)
+        places = column.default_decimals if decimals is None else decimals
+        shown = (table.values[column.key] * (100 if column.percent else 1)).round(places)
         if not column.higher_is_better:
             shown = -shown
         candidates = shown.where(competing)

@@ -43,6 +43,7 @@ def test_page_holds_tables_and_a_grid_of_the_same_frames(report):
     page = (report / "index.html").read_text()
     assert "FCN-scores for different losses" in page and "L1+cGAN (paper)" in page
     assert "run_a&amp;b 50%" in page  # escaped for HTML
+    assert "<h2>Summary</h2>" in page and "All results side by side" in page
     frames = sorted(p.name for p in (report / "frames").iterdir())
     assert frames == ["city_000000_000019", "city_000002_000019", "city_000004_000019"]  # spread over val
     # Input, two runs, real photo; unet-l1 lacks the last frame: a marked cell, not a crash.

@@ -6,6 +6,7 @@ import pytest
 from p2p_eval.paper import TABLES
 from reports.display import TableOptions, table_view
 from reports.formatting import escape_latex, format_cell, plain_text
+from reports.summary import summary_table
 from reports.tables import best_mask, document_table
 from results_factory import colorfulness_document, fcn_document, losses_document, study_document
 
@@ -117,3 +118,23 @@ def test_table_options_are_checked():
         TableOptions(intervals="sd")
     with pytest.raises(ValueError, match="decimals"):
         TableOptions(decimals=9)
+
+
+def test_summary_marks_runs_missing_from_some_files():
+    fcn = fcn_document([("a", None, 0.5), ("b", None, 0.3)], real=False)
+    study = study_document({"b": 0.2, "c": 0.1})
+    table = summary_table(["fcn.json", "study.json"], [fcn, study], order=("c",))
+    assert [r.name for r in table.rows] == ["c", "a", "b"]  # --order first, then first appearance
+    assert [c.group for c in table.columns] == ["FCN-score"] * 3 + ["Real vs fake"]
+    view = table_view(table, TableOptions(), latex=False)
+    assert view.cells.iloc[0].tolist() == ["n/a", "n/a", "n/a", "10.0"]
+    assert view.cells.iloc[1, 3] == "n/a" and view.cells.iloc[2, 3] == "20.0"
+    assert view.cells.iloc[1, 0] == f"{fcn['runs'][0]['pixel_acc']:.2f}"
+    assert view.best["1:fool_rate"].tolist() == [False, False, True]
+    assert any("n/a: run not in the results file" in n for n in view.notes)
+
+
+def test_summary_decimals_are_per_column():
+    table = summary_table(["f", "s"], [fcn_document([("a", None, 0.5)], real=False), study_document({"a": 0.1234})])
+    view = table_view(table, TableOptions(), latex=False)
+    assert len(view.cells.iloc[0, 0].split(".")[1]) == 2 and view.cells.iloc[0, 3] == "12.3"

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from reports.formatting import INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, plain_text
-from reports.tables import ReportTable, best_mask
+from reports.tables import SIGNIFICANCE, ReportTable, best_mask
 
 PAPER_MARK = "(paper)"
+DAGGER_LATEX = "$^\\dagger$"
 MAX_DECIMALS = 6
 
 
@@ -53,8 +54,10 @@ def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> st
     return text if latex else plain_text(text)
 
 
-def cell_texts(table: ReportTable, *, intervals: str, decimals: int | None, pm: str) -> pd.DataFrame:
-    """Every score cell as text (numbers, interval, null and missing marks).
+def cell_texts(
+    table: ReportTable, *, intervals: str, decimals: int | None, pm: str, dagger: str
+) -> pd.DataFrame:
+    """Every score cell as text (numbers, interval, null, missing and significance marks).
 
     Returns
     -------
@@ -75,11 +78,11 @@ def cell_texts(table: ReportTable, *, intervals: str, decimals: int | None, pm: 
                 decimals=column.default_decimals if decimals is None else decimals,
                 percent=column.percent,
                 pm=pm,
-            )
+            ) + (dagger if table.is_significant(i, column.key) else "")
     return cells
 
 
-def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame) -> list[str]:
+def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, names: bool = False) -> list[str]:
     """Sentences (LaTeX) saying what bold, intervals, marks and italic rows mean, and the protocol.
 
     Markdown and HTML show them through `reports.formatting.plain_text`.
@@ -95,6 +98,13 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame) -> l
         )
     elif intervals == "brackets":
         notes.append(f"[low, high]: {confidence} bootstrap interval.")
+    if table.p_values is not None and (table.p_values < SIGNIFICANCE).to_numpy().any():
+        rows = {r.name: i for i, r in enumerate(table.rows) if r.source in ("run", "real")}
+        baselines = ", ".join(
+            row_label(table, rows[b], names=names, latex=True) if b in rows else escape_latex(b)
+            for b in table.baselines
+        )
+        notes.append(f"{DAGGER_LATEX}: differs from {baselines} (paired bootstrap test, p $<$ {SIGNIFICANCE}).")
     if (cells == NULL_MARK).any().any():
         notes.append(f"{NULL_MARK}: no score (null in the results).")
     if table.any_absent():
@@ -146,7 +156,8 @@ class TableView:
 def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> TableView:
     """Everything a renderer prints for `table`; `latex` selects LaTeX or plain-text labels."""
     intervals = options.intervals or default_intervals(table)
-    cells = cell_texts(table, intervals=intervals, decimals=options.decimals, pm="$\\pm$" if latex else "±")
+    cells = cell_texts(table, intervals=intervals, decimals=options.decimals,
+                       pm="$\\pm$" if latex else "±", dagger=DAGGER_LATEX if latex else "†")
     headers = [table.row_header, *(c.header for c in table.columns)]
     groups = [c.group for c in table.columns]
     return TableView(
@@ -156,5 +167,5 @@ def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> Tab
         cells=cells,
         best=best_mask(table, options.decimals),
         paper_rows=[r.source == "paper" for r in table.rows],
-        notes=table_notes(table, intervals=intervals, cells=cells),
+        notes=table_notes(table, intervals=intervals, cells=cells, names=options.names),
     )

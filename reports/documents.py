@@ -49,6 +49,16 @@ def _check_entry(path: Path, index: int, entry: Any, kind: str) -> None:
             isinstance(bounds, list) and len(bounds) == 2 and all(b is None or _is_number(b) for b in bounds)
         ):
             raise InputError(f"{where}: interval of {key!r} must be [low, high], got {bounds!r}.")
+    test = entry.get("baseline_test")
+    if test is not None and not (
+        isinstance(test, dict) and isinstance(test.get("baseline"), str)
+        and all(isinstance(v, dict) and (v.get("p_value") is None or _is_number(v["p_value"]))
+                for k, v in test.items() if k != "baseline")
+    ):
+        raise InputError(
+            f"{where}: \"baseline_test\" must be null or {{\"baseline\": name, score: {{\"p_value\": ...}}}}, "
+            f"got {test!r}."
+        )
     per_class = entry.get("per_class")
     if per_class is not None and (not isinstance(per_class, list) or len(per_class) != NUM_CLASSES):
         raise InputError(

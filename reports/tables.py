@@ -14,6 +14,9 @@ import pandas as pd
 
 from p2p_eval.paper import FCN_COLUMNS, GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
 
+SIGNIFICANCE = 0.05
+"""A run's score is marked as different from the baseline when the bootstrap test's p is below this."""
+
 ROW_SOURCES = ("run", "real", "paper", "missing")
 """Where a row comes from: a run, the real photos (ceiling), the paper, or a run
 named by ``--order`` that this document does not hold."""
@@ -83,6 +86,11 @@ class ReportTable:
     absent : (n_rows, n_columns) bool DataFrame or None
         True where the row's run is not in the results file the column comes
         from (summary tables); None: only whole ``"missing"`` rows are absent.
+    p_values : (n_rows, n_columns) float DataFrame or None
+        p-value of each run's test against the baseline run (``baseline_test``);
+        NaN where no test was made.
+    baselines : tuple of str
+        The baseline runs those tests compared against.
     """
 
     key: str
@@ -98,6 +106,12 @@ class ReportTable:
     paper: PaperTable | None
     facts: tuple[str, ...]
     absent: pd.DataFrame | None = None
+    p_values: pd.DataFrame | None = None
+    baselines: tuple[str, ...] = ()
+
+    def is_significant(self, row: int, key: str) -> bool:
+        """Whether the run differs from the baseline in this score (p < `SIGNIFICANCE`)."""
+        return bool(self.p_values is not None and self.p_values.loc[row, key] < SIGNIFICANCE)
 
     def has(self, source: str) -> bool:
         return any(r.source == source for r in self.rows)
@@ -126,6 +140,13 @@ def interval(entry: dict[str, Any], key: str) -> tuple[float, float]:
     if not bounds or any(b is None for b in bounds):
         return np.nan, np.nan
     return float(bounds[0]), float(bounds[1])
+
+
+def _p_value(entry: dict[str, Any], key: str) -> float:
+    """p-value of the entry's bootstrap test of `key` against its baseline; NaN if none."""
+    test = (entry.get("baseline_test") or {}).get(key) or {}
+    value = test.get("p_value")
+    return np.nan if value is None else float(value)
 
 
 def ordered_entries(
@@ -192,11 +213,11 @@ def document_table(
     matched = table_of(kind, [r.get("variant") for r in runs if r.get("variant") and not r.get("is_real")])
     nan = [np.nan] * len(columns)
     rows: list[Row] = []
-    cells: list[tuple[list[float], ...]] = []  # per row: values, low, high, error
+    cells: list[tuple[list[float], ...]] = []  # per row: values, low, high, error, p-value
     for entry in ordered_entries(runs, order):
         if isinstance(entry, str):
             rows.append(Row(entry, None, "missing"))
-            cells.append((nan, nan, nan, nan))
+            cells.append((nan, nan, nan, nan, nan))
             continue
         is_real = bool(entry.get("is_real"))
         label = GROUND_TRUTH if is_real else (matched.label_of(entry.get("variant")) if matched else None)
@@ -207,6 +228,7 @@ def document_table(
             [b[0] for b in bounds],
             [b[1] for b in bounds],
             [score(entry, "se") if c.key == "fool_rate" else np.nan for c in columns],
+            [_p_value(entry, c.key) for c in columns],
         ))
     _drop_ambiguous_labels(rows)
     if paper and matched is not None:
@@ -215,12 +237,13 @@ def document_table(
         for paper_row in matched.rows:
             rows.append(Row(paper_row.label, paper_row.label, "paper"))
             error = [e / scale for e in errors[paper_row.label]] if paper_row.label in errors else nan
-            cells.append(([n / scale for n in paper_row.numbers], nan, nan, error))
+            cells.append(([n / scale for n in paper_row.numbers], nan, nan, error, nan))
     frames = [
         pd.DataFrame(np.array([c[i] for c in cells], dtype=float).reshape(len(rows), len(columns)),
                      columns=[c.key for c in columns])
-        for i in range(4)
+        for i in range(5)
     ]
+    baselines = {(e.get("baseline_test") or {}).get("baseline") for e in runs} - {None}
     return ReportTable(
         key=matched.key if matched else kind,
         kind=kind,
@@ -234,6 +257,8 @@ def document_table(
         error=frames[3],
         paper=matched,
         facts=document_facts(document),
+        p_values=frames[4],
+        baselines=tuple(sorted(baselines)),
     )
 
 

@@ -17,6 +17,8 @@ def results(tmp_path: Path) -> dict[str, Path]:
     paths = {"fcn": tmp_path / "fcn.json", "color": tmp_path / "color.json", "study": tmp_path / "study.json"}
     fcn = losses_document()
     fcn["runs"][1]["class_iou"] = None  # an undefined score
+    fcn["runs"][4]["baseline_test"] = {"baseline": "unet-l1", "pixel_acc": {
+        "difference": 0.28, "interval": [0.2, 0.35], "p_value": 0.001}}
     write_results(paths["fcn"], fcn)
     write_results(paths["color"], colorfulness_document(
         [("unet-l1", "unet-l1", 2.0), ("unet-cgan", "unet-cgan", 3.4), ("unet-l1-cgan", "unet-l1-cgan", 3.0)]))
@@ -46,6 +48,7 @@ def test_standalone_latex_compiles_and_shows_numbers_and_names(results, tmp_path
     assert "L1+cGAN (paper)" in text and "0.66" in text and "0.80" in text  # published rows
     assert "FCN-scores for different losses" in text and "Histogram intersection" in text
     assert "All results side by side" in text and "n/a" in text  # the summary marks absent runs
+    assert "differs from L1 (paired bootstrap test" in text  # the baseline by its row label
     assert "18.9 ± 1.3" in text  # study: percent ± standard error
     assert "run a&b 50%" in text.replace("_", " ")  # OT1 draws \_ as a rule pdftotext may drop
     assert "--" in text or "–" in text  # the null IoU is a marked cell

@@ -138,3 +138,25 @@ def test_summary_decimals_are_per_column():
     table = summary_table(["f", "s"], [fcn_document([("a", None, 0.5)], real=False), study_document({"a": 0.1234})])
     view = table_view(table, TableOptions(), latex=False)
     assert len(view.cells.iloc[0, 0].split(".")[1]) == 2 and view.cells.iloc[0, 3] == "12.3"
+
+
+def _with_baseline_tests(document: dict, p_values: dict[str, float]) -> dict:
+    for entry in document["runs"][1:]:
+        entry["baseline_test"] = {"baseline": document["runs"][0]["name"], **{
+            key: {"difference": 0.1, "interval": [0.05, 0.15], "p_value": p} for key, p in p_values.items()}}
+    return document
+
+
+def test_runs_that_differ_from_the_baseline_get_a_dagger():
+    document = _with_baseline_tests(
+        fcn_document([("base_line", None, 0.3), ("b", None, 0.5)], real=False),
+        {"pixel_acc": 0.004, "class_acc": 0.2, "class_iou": None},
+    )
+    table = document_table(document)
+    plain = table_view(table, TableOptions(), latex=False)
+    assert plain.cells.iloc[1]["pixel_acc"].endswith("†") and not plain.cells.iloc[1]["class_acc"].endswith("†")
+    assert not plain.cells.iloc[0]["pixel_acc"].endswith("†")  # the baseline itself is not tested
+    assert "†: differs from base_line (paired bootstrap test, p < 0.05)." in [plain_text(n) for n in plain.notes]
+    latex = table_view(table, TableOptions(), latex=True)
+    assert latex.cells.iloc[1]["pixel_acc"].endswith(r"$^\dagger$")
+    assert any(r"base\_line" in n for n in latex.notes)

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.tables import KIND_COLUMNS, Column, ReportTable, Row, document_facts, interval, score
+from reports.entries import document_facts, interval, score
+from reports.tables import KIND_COLUMNS, Column, ReportTable, Row
 
 GROUP_TITLES = {
     "fcn-score": "FCN-score",

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reports.entries import document_facts, interval, ordered_entries, p_value, score
+
 from p2p_eval.paper import FCN_COLUMNS, GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
 
 SIGNIFICANCE = 0.05
@@ -126,68 +128,6 @@ class ReportTable:
         return self.has("missing") or bool(self.absent is not None and self.absent.to_numpy().any())
 
 
-def score(entry: dict[str, Any], key: str) -> float:
-    """The entry's score `key` as float; NaN when null."""
-    value = entry.get(key)
-    return np.nan if value is None else float(value)
-
-
-def interval(entry: dict[str, Any], key: str) -> tuple[float, float]:
-    """The entry's interval for `key`: ``intervals[key]``, or a study's ``interval``."""
-    bounds = (entry.get("intervals") or {}).get(key)
-    if bounds is None and key == "fool_rate":
-        bounds = entry.get("interval")
-    if not bounds or any(b is None for b in bounds):
-        return np.nan, np.nan
-    return float(bounds[0]), float(bounds[1])
-
-
-def _p_value(entry: dict[str, Any], key: str) -> float:
-    """p-value of the entry's bootstrap test of `key` against its baseline; NaN if none."""
-    test = (entry.get("baseline_test") or {}).get(key) or {}
-    value = test.get("p_value")
-    return np.nan if value is None else float(value)
-
-
-def ordered_entries(
-    runs: list[dict[str, Any]], order: tuple[str, ...]
-) -> list[dict[str, Any] | str]:
-    """Runs in `order` first, then the rest in document order.
-
-    A name in `order` that the document lacks stays in its place as the bare
-    name (rendered as a row of missing cells), so no row disappears silently.
-
-    Examples
-    --------
-    >>> ordered_entries([{"name": "a"}, {"name": "b"}], ("b", "c"))
-    [{'name': 'b'}, 'c', {'name': 'a'}]
-    """
-    by_name = {r["name"]: r for r in runs}
-    first = [by_name.get(name, name) for name in order]
-    return first + [r for r in runs if r["name"] not in order]
-
-
-def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
-    """Short plain-text facts on what a document measured and how."""
-    data, protocol = document.get("data") or {}, document.get("protocol") or {}
-    facts = []
-    frames = data.get("frames")
-    n_frames = len(frames) if isinstance(frames, list) else data.get("n_frames")
-    where = " ".join(str(x) for x in (n_frames, data.get("split"), "frames of" if n_frames else None,
-                                      data.get("dataset") or data.get("name")) if x)
-    if where:
-        facts.append(f"measured on {where}")
-    segmenter = protocol.get("segmenter")
-    if isinstance(segmenter, dict):
-        digest = str(segmenter.get("sha256") or "")[:12]
-        facts.append(f"segmenter {segmenter.get('arch', '?')}" + (f" (sha256 {digest})" if digest else ""))
-    bootstrap = protocol.get("bootstrap")
-    if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
-        confidence = float(bootstrap.get("confidence", 0.95))
-        facts.append(f"{confidence:.0%} bootstrap intervals, {bootstrap['resamples']} resamples")
-    return tuple(facts)
-
-
 def document_table(
     document: dict[str, Any], *, order: tuple[str, ...] = (), paper: bool = False
 ) -> ReportTable:
@@ -228,7 +168,7 @@ def document_table(
             [b[0] for b in bounds],
             [b[1] for b in bounds],
             [score(entry, "se") if c.key == "fool_rate" else np.nan for c in columns],
-            [_p_value(entry, c.key) for c in columns],
+            [p_value(entry, c.key) for c in columns],
         ))
     _drop_ambiguous_labels(rows)
     if paper and matched is not None:

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.entries import document_facts, interval, ordered_entries, p_value, score
-
 from p2p_eval.paper import FCN_COLUMNS, GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
+from reports.entries import document_facts, interval, ordered_entries, p_value, score
 
 SIGNIFICANCE = 0.05
 """A run's score is marked as different from the baseline when the bootstrap test's p is below this."""

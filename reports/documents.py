@@ -50,10 +50,11 @@ def _check_entry(path: Path, index: int, entry: Any, kind: str) -> None:
         ):
             raise InputError(f"{where}: interval of {key!r} must be [low, high], got {bounds!r}.")
     test = entry.get("baseline_test")
+    tests = [test.get(key) for key in REQUIRED_SCORES[kind]] if isinstance(test, dict) else []
     if test is not None and not (
         isinstance(test, dict) and isinstance(test.get("baseline"), str)
-        and all(isinstance(v, dict) and (v.get("p_value") is None or _is_number(v["p_value"]))
-                for k, v in test.items() if k != "baseline")
+        and all(t is None or (isinstance(t, dict) and (t.get("p_value") is None or _is_number(t["p_value"])))
+                for t in tests)
     ):
         raise InputError(
             f"{where}: \"baseline_test\" must be null or {{\"baseline\": name, score: {{\"p_value\": ...}}}}, "

@@ -56,7 +56,7 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     frames = data.get("frames")
     n_frames = len(frames) if isinstance(frames, list) else data.get("n_frames")
     where = " ".join(str(x) for x in (n_frames, data.get("split"), "frames of" if n_frames else None,
-                                      data.get("dataset") or data.get("name")) if x)
+                                      data.get("name") or data.get("dataset")) if x)
     if where:
         facts.append(f"measured on {where}")
     segmenter = protocol.get("segmenter")

@@ -25,13 +25,13 @@ def _save(figure: Any, path: str | os.PathLike) -> None:
 
 
 def _bin_centres(binning: dict[str, Any], channel: str, n_bins: int) -> tuple[np.ndarray, str]:
-    """Bin centres in Lab units when the protocol records the channel's range, else bin numbers."""
-    ranges = binning.get("ranges") if isinstance(binning, dict) else None
-    bounds = ranges.get(channel) if isinstance(ranges, dict) else None
+    """Bin centres in Lab units from ``protocol.binning[channel]["range"]``, else bin numbers."""
+    spec = binning.get(channel) if isinstance(binning, dict) else None
+    bounds = spec.get("range") if isinstance(spec, dict) else None
     if bounds and len(bounds) == 2:
         edges = np.linspace(float(bounds[0]), float(bounds[1]), n_bins + 1)
-        return (edges[:-1] + edges[1:]) / 2, channel
-    return np.arange(n_bins), f"{channel} (bin)"
+        return (edges[:-1] + edges[1:]) / 2, f"{channel}*"
+    return np.arange(n_bins), f"{channel}* (bin)"
 
 
 def _log_probability(counts: list[int]) -> np.ndarray:

@@ -96,7 +96,8 @@ def colorfulness_document(runs: list[tuple[str, str | None, float]]) -> dict:
             **scores, "intervals": {c: [v - 0.01, min(1.0, v + 0.01)] for c, v in scores.items()},
             "baseline_test": None, "histograms": hist,
         })
-    protocol = {"binning": {"bins": BINS, "ranges": {"L": [0, 100], "a": [-128, 128], "b": [-128, 128]}},
+    ranges = {"L": [0, 100], "a": [-128, 128], "b": [-128, 128]}
+    protocol = {"binning": {c: {"range": r, "bins": BINS} for c, r in ranges.items()},
                 "bootstrap": {"resamples": 200, "seed": 0, "confidence": 0.95}}
     return results_document("colorfulness", entries, protocol=protocol,
                             data={**DATA, "reference": reference})

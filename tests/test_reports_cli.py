@@ -17,7 +17,7 @@ def results(tmp_path: Path) -> dict[str, Path]:
     paths = {"fcn": tmp_path / "fcn.json", "color": tmp_path / "color.json", "study": tmp_path / "study.json"}
     fcn = losses_document()
     fcn["runs"][1]["class_iou"] = None  # an undefined score
-    fcn["runs"][4]["baseline_test"] = {"baseline": "unet-l1", "pixel_acc": {
+    fcn["runs"][4]["baseline_test"] = {"baseline": "unet-l1", "n_images": 2, "pixel_acc": {
         "difference": 0.28, "interval": [0.2, 0.35], "p_value": 0.001}}
     write_results(paths["fcn"], fcn)
     write_results(paths["color"], colorfulness_document(
@@ -126,6 +126,12 @@ def test_bad_input_gives_clear_errors(results, tmp_path, capsys):
     write_json(tmp_path / "text.json", broken)
     assert main(["report", "md", str(tmp_path / "text.json")]) == 2
     assert "number or null" in _error(capsys)
+
+    broken = read_json(results["fcn"])
+    broken["runs"][4]["baseline_test"]["pixel_acc"]["p_value"] = "small"
+    write_json(tmp_path / "test.json", broken)
+    assert main(["report", "md", str(tmp_path / "test.json")]) == 2
+    assert "baseline_test" in _error(capsys)
 
     assert main(["report", "md", str(results["fcn"]), "--order", "unet-l1,typo"]) == 2
     assert "typo" in _error(capsys)

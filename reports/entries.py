@@ -63,8 +63,23 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     if isinstance(segmenter, dict):
         digest = str(segmenter.get("sha256") or "")[:12]
         facts.append(f"segmenter {segmenter.get('arch', '?')}" + (f" (sha256 {digest})" if digest else ""))
+    if document.get("kind") == "study":
+        facts += _study_facts(document["runs"], data, protocol)
     bootstrap = protocol.get("bootstrap")
     if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
         confidence = float(bootstrap.get("confidence", 0.95))
         facts.append(f"{confidence:.0%} bootstrap intervals, {bootstrap['resamples']} resamples")
     return tuple(facts)
+
+
+def _study_facts(runs: list[dict[str, Any]], data: dict[str, Any], protocol: dict[str, Any]) -> list[str]:
+    """Title, raters and exposure of a perceptual study (the numbers its ± depends on)."""
+    facts = [f"study: {data['title']}"] if data.get("title") else []
+    raters = sorted(e["n_raters"] for e in runs if e.get("n_raters") is not None)
+    if raters:
+        count = str(raters[0]) if raters[0] == raters[-1] else f"{raters[0]} to {raters[-1]}"
+        excluded = sum(e.get("n_raters_excluded") or 0 for e in runs)
+        facts.append(f"{count} raters per algorithm ({excluded} excluded)")
+    if protocol.get("exposure_ms"):
+        facts.append(f"each image shown {protocol['exposure_ms']} ms")
+    return facts

@@ -113,5 +113,6 @@ def study_document(rates: dict[str, float]) -> dict:
             "pairwise": [{"other": o, "difference": rate - r, "interval": [rate - r - 0.03, rate - r + 0.03],
                           "p_value": 0.04} for o, r in rates.items() if o != name],
         })
-    return results_document("study", entries, protocol={"trial_ms": 1000, "bootstrap": {"resamples": 1000}},
-                            data={"runs": list(rates)})
+    protocol = {"exposure_ms": 1000, "bootstrap": {"scheme": "two-level", "resamples": 1000, "seed": 0,
+                                                   "confidence": 0.95}}
+    return results_document("study", entries, protocol=protocol, data={"title": "maps_demo", "sessions_complete": 52})

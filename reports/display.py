@@ -78,7 +78,8 @@ def cell_texts(
                 decimals=column.default_decimals if decimals is None else decimals,
                 percent=column.percent,
                 pm=pm,
-            ) + (dagger if table.is_significant(i, column.key) else "")
+                mark=dagger if table.is_significant(i, column.key) else "",
+            )
     return cells
 
 

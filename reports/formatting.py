@@ -97,6 +97,7 @@ def format_cell(
     decimals: int = 2,
     percent: bool = False,
     pm: str = "±",
+    mark: str = "",
 ) -> str:
     """One table cell: a score and, optionally, its uncertainty.
 
@@ -115,6 +116,8 @@ def format_cell(
         Show fractions as percentages.
     pm : str, optional
         The plus-minus sign (``"$\\pm$"`` for LaTeX).
+    mark : str, optional
+        Written right after the score, before its uncertainty (a significance dagger).
 
     Returns
     -------
@@ -133,7 +136,7 @@ def format_cell(
         raise ValueError(f"Expected `style` to be one of {INTERVAL_STYLES}, got {style!r}.")
     if is_null(value):
         return NULL_MARK
-    text = format_number(value, decimals=decimals, percent=percent)
+    text = format_number(value, decimals=decimals, percent=percent) + mark
     have_interval = not (is_null(low) or is_null(high))
     if style == "pm":
         half = error if not is_null(error) else ((high - low) / 2 if have_interval else None)

@@ -1,5 +1,7 @@
 """Tables from results documents: layout choice, order, marks, best cells, formatting."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -159,4 +161,6 @@ def test_runs_that_differ_from_the_baseline_get_a_dagger():
     assert "†: differs from base_line (paired bootstrap test, p < 0.05)." in [plain_text(n) for n in plain.notes]
     latex = table_view(table, TableOptions(), latex=True)
     assert latex.cells.iloc[1]["pixel_acc"].endswith(r"$^\dagger$")
+    bracketed = table_view(table, TableOptions(intervals="brackets"), latex=False).cells.iloc[1]["pixel_acc"]
+    assert re.fullmatch(r"\d\.\d\d† \[\d\.\d\d, \d\.\d\d\]", bracketed)  # the mark sits on the score
     assert any(r"base\_line" in n for n in latex.notes)

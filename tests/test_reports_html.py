@@ -58,3 +58,14 @@ def test_figures_are_real_images(report):
     for name in ("colorfulness-1.png", "per-class-iou-0.png"):
         with Image.open(report / "figures" / name) as figure:
             assert figure.size[0] > 500 and len(figure.convert("RGB").getcolors(1 << 20)) > 10
+
+
+def test_without_runs_the_page_has_no_grid_and_runs_need_data(tmp_path, capsys):
+    write_results(tmp_path / "fcn.json", fcn_document([("a", None, 0.4)]))
+    out = tmp_path / "report"
+    assert main(["report", "html", str(tmp_path / "fcn.json"), "--out", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert "Qualitative" not in page and not (out / "frames").exists()
+    assert "<h2>Summary</h2>" not in page  # one file: nothing to put side by side
+    assert main(["report", "html", str(tmp_path / "fcn.json"), "--runs", str(tmp_path), "--out", str(out)]) == 2
+    assert "--data" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from reports.formatting import INTERVAL_STYLES
 
 if TYPE_CHECKING:  # annotations only: registration stays free of pandas
+    from p2p_eval.paper import PaperTable
     from reports.display import TableOptions
     from reports.tables import ReportTable
 
@@ -56,6 +57,9 @@ def _table_arguments(parser: argparse.ArgumentParser) -> None:
         "default: as the paper (± SE for studies, none for scores)",
     )
     parser.add_argument("--paper", action="store_true", help="add the paper's published rows, marked (paper)")
+    parser.add_argument("--paper-table", metavar="KEY", default=None,
+                        help="lay out the files of its kind as this paper table when their variants do not "
+                        "say (e.g. amt-colorization for a study); keys: see p2p_eval/paper.py")
     parser.add_argument("--order", type=_order, default=(), metavar="A,B,...", help="run names to list first, in this order")
     parser.add_argument("--decimals", type=_decimals, default=None, metavar="N",
                         help="decimals (default: 2 for scores, 1 for percentages)")
@@ -107,12 +111,38 @@ def _tables(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list["Repor
 
     documents = load_documents(args.results)
     check_order(args.order, documents)
-    tables = [document_table(d, order=args.order, paper=args.paper) for d in documents]
+    layout = _paper_layout(args.paper_table, documents)
+    tables = [
+        document_table(d, order=args.order, paper=args.paper, layout=layout if layout and layout.kind == d["kind"] else None)
+        for d in documents
+    ]
     if args.paper:
         for path, table in zip(args.results, tables):
             if not table.has("paper"):
                 log.warning("%s: its runs' variants match no paper table; no published rows added.", path)
     return documents, tables, TableOptions(intervals=args.intervals, decimals=args.decimals, names=args.names)
+
+
+def _paper_layout(key: str | None, documents: list[dict[str, Any]]) -> "PaperTable | None":
+    """The ``--paper-table``, checked against the paper's tables and the files' kinds."""
+    from p2p_eval.errors import InputError
+    from p2p_eval.paper import TABLES
+    from reports.tables import KIND_COLUMNS
+
+    if key is None:
+        return None
+    if key not in TABLES:
+        raise InputError(f"--paper-table {key!r} is not a paper table; choose one of {sorted(TABLES)}.")
+    table = TABLES[key]
+    if table.kind not in {d["kind"] for d in documents}:
+        raise InputError(f"--paper-table {key}: it lays out {table.kind} results, and no file given is of that kind.")
+    if len(table.columns) != len(KIND_COLUMNS[table.kind]):
+        raise InputError(
+            f"--paper-table {key}: the paper's table has {len(table.columns)} columns "
+            f"({', '.join(table.columns)}), one {table.kind} results file gives {len(KIND_COLUMNS[table.kind])}; "
+            "render each file on its own."
+        )
+    return table
 
 
 def _summary(args: argparse.Namespace, documents: list[dict[str, Any]]) -> "ReportTable":

@@ -128,7 +128,11 @@ class ReportTable:
 
 
 def document_table(
-    document: dict[str, Any], *, order: tuple[str, ...] = (), paper: bool = False
+    document: dict[str, Any],
+    *,
+    order: tuple[str, ...] = (),
+    paper: bool = False,
+    layout: PaperTable | None = None,
 ) -> ReportTable:
     """The table of one results document.
 
@@ -141,6 +145,9 @@ def document_table(
         Run names to put first, in this order (``--order``).
     paper : bool, optional
         Append the paper's published rows when the document matches a paper table.
+    layout : PaperTable or None, optional
+        The paper table to use (``--paper-table``) instead of the one the
+        runs' variants match; it must be of the document's kind.
 
     Returns
     -------
@@ -149,7 +156,12 @@ def document_table(
     kind = document["kind"]
     columns = KIND_COLUMNS[kind]
     runs = document["runs"]
-    matched = table_of(kind, [r.get("variant") for r in runs if r.get("variant") and not r.get("is_real")])
+    matched = layout or table_of(kind, [r.get("variant") for r in runs if r.get("variant") and not r.get("is_real")])
+    if matched is not None and (matched.kind != kind or len(matched.columns) != len(columns)):
+        raise ValueError(
+            f"Expected a paper table of {kind} results with {len(columns)} column(s), got {matched.key!r} "
+            f"({matched.kind}, columns {list(matched.columns)})."
+        )
     nan = [np.nan] * len(columns)
     rows: list[Row] = []
     cells: list[tuple[list[float], ...]] = []  # per row: values, low, high, error, p-value

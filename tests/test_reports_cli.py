@@ -145,3 +145,16 @@ def test_help_has_examples(capsys):
         with pytest.raises(SystemExit):
             main(["report", command, "--help"])
         assert "example" in capsys.readouterr().out
+
+
+def test_paper_table_lays_out_a_study_as_table_5(results, tmp_path, capsys):
+    assert main(["report", "md", str(results["study"]), "--paper", "--paper-table", "amt-colorization"]) == 0
+    text = capsys.readouterr().out
+    assert "AMT “real vs fake” test on colorization" in text
+    assert "| *Zhang et al. 2016 \\[62\\] (paper)* | *27.8 ± 2.7* |" in text
+    assert main(["report", "md", str(results["study"]), "--paper-table", "amt-maps"]) == 2
+    assert "2 columns" in capsys.readouterr().err  # Photo→Map and Map→Photo: one file cannot fill both
+    assert main(["report", "md", str(results["study"]), "--paper-table", "table-9"]) == 2
+    assert "amt-colorization" in capsys.readouterr().err
+    assert main(["report", "md", str(results["study"]), "--paper-table", "losses"]) == 2
+    assert "fcn-score" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from p2p_eval.metrics.colorfulness import (
     Binning,
     _bin_indices,
     _BinTables,
+    _lab_from_cube_roots,
     channel_intersections,
     histogram_intersection,
     lab_histograms,
@@ -76,18 +77,32 @@ def test_histograms_add_up_and_batch_is_n_images():
     np.testing.assert_array_equal(lab_histograms([big]), _numpy_histograms(skimage_rgb2lab(big), DEFAULT_BINNING))
 
 
-def test_bins_follow_numpy_histogram_at_edges_and_never_drop_values():
-    tables = _BinTables.of(DEFAULT_BINNING)
-    values = np.array([0.0, 0.5, 1.0, 99.0, 99.9999, 100.0, np.nextafter(100.0, 0), 1e-300])
-    lab = np.stack([values, values - 64, values + 27])
-    index = _bin_indices(lab, tables)
+def _cube_roots_for(lab: np.ndarray) -> np.ndarray:
+    """(3, P) Lab -> the CIE cube-root planes that give it (inverting L = 116 fy - 16 etc.)."""
+    fy = (lab[0] + 16.0) / 116.0
+    return np.stack([fy + lab[1] / 500.0, fy, fy - lab[2] / 200.0])
+
+
+@pytest.mark.parametrize("binning", [DEFAULT_BINNING, Binning((10, 16, 7))])
+def test_bins_follow_numpy_histogram_at_edges_and_never_drop_values(binning):
+    tables = _BinTables.of(binning)
+    edges = np.concatenate([binning.edges(c) for c in range(3)])
+    around = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf), edges + 1e-9])
+    rng = np.random.default_rng(4)
+    f = _cube_roots_for(np.stack([rng.permutation(around) for _ in range(3)]))
+    lab = _lab_from_cube_roots(f)  # the values binned; within an ulp or so of `around`
+    index = _bin_indices(f, tables)
     for c in range(3):
-        expected = np.histogram(lab[c], bins=DEFAULT_BINNING.bins[c], range=LAB_RANGES[c])[0]
-        got = np.bincount(index[c] - DEFAULT_BINNING.offsets[c], minlength=DEFAULT_BINNING.bins[c])
+        inside = (lab[c] >= LAB_RANGES[c][0]) & (lab[c] <= LAB_RANGES[c][1])
+        expected = np.histogram(lab[c], bins=binning.bins[c], range=LAB_RANGES[c])[0]
+        got = np.bincount(index[c][inside] - binning.offsets[c], minlength=binning.bins[c])
         np.testing.assert_array_equal(got, expected)
-    assert index[0, 5] == 99  # L = 100 exactly: the top edge belongs to the last bin
-    outside = np.array([[-1e-12, 100 + 1e-12], [-129.0, 128.0], [-128.0, 300.0]])
-    assert _bin_indices(outside, tables).tolist() == [[0, 99], [100, 355], [356, 611]]
+
+
+def test_top_edge_and_out_of_range_values_go_to_the_end_bins():
+    lab = np.array([[100.0, 101.0, -5.0, 0.0], [0.0, -129.0, 127.99, 200.0], [0.0, 128.0, -300.0, -128.0]])
+    assert _bin_indices(_cube_roots_for(lab), _BinTables.of(DEFAULT_BINNING)).tolist() == [
+        [99, 99, 0, 0], [228, 100, 355, 355], [484, 611, 356, 356]]
 
 
 def test_white_and_black_land_in_the_end_bins():

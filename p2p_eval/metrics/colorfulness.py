@@ -151,12 +151,12 @@ def rgb2lab(rgb: np.ndarray, *, channel_axis: int = -1) -> np.ndarray:
 
 def _lab_from_linear(linear: np.ndarray) -> np.ndarray:
     """(..., 3) linear sRGB -> (..., 3) L*a*b*: the XYZ step and the CIE cube root."""
-    planes = _lab_planes(np.moveaxis(linear, -1, 0).reshape(3, -1))
+    planes = _lab_from_cube_roots(_cube_root_planes(np.moveaxis(linear, -1, 0).reshape(3, -1)))
     return np.moveaxis(planes, 0, -1).reshape(linear.shape)
 
 
-def _lab_planes(linear: np.ndarray) -> np.ndarray:
-    """(3, P) linear sRGB planes -> (3, P) float64 L*, a*, b* planes.
+def _cube_root_planes(linear: np.ndarray) -> np.ndarray:
+    """(3, P) linear sRGB planes -> (3, P) CIE f(X/Xn), f(Y/Yn), f(Z/Zn).
 
     Planar layout keeps every step a contiguous vector operation; the
     threshold branch is patched only where it applies (dark pixels), which is
@@ -167,59 +167,70 @@ def _lab_planes(linear: np.ndarray) -> np.ndarray:
     small = xyz <= _LAB_THRESHOLD
     if small.any():
         f[small] = _LAB_SLOPE * xyz[small] + 16.0 / 116.0
-    lab = np.empty_like(f)
-    np.multiply(f[1], 116.0, out=lab[0])
-    lab[0] -= 16.0
-    np.subtract(f[0], f[1], out=lab[1])
-    lab[1] *= 500.0
-    np.subtract(f[1], f[2], out=lab[2])
-    lab[2] *= 200.0
-    return lab
+    return f
+
+
+def _lab_from_cube_roots(f: np.ndarray) -> np.ndarray:
+    """(3, P) cube-root planes -> (3, P) float64 L*, a*, b* planes (skimage's formulas)."""
+    return np.stack([116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])])
+
+
+# L*, a*, b* as a linear map of the cube-root planes: lab = _LAB_FROM_F @ f + _LAB_OFFSET.
+_LAB_FROM_F = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]])
+_LAB_OFFSET = np.array([[-16.0], [0.0], [0.0]])
+_NEAR_EDGE = 1e-6  # in bins: far above float64 rounding (~1e-12), so other values bin safely
 
 
 @dataclass(frozen=True)
 class _BinTables:
-    """A binning as (3, 1) columns, so the three channels are binned in one pass."""
+    """A binning as matrices and (3, 1) columns, so the three channels are binned in one pass."""
 
-    low: np.ndarray  # range start per channel
-    high: np.ndarray  # range end per channel
-    n_bins: np.ndarray  # bins per channel
-    edges: np.ndarray  # (total + 3,) every channel's edges, concatenated
-    first_edge: np.ndarray  # index of each channel's first edge in `edges`
-    channel: np.ndarray  # 0, 1, 2: a channel's bin index = its edge index - channel
+    scale: np.ndarray  # (3, 3): cube-root planes -> position in bins
+    shift: np.ndarray  # (3, 1)
+    last: np.ndarray  # (3, 1) last bin of each channel
+    offsets: np.ndarray  # (3, 1) first bin of each channel in the concatenated histogram
+    edges: tuple[np.ndarray, ...]  # bin edges per channel, as numpy.histogram makes them
 
     @classmethod
     def of(cls, binning: Binning) -> "_BinTables":
+        low = _column([r[0] for r in LAB_RANGES])
+        per_unit = _column(binning.bins) / (_column([r[1] for r in LAB_RANGES]) - low)
         return cls(
-            low=_column([r[0] for r in LAB_RANGES]),
-            high=_column([r[1] for r in LAB_RANGES]),
-            n_bins=_column(binning.bins),
-            edges=np.concatenate([binning.edges(c) for c in range(3)]),
-            first_edge=_column(np.add(binning.offsets, range(3))),
-            channel=_column(range(3)),
+            scale=_LAB_FROM_F * per_unit,
+            shift=(_LAB_OFFSET - low) * per_unit,
+            last=_column(binning.bins).astype(np.intp) - 1,
+            offsets=_column(binning.offsets).astype(np.intp),
+            edges=tuple(binning.edges(c) for c in range(3)),
         )
 
 
 def _column(values) -> np.ndarray:
-    return np.asarray(list(values))[:, None]
+    return np.asarray(list(values), dtype=np.float64)[:, None]
 
 
-def _bin_indices(lab: np.ndarray, tables: _BinTables) -> np.ndarray:
-    """(3, P) Lab planes -> (3, P) indices into the concatenated histogram.
+def _bin_indices(f: np.ndarray, tables: _BinTables) -> np.ndarray:
+    """(3, P) cube-root planes -> (3, P) indices into the concatenated histogram.
 
-    Within a channel this is exactly ``numpy.histogram``'s equal-width rule:
-    scale to a bin, then compare with the edges to settle values within
-    rounding of an edge; the last bin is closed. Values are clipped into the
-    range first, so none is dropped.
+    The bin of each value is its position in bins, truncated. Where that
+    position lies within `_NEAR_EDGE` of an edge, rounding could decide, so
+    those few values are binned exactly as ``numpy.histogram`` bins the Lab
+    values of `rgb2lab`: ``edges[i] <= v < edges[i + 1]``, the last bin
+    closed. Out-of-range values go to the edge bins.
     """
-    lab = np.clip(lab, tables.low, tables.high)
-    edge = ((lab - tables.low) / (tables.high - tables.low) * tables.n_bins).astype(np.intp)
-    edge += tables.first_edge
-    last = tables.first_edge + tables.n_bins - 1
-    np.minimum(edge, last, out=edge)
-    edge -= lab < tables.edges[edge]
-    edge += (lab >= tables.edges[edge + 1]) & (edge != last)
-    return edge - tables.channel
+    position = tables.scale @ f
+    position += tables.shift
+    index = position.astype(np.intp)  # truncation is floor for the in-range positions >= 0
+    fraction = position - index
+    near = (fraction < _NEAR_EDGE) | (fraction > 1 - _NEAR_EDGE)
+    if near.any():
+        for channel in range(3):
+            columns = np.flatnonzero(near[channel])
+            if columns.size:
+                values = _lab_from_cube_roots(f[:, columns])[channel]
+                index[channel, columns] = np.searchsorted(tables.edges[channel], values, side="right") - 1
+    np.clip(index, 0, tables.last, out=index)
+    index += tables.offsets
+    return index
 
 
 def lab_histograms(
@@ -273,7 +284,7 @@ def lab_histograms(
         pixels = image.reshape(-1, 3)
         for start in range(0, len(pixels), _CHUNK_PIXELS):
             linear = np.take(_LINEAR_FROM_UINT8, pixels[start : start + _CHUNK_PIXELS].T)
-            index = _bin_indices(_lab_planes(linear), tables)
+            index = _bin_indices(_cube_root_planes(linear), tables)
             counts += np.bincount(index.ravel(), minlength=binning.total)
     return counts
 

@@ -1,6 +1,5 @@
 """The colorfulness pipeline and command, end to end on tiny prepared datasets and runs."""
 
-import json
 import logging
 from pathlib import Path
 
@@ -209,4 +208,3 @@ def test_help_has_examples(capsys):
         main(["colorfulness", "--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "--baseline" in out and "--with-real" in out
-    json.dumps(out)  # plain text

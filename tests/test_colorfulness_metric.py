@@ -10,12 +10,11 @@ from p2p_eval.metrics.colorfulness import (
     Binning,
     _bin_indices,
     _BinTables,
-    _lab_from_cube_roots,
     channel_intersections,
     histogram_intersection,
     lab_histograms,
-    rgb2lab,
 )
+from p2p_eval.metrics.lab import lab_from_cube_roots, rgb2lab
 
 
 def _edge_colours() -> np.ndarray:
@@ -90,7 +89,7 @@ def test_bins_follow_numpy_histogram_at_edges_and_never_drop_values(binning):
     around = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf), edges + 1e-9])
     rng = np.random.default_rng(4)
     f = _cube_roots_for(np.stack([rng.permutation(around) for _ in range(3)]))
-    lab = _lab_from_cube_roots(f)  # the values binned; within an ulp or so of `around`
+    lab = lab_from_cube_roots(f)  # the values binned; within an ulp or so of `around`
     index = _bin_indices(f, tables)
     for c in range(3):
         inside = (lab[c] >= LAB_RANGES[c][0]) & (lab[c] <= LAB_RANGES[c][1])

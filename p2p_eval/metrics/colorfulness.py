@@ -4,9 +4,8 @@ The paper (v3 Figure 7, CVPR Figure 6) compares the *marginal* distributions of
 L*, a* and b* over all pixels of the generated photos with those of the real
 photos, and reports the histogram intersection per channel. Here:
 
-* sRGB -> CIE L*a*b* uses the constants of ``skimage.color.rgb2lab`` (D65
-  white, 2 degree observer), vectorised over any batch shape, with a lookup
-  table for the sRGB linearisation of 8-bit values.
+* sRGB -> CIE L*a*b* is `p2p_eval.metrics.lab` (skimage's constants: D65
+  white, 2 degree observer), on planar chunks of pixels.
 * Histograms are additive counts (state), concatenated L, a, b; scores are
   pure functions of that state, so per-frame histograms can be summed across
   frames, bootstrap replicates, workers and machines.
@@ -17,35 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from p2p_eval.metrics.lab import LAB_FROM_CUBE_ROOTS, LAB_OFFSET, LINEAR_FROM_UINT8, cube_root_planes, lab_from_cube_roots
+
 CHANNELS = ("L", "a", "b")
 LAB_RANGES = ((0.0, 100.0), (-128.0, 128.0), (-128.0, 128.0))
 """Fixed histogram range per channel; every sRGB colour lies inside."""
 
-# sRGB primaries to CIE XYZ (D65), as ``skimage.color.colorconv.xyz_from_rgb``
-# (IEC 61966-2-1 rounded to 6 digits).
-XYZ_FROM_RGB = np.array(
-    [
-        [0.412453, 0.357580, 0.180423],
-        [0.212671, 0.715160, 0.072169],
-        [0.019334, 0.119193, 0.950227],
-    ]
-)
-# Reference white of the D65 illuminant, 2 degree observer, as
-# ``skimage.color.xyz_tristimulus_values("D65", "2")``.
-D65_WHITE = np.array([0.95047, 1.0, 1.08883])
-_LAB_THRESHOLD = 0.008856  # CIE (6/29)**3, rounded as skimage rounds it
-_LAB_SLOPE = 7.787  # CIE (29/6)**2 / 3, rounded as skimage rounds it
 _CHUNK_PIXELS = 1 << 14  # pixels per step: float temporaries stay in cache and off mmap
-
-
-def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    """Undo the sRGB transfer curve of values in [0, 1] (as skimage's rgb2xyz)."""
-    values = np.asarray(values, dtype=np.float64)
-    return np.where(values > 0.04045, ((values + 0.055) / 1.055) ** 2.4, values / 12.92)
-
-
-_LINEAR_FROM_UINT8 = _srgb_to_linear(np.arange(256) / 255.0)
-_XYZ_OVER_WHITE = XYZ_FROM_RGB / D65_WHITE[:, None]  # rows: X/Xn, Y/Yn, Z/Zn from linear RGB
 
 
 @dataclass(frozen=True)
@@ -108,76 +85,6 @@ class Binning:
 
 DEFAULT_BINNING = Binning()
 
-
-def rgb2lab(rgb: np.ndarray, *, channel_axis: int = -1) -> np.ndarray:
-    """sRGB to CIE L*a*b* (D65, 2 degree observer), vectorised over any batch.
-
-    Parameters
-    ----------
-    rgb : (..., 3, ...) array_like
-        uint8 values in [0, 255] or floats in [0, 1]; any leading shape
-        (one image, a batch of images, a list of colours).
-    channel_axis : int, optional
-        Axis holding R, G, B (default: last).
-
-    Returns
-    -------
-    lab : (..., 3, ...) float64 ndarray
-        L* in [0, 100], a* and b* roughly in [-128, 127], on the same axis.
-
-    Raises
-    ------
-    ValueError
-        If `rgb` lacks size 3 along `channel_axis` (the message gives its shape).
-
-    Notes
-    -----
-    Same constants and piecewise functions as ``skimage.color.rgb2lab``:
-    sRGB transfer curve, the ``xyz_from_rgb`` matrix, white point
-    (0.95047, 1, 1.08883), threshold 0.008856 and slope 7.787. 8-bit input is
-    linearised by a 256-entry lookup table of exactly those values.
-
-    Examples
-    --------
-    >>> rgb2lab(np.array([[255, 255, 255], [0, 0, 0]], np.uint8)).round(3).tolist()
-    [[100.0, -0.002, 0.005], [0.0, 0.0, 0.0]]
-    """
-    rgb = np.moveaxis(np.asanyarray(rgb), channel_axis, -1)
-    if rgb.ndim < 1 or rgb.shape[-1] != 3:
-        raise ValueError(f"Expected size 3 along `channel_axis` ({channel_axis}), got shape {rgb.shape}.")
-    linear = _LINEAR_FROM_UINT8[rgb] if rgb.dtype == np.uint8 else _srgb_to_linear(rgb)
-    return np.moveaxis(_lab_from_linear(linear), -1, channel_axis)
-
-
-def _lab_from_linear(linear: np.ndarray) -> np.ndarray:
-    """(..., 3) linear sRGB -> (..., 3) L*a*b*: the XYZ step and the CIE cube root."""
-    planes = _lab_from_cube_roots(_cube_root_planes(np.moveaxis(linear, -1, 0).reshape(3, -1)))
-    return np.moveaxis(planes, 0, -1).reshape(linear.shape)
-
-
-def _cube_root_planes(linear: np.ndarray) -> np.ndarray:
-    """(3, P) linear sRGB planes -> (3, P) CIE f(X/Xn), f(Y/Yn), f(Z/Zn).
-
-    Planar layout keeps every step a contiguous vector operation; the
-    threshold branch is patched only where it applies (dark pixels), which is
-    much faster than ``np.where`` over both branches.
-    """
-    xyz = _XYZ_OVER_WHITE @ linear  # XYZ relative to the white point
-    f = np.cbrt(xyz)
-    small = xyz <= _LAB_THRESHOLD
-    if small.any():
-        f[small] = _LAB_SLOPE * xyz[small] + 16.0 / 116.0
-    return f
-
-
-def _lab_from_cube_roots(f: np.ndarray) -> np.ndarray:
-    """(3, P) cube-root planes -> (3, P) float64 L*, a*, b* planes (skimage's formulas)."""
-    return np.stack([116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])])
-
-
-# L*, a*, b* as a linear map of the cube-root planes: lab = _LAB_FROM_F @ f + _LAB_OFFSET.
-_LAB_FROM_F = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]])
-_LAB_OFFSET = np.array([[-16.0], [0.0], [0.0]])
 _NEAR_EDGE = 1e-6  # in bins: far above float64 rounding (~1e-12), so other values bin safely
 
 
@@ -196,8 +103,8 @@ class _BinTables:
         low = _column([r[0] for r in LAB_RANGES])
         per_unit = _column(binning.bins) / (_column([r[1] for r in LAB_RANGES]) - low)
         return cls(
-            scale=_LAB_FROM_F * per_unit,
-            shift=(_LAB_OFFSET - low) * per_unit,
+            scale=LAB_FROM_CUBE_ROOTS * per_unit,
+            shift=(LAB_OFFSET - low) * per_unit,
             last=_column(binning.bins).astype(np.intp) - 1,
             offsets=_column(binning.offsets).astype(np.intp),
             edges=tuple(binning.edges(c) for c in range(3)),
@@ -226,7 +133,7 @@ def _bin_indices(f: np.ndarray, tables: _BinTables) -> np.ndarray:
         for channel in range(3):
             columns = np.flatnonzero(near[channel])
             if columns.size:
-                values = _lab_from_cube_roots(f[:, columns])[channel]
+                values = lab_from_cube_roots(f[:, columns])[channel]
                 index[channel, columns] = np.searchsorted(tables.edges[channel], values, side="right") - 1
     np.clip(index, 0, tables.last, out=index)
     index += tables.offsets
@@ -283,8 +190,8 @@ def lab_histograms(
             )
         pixels = image.reshape(-1, 3)
         for start in range(0, len(pixels), _CHUNK_PIXELS):
-            linear = np.take(_LINEAR_FROM_UINT8, pixels[start : start + _CHUNK_PIXELS].T)
-            index = _bin_indices(_cube_root_planes(linear), tables)
+            linear = np.take(LINEAR_FROM_UINT8, pixels[start : start + _CHUNK_PIXELS].T)
+            index = _bin_indices(cube_root_planes(linear), tables)
             counts += np.bincount(index.ravel(), minlength=binning.total)
     return counts
 

@@ -26,7 +26,7 @@ def _bin_centres(binning: dict[str, Any], channel: str) -> np.ndarray:
 
 
 def _log_probability(counts: list[int]) -> np.ndarray:
-    """Natural log of each bin's share of the pixels; empty bins are NaN (not drawn)."""
+    """Natural log of each bin's share of the pixels; empty bins are NaN."""
     counts = np.asarray(counts, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         logp = np.log(counts / counts.sum())
@@ -62,13 +62,22 @@ def plot_colorfulness(document: dict[str, Any], path: str | os.PathLike) -> list
     figure = Figure(figsize=FIGSIZE, dpi=DPI)
     axes = figure.subplots(1, 3)
     runs = [r for r in document["runs"] if not r.get("is_real")]
+    curves = {c: [_log_probability(r["histograms"][c]) for r in runs] for c in CHANNELS}
+    reference = {c: _log_probability(document["data"]["reference"][c]) for c in CHANNELS}
+    # Empty bins are drawn at a floor below every curve, so a run whose pixels fall
+    # in a few isolated bins (an L1 run's flat colours) shows as spikes, not nothing.
+    finite = [v[np.isfinite(v)] for c in CHANNELS for v in (*curves[c], reference[c])]
+    floor = float(min((v.min() for v in finite if v.size), default=-1.0)) - 1.0
     for ax, channel in zip(axes, CHANNELS):
         x = _bin_centres(binning, channel)
-        for index, entry in enumerate(runs):
-            ax.plot(x, _log_probability(entry["histograms"][channel]), color=f"C{index}", lw=1.2,
-                    label=_legend_label(entry))
-        ax.plot(x, _log_probability(document["data"]["reference"][channel]), "k:", lw=1.6,
+        for index, (entry, logp) in enumerate(zip(runs, curves[channel])):
+            ax.plot(x, np.nan_to_num(logp, nan=floor), color=f"C{index}", lw=1.2, label=_legend_label(entry))
+        ax.plot(x, np.nan_to_num(reference[channel], nan=floor), "k:", lw=1.6,
                 label=f"{GROUND_TRUTH} (real photos)")
+        ax.set_ylim(bottom=floor)
+        drawn = np.flatnonzero(np.isfinite(np.stack([*curves[channel], reference[channel]])).any(axis=0))
+        if drawn.size:  # zoom to the occupied bins, one bin of margin
+            ax.set_xlim(x[max(drawn[0] - 1, 0)], x[min(drawn[-1] + 1, len(x) - 1)])
         ax.set_xlabel(_AXIS_LABELS[channel])
         ax.set_title(f"({'abc'[CHANNELS.index(channel)]}) {_AXIS_LABELS[channel]}")
         ax.grid(alpha=0.3)

@@ -219,18 +219,9 @@ def measure_colorfulness(runs: Sequence[Run], dataset: PreparedDataset, config: 
         raise InputError(f"--baseline {config.baseline!r} is none of the runs given: {names}.")
     binning, size = config.binning, dataset.image_size
     space = namespace("colorfulness", bins=binning.bins, size=size, resize="bilinear", lab=LAB_CONVERSION)
-    states = []
-    for run in runs:
-        frames, paths = zip(*match_frames(run, dataset.frames(config.split), config.split,
-                                          allow_missing=config.allow_missing))
-        resized = _resized_images(paths, size)
-        if resized:
-            log.warning("run %r: %d of %d image(s) are not %dx%d (e.g. %s); resized with Pillow bilinear "
-                        "to the real photos' size.", run.name, len(resized), len(paths), size[0], size[1], resized[0])
-        with ItemCache(cache_path_for(run.root), space) as cache:
-            generated = cached_histograms(paths, cache, binning, size, workers=config.workers, desc=run.name)
-        states.append(_RunState(run, list(frames), generated, len(resized)))
-    matched = {f for s in states for f in s.frames}
+    matches = [match_frames(run, dataset.frames(config.split), config.split, allow_missing=config.allow_missing)
+               for run in runs]  # all bad input is reported before any long work starts
+    matched = {frame for pairs in matches for frame, _ in pairs}
     used = [f for f in dataset.frames(config.split) if f in matched]
     photos = [dataset.path(config.split, f, "photo") for f in used]
     missing = [p for p in photos if not p.is_file()]
@@ -238,6 +229,16 @@ def measure_colorfulness(runs: Sequence[Run], dataset: PreparedDataset, config: 
         raise InputError(f"{dataset.root}: {len(missing)} real photo(s) of split {config.split!r} are missing, "
                          f"e.g. {[str(p) for p in missing[:3]]}. Re-run the `p2p-eval prepare` command that "
                          "made this dataset (it resumes).")
+    states = []
+    for run, pairs in zip(runs, matches):
+        frames, paths = zip(*pairs)
+        resized = _resized_images(paths, size)
+        if resized:
+            log.warning("run %r: %d of %d image(s) are not %dx%d (e.g. %s); resized with Pillow bilinear "
+                        "to the real photos' size.", run.name, len(resized), len(paths), size[0], size[1], resized[0])
+        with ItemCache(cache_path_for(run.root), space) as cache:
+            generated = cached_histograms(paths, cache, binning, size, workers=config.workers, desc=run.name)
+        states.append(_RunState(run, list(frames), generated, len(resized)))
     with ItemCache(cache_path_for(dataset.root), space) as cache:
         real = dict(zip(used, cached_histograms(photos, cache, binning, None, workers=config.workers,
                                                 desc="real photos")))

@@ -146,6 +146,20 @@ def test_empty_run_and_unknown_dataset(tmp_path, prepared, capsys):
     assert "runs ['flat'] record no dataset. Pass --data PREPARED" in capsys.readouterr().err
 
 
+def test_corrupt_image_and_missing_photo_are_named(tmp_path, prepared, capsys):
+    run = make_run(tmp_path / "runs" / "broken", prepared)
+    bad = run / "images" / "val" / "city_000002_000019.png"
+    bad.write_bytes(b"not a png")
+    assert main(["colorfulness", str(run)]) == 2
+    assert f"{bad}: cannot decode the image" in capsys.readouterr().err
+    make_run(run, prepared)  # repaired
+    photo = prepared / "val" / "city_000001_000019_photo.png"
+    photo.unlink()
+    assert main(["colorfulness", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "1 real photo(s) of split 'val' are missing" in err and str(photo) in err
+
+
 def test_images_of_another_size_are_resized_bilinear(tmp_path, prepared, caplog):
     run = make_run(tmp_path / "runs" / "big", prepared)
     _rewrite_images(run, lambda rgb: np.asarray(Image.fromarray(rgb).resize((64, 48), Image.Resampling.NEAREST)))

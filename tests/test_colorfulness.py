@@ -160,6 +160,18 @@ def test_corrupt_image_and_missing_photo_are_named(tmp_path, prepared, capsys):
     assert "1 real photo(s) of split 'val' are missing" in err and str(photo) in err
 
 
+def test_pytorch_pix2pix_results_folder_is_read_as_it_is(tmp_path, prepared):
+    data = PreparedDataset.load(prepared)
+    folder = tmp_path / "facades_pix2pix" / "test_latest" / "images"
+    for frame in data.frames("val"):
+        photo = read_rgb(data.path("val", frame, "photo"))
+        write_png(folder / f"{frame}_fake_B.png", photo)
+        write_png(folder / f"{frame}_real_B.png", photo)  # written beside by test.py; not a fake
+    entry = _score(tmp_path, str(tmp_path / "facades_pix2pix"), "--data", str(prepared))["runs"][0]
+    assert entry["name"] == "facades_pix2pix" and entry["n_images"] == 3 and entry["variant"] is None
+    assert entry["a"] == pytest.approx(1.0)
+
+
 def test_images_of_another_size_are_resized_bilinear(tmp_path, prepared, caplog):
     run = make_run(tmp_path / "runs" / "big", prepared)
     _rewrite_images(run, lambda rgb: np.asarray(Image.fromarray(rgb).resize((64, 48), Image.Resampling.NEAREST)))

@@ -60,6 +60,7 @@ class ColorfulnessConfig:
     confidence: float = DEFAULT_CONFIDENCE
     allow_missing: bool = False
     workers: int = 1
+    progress: bool = True  # tqdm bars on stderr
 
     def __post_init__(self):
         if self.n_resamples < 1:
@@ -99,6 +100,7 @@ def cached_histograms(
     *,
     workers: int = 1,
     desc: str = "colorfulness",
+    progress: bool = True,
 ) -> np.ndarray:
     """Per-image histograms, computing only the images the cache lacks.
 
@@ -112,7 +114,7 @@ def cached_histograms(
     todo = sorted({d: i for i, d in enumerate(digests) if d not in found}.values())
     if todo:
         log.debug("%s: %d of %d image(s) cached, computing %d.", desc, len(paths) - len(todo), len(paths), len(todo))
-    with tqdm(total=len(todo), desc=desc, unit="img", disable=not todo) as bar, ThreadPoolExecutor(workers) as pool:
+    with tqdm(total=len(todo), desc=desc, unit="img", disable=not (todo and progress)) as bar, ThreadPoolExecutor(workers) as pool:
         for start in range(0, len(todo), _CACHE_BATCH):
             batch = todo[start : start + _CACHE_BATCH]
             computed = dict(zip(
@@ -237,11 +239,12 @@ def measure_colorfulness(runs: Sequence[Run], dataset: PreparedDataset, config: 
             log.warning("run %r: %d of %d image(s) are not %dx%d (e.g. %s); resized with Pillow bilinear "
                         "to the real photos' size.", run.name, len(resized), len(paths), size[0], size[1], resized[0])
         with ItemCache(cache_path_for(run.root), space) as cache:
-            generated = cached_histograms(paths, cache, binning, size, workers=config.workers, desc=run.name)
+            generated = cached_histograms(paths, cache, binning, size, workers=config.workers, desc=run.name,
+                                          progress=config.progress)
         states.append(_RunState(run, list(frames), generated, len(resized)))
     with ItemCache(cache_path_for(dataset.root), space) as cache:
         real = dict(zip(used, cached_histograms(photos, cache, binning, None, workers=config.workers,
-                                                desc="real photos")))
+                                                desc="real photos", progress=config.progress)))
     entries = [_run_entry(s, real, states, config) for s in states]
     if config.with_real:
         entries.append(_real_entry(np.stack([real[f] for f in used]), config))

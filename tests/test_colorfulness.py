@@ -183,26 +183,52 @@ def test_images_of_another_size_are_resized_bilinear(tmp_path, prepared, caplog)
     assert entry["histograms"]["a"] == DEFAULT_BINNING.split(lab_histograms(resized))["a"].tolist()
 
 
-def test_cache_makes_a_rerun_incremental(tmp_path, prepared, monkeypatch):
-    computed = []
-    original = pipeline.image_histogram
+class CountingHistograms:
+    """Stands in for `image_histogram`: records each image computed, can stop like Ctrl-C."""
 
-    def counting(path, binning, size=None):
-        computed.append(Path(path))
-        return original(path, binning, size)
+    def __init__(self):
+        self.computed: list[Path] = []
+        self.interrupt_after: int | None = None
+        self._original = pipeline.image_histogram
 
-    monkeypatch.setattr(pipeline, "image_histogram", counting)
+    def __call__(self, path, binning, size=None):
+        if self.interrupt_after is not None and len(self.computed) == self.interrupt_after:
+            raise KeyboardInterrupt
+        self.computed.append(Path(path))
+        return self._original(path, binning, size)
+
+
+@pytest.fixture
+def counting(monkeypatch) -> CountingHistograms:
+    counter = CountingHistograms()
+    monkeypatch.setattr(pipeline, "image_histogram", counter)
+    return counter
+
+
+def test_cache_makes_a_rerun_incremental(tmp_path, prepared, counting):
     make_run(tmp_path / "runs" / "first", prepared)
     first = _score(tmp_path, str(tmp_path / "runs"))
-    assert len(computed) == 3 + 3  # the run's images and the real photos
-    computed.clear()
+    assert len(counting.computed) == 3 + 3  # the run's images and the real photos
+    counting.computed.clear()
     noise = make_run(tmp_path / "runs" / "second", prepared, quality="noise")
     second = _score(tmp_path, str(tmp_path / "runs"))
-    assert sorted(computed) == sorted((noise / "images" / "val").iterdir())  # only the new run
+    assert sorted(counting.computed) == sorted((noise / "images" / "val").iterdir())  # only the new run
     assert second["runs"][0] == first["runs"][0]
-    computed.clear()
+    counting.computed.clear()
     _score(tmp_path, str(tmp_path / "runs"), "--bins", "8")  # another binning is another cache entry
-    assert len(computed) == 3 + 3 + 3
+    assert len(counting.computed) == 3 + 3 + 3
+
+
+def test_interrupted_run_resumes_from_the_cache(tmp_path, prepared, counting, monkeypatch):
+    monkeypatch.setattr(pipeline, "_CACHE_BATCH", 2)
+    run = make_run(tmp_path / "runs" / "long", prepared)
+    counting.interrupt_after = 2
+    assert main(["colorfulness", str(run), "--quiet"]) == 130
+    counting.computed.clear()
+    counting.interrupt_after = None
+    _score(tmp_path, str(run))
+    images = sorted((run / "images" / "val").iterdir())
+    assert counting.computed[0] == images[2] and len(counting.computed) == 1 + 3  # third image, real photos
 
 
 def test_split_half_self_comparison():

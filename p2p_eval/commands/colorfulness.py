@@ -68,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="score the frames a run has, warning about the rest, instead of stopping")
     parser.add_argument("--workers", type=_positive, default=1, metavar="N",
                         help="threads reading and histogramming images (default: 1)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     config = ColorfulnessConfig(
         split=args.split, binning=args.bins or DEFAULT_BINNING, with_real=args.with_real,
         baseline=args.baseline, n_resamples=args.resamples, seed=args.seed,
-        allow_missing=args.allow_missing, workers=args.workers,
+        allow_missing=args.allow_missing, workers=args.workers, progress=not args.quiet,
     )
     runs = discover_runs(args.runs)
     dataset = resolve_dataset(runs, args.data)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from conftest import make_prepared_dataset, make_run
 from p2p_eval import colorfulness as pipeline
+from p2p_eval.data import image_histograms
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_rgb, write_png
 from p2p_eval.data.prepared import PreparedDataset
@@ -189,7 +190,7 @@ class CountingHistograms:
     def __init__(self):
         self.computed: list[Path] = []
         self.interrupt_after: int | None = None
-        self._original = pipeline.image_histogram
+        self._original = image_histograms.image_histogram
 
     def __call__(self, path, binning, size=None):
         if self.interrupt_after is not None and len(self.computed) == self.interrupt_after:
@@ -201,7 +202,7 @@ class CountingHistograms:
 @pytest.fixture
 def counting(monkeypatch) -> CountingHistograms:
     counter = CountingHistograms()
-    monkeypatch.setattr(pipeline, "image_histogram", counter)
+    monkeypatch.setattr(image_histograms, "image_histogram", counter)
     return counter
 
 
@@ -220,7 +221,7 @@ def test_cache_makes_a_rerun_incremental(tmp_path, prepared, counting):
 
 
 def test_interrupted_run_resumes_from_the_cache(tmp_path, prepared, counting, monkeypatch):
-    monkeypatch.setattr(pipeline, "_CACHE_BATCH", 2)
+    monkeypatch.setattr(image_histograms, "_CACHE_BATCH", 2)
     run = make_run(tmp_path / "runs" / "long", prepared)
     counting.interrupt_after = 2
     assert main(["colorfulness", str(run), "--quiet"]) == 130

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from p2p_eval.metrics.lab import LAB_FROM_CUBE_ROOTS, LAB_OFFSET, LINEAR_FROM_UINT8, cube_root_planes, lab_from_cube_roots
+from p2p_eval.metrics.lab import LAB_FROM_CUBE_ROOTS, LAB_OFFSET, LINEAR_FROM_UINT8, cube_root_planes, lab_channel
 
 CHANNELS = ("L", "a", "b")
 LAB_RANGES = ((0.0, 100.0), (-128.0, 128.0), (-128.0, 128.0))
@@ -133,7 +133,7 @@ def _bin_indices(f: np.ndarray, tables: _BinTables) -> np.ndarray:
         for channel in range(3):
             columns = np.flatnonzero(near[channel])
             if columns.size:
-                values = lab_from_cube_roots(f[:, columns])[channel]
+                values = lab_channel(f.take(columns, axis=1), channel)
                 index[channel, columns] = np.searchsorted(tables.edges[channel], values, side="right") - 1
     np.clip(index, 0, tables.last, out=index)
     index += tables.offsets

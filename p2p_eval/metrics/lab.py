@@ -96,7 +96,16 @@ def cube_root_planes(linear: np.ndarray) -> np.ndarray:
 
 def lab_from_cube_roots(f: np.ndarray) -> np.ndarray:
     """(3, P) cube-root planes -> (3, P) float64 L*, a*, b* planes (skimage's formulas)."""
-    return np.stack([116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])])
+    return np.stack([lab_channel(f, channel) for channel in range(3)])
+
+
+def lab_channel(f: np.ndarray, channel: int) -> np.ndarray:
+    """One plane of `lab_from_cube_roots`: L* (0), a* (1) or b* (2), with the same float operations."""
+    if channel == 0:
+        return 116.0 * f[1] - 16.0
+    if channel == 1:
+        return 500.0 * (f[0] - f[1])
+    return 200.0 * (f[1] - f[2])
 
 
 # L*, a*, b* as a linear map of the cube-root planes: lab = LAB_FROM_CUBE_ROOTS @ f + LAB_OFFSET.

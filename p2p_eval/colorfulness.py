@@ -11,7 +11,6 @@ them (`p2p_eval.stats`), so no image is read twice.
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,19 +99,6 @@ def _scorer(binning: Binning):
         return channel_intersections(state[:, : binning.total], state[:, binning.total :], binning)
 
     return score
-
-
-def resolve_dataset(runs: Sequence[Run], data: str | Path | None) -> PreparedDataset:
-    """The prepared dataset given, or the one every run's run.json records."""
-    if data is not None:
-        return PreparedDataset.load(data)
-    recorded = {r.dataset.resolve() for r in runs if r.dataset is not None}
-    unrecorded = [r.name for r in runs if r.dataset is None]
-    if unrecorded or len(recorded) != 1:
-        why = (f"runs {unrecorded} record no dataset" if unrecorded
-               else f"the runs record {len(recorded)} datasets {sorted(map(str, recorded))}")
-        raise InputError(f"Cannot tell which prepared dataset to compare with: {why}. Pass --data PREPARED.")
-    return PreparedDataset.load(recorded.pop())
 
 
 @dataclass(frozen=True)

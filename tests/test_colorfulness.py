@@ -144,7 +144,13 @@ def test_empty_run_and_unknown_dataset(tmp_path, prepared, capsys):
     flat = tmp_path / "flat"
     write_png(flat / "city_000000_000019_leftImg8bit.png", np.zeros((32, 32, 3), np.uint8))
     assert main(["colorfulness", str(flat)]) == 2
-    assert "runs ['flat'] record no dataset. Pass --data PREPARED" in capsys.readouterr().err
+    assert "Runs ['flat'] do not record their dataset" in capsys.readouterr().err
+    other = make_prepared_dataset(tmp_path / "other", seed=1)
+    make_run(tmp_path / "two" / "one", prepared)
+    make_run(tmp_path / "two" / "another", other)
+    assert main(["colorfulness", str(tmp_path / "two")]) == 2
+    assert "The runs come from 2 different datasets" in capsys.readouterr().err
+    assert _score(tmp_path, str(tmp_path / "two"), "--data", str(other))["data"]["dataset"] == str(other)
 
 
 def test_corrupt_image_and_missing_photo_are_named(tmp_path, prepared, capsys):

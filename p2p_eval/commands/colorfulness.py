@@ -73,8 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from p2p_eval.colorfulness import ColorfulnessConfig, measure_colorfulness, resolve_dataset
-    from p2p_eval.data.runs import discover_runs
+    from p2p_eval.colorfulness import ColorfulnessConfig, measure_colorfulness
+    from p2p_eval.data.runs import discover_runs, recorded_dataset
     from p2p_eval.metrics.colorfulness import DEFAULT_BINNING
     from p2p_eval.results import write_results
 
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         allow_missing=args.allow_missing, workers=args.workers, progress=not args.quiet,
     )
     runs = discover_runs(args.runs)
-    dataset = resolve_dataset(runs, args.data)
+    dataset = recorded_dataset(runs, args.data)
     document = measure_colorfulness(runs, dataset, config)
     print(format_table(document))
     if args.json:

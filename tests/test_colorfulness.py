@@ -135,6 +135,19 @@ def test_mismatched_and_missing_frames(tmp_path, prepared, capsys, caplog):
     assert "scoring the 2 matched frame(s) only" in caplog.text
 
 
+def test_baseline_with_missing_frames_is_tested_on_the_common_ones(tmp_path, prepared, caplog):
+    a = make_run(tmp_path / "runs" / "a", prepared)
+    b = make_run(tmp_path / "runs" / "b", prepared, quality="noise")
+    (a / "images" / "val" / "city_000000_000019.png").unlink()
+    (b / "images" / "val" / "city_000002_000019.png").unlink()
+    with caplog.at_level(logging.WARNING):
+        document = _score(tmp_path, str(tmp_path / "runs"), "--allow-missing", "--baseline", "a")
+    b_entry = next(r for r in document["runs"] if r["name"] == "b")
+    assert b_entry["n_images"] == 2 and b_entry["baseline_test"]["n_frames"] == 1
+    assert "tested on the 1 frame(s) both have" in caplog.text
+    assert document["data"]["n_frames"] == 3  # the reference covers every frame some run has
+
+
 def test_empty_run_and_unknown_dataset(tmp_path, prepared, capsys):
     run = make_run(tmp_path / "runs" / "empty", prepared)
     for path in (run / "images" / "val").iterdir():

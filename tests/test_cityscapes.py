@@ -96,13 +96,16 @@ def test_resume_rewrites_only_missing_or_wrong_frames(tmp_path, caplog):
     gone.unlink()
     wrong = data.path("train", FRAMES["train"][0], "photo")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(wrong)  # wrong size: must be redone
+    damaged = data.path("val", FRAMES["val"][1], "trainids")
+    damaged.write_bytes(damaged.read_bytes()[:-20])  # truncated: the header alone would pass
     (out / "train" / ".x_photo.png.123.tmp").write_bytes(b"half")  # left by a killed run
     kept = data.path("train", FRAMES["train"][1], "photo")
     before = kept.stat().st_mtime_ns
     with caplog.at_level("INFO"):
         prepare_cityscapes(root, out, CityscapesConfig(size=SIZE), progress=False)
-    assert "3 of 5 frames already written" in caplog.text
+    assert "2 of 5 frames already written" in caplog.text and "damaged" in caplog.text
     assert gone.is_file() and Image.open(wrong).size == (SIZE, SIZE)
+    np.asarray(Image.open(damaged))  # whole again
     assert kept.stat().st_mtime_ns == before
     assert not list(out.glob("*/.*.tmp"))
 

@@ -135,3 +135,17 @@ def test_bad_configs_are_refused():
     for bad in ({"n_train": -1}, {"n_train": 0, "n_val": 0}, {"size": 8}, {"label_size": (16, 32)}, {"seed": -3}):
         with pytest.raises(ValueError, match="Expected"):
             SyntheticConfig(**bad)
+
+
+def test_row_intervals_cover_exactly_the_pixel_centres_inside():
+    from p2p_eval.data.synthetic_layout import _row_intervals
+
+    starts = np.array([[0.4, 5.0], [2.6, 9.0]], np.float32)
+    ends = np.array([[2.5, 6.6], [2.6, 99.0]], np.float32)
+    mask = _row_intervals(8, starts, ends)
+    centres = np.arange(8) + 0.5
+    expected = np.array([[any(s <= c < e for s, e in zip(row_s, row_e)) for c in centres]
+                         for row_s, row_e in zip(starts, ends)])
+    np.testing.assert_array_equal(mask, expected)
+    bands = _row_intervals(8, np.array([[1.0, 3.0]], np.float32), np.full((1, 2), np.inf, np.float32), count=True)
+    assert bands.tolist() == [[0, 1, 1, 2, 2, 2, 2, 2]]

@@ -68,7 +68,7 @@ def _paint_ground(canvas: Canvas, rng, road, sidewalk) -> None:
     instead of comparing every pixel's X with every boundary.
     """
     cam = canvas.camera
-    top, depth, _ = cam.ground()
+    top, depth = cam.ground_rows()
     scale = (depth[:, 0] / cam.focal)[:, None]  # metres per pixel in each ground row
 
     def at(x):  # (rows, k) centre columns of lateral positions x (scalars or (k,) arrays)

@@ -72,23 +72,19 @@ class Camera:
         depth[~(depth > 0)] = np.inf
         return depth
 
-    def ground(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """Depth and lateral position of every ground pixel below the horizon.
+    def ground_rows(self) -> tuple[int, np.ndarray]:
+        """Depth of every image row below the horizon, where it shows the ground.
 
         Returns
         -------
         top : int
             First row below the horizon.
         depth : (rows - top, 1) float32 ndarray
-            Depth of each ground row.
-        lateral : (rows - top, cols) float32 ndarray
-            X of each ground pixel.
+            Ground depth of each row from `top` down.
         """
         top = int(np.floor(self.horizon)) + 1
         dy = np.arange(top, self.rows, dtype=np.float32)[:, None] + 0.5 - self.horizon
-        depth = self.focal * self.height / dy
-        offset = np.arange(self.cols, dtype=np.float32)[None, :] + 0.5 - self.vanish_col
-        return top, depth, offset * (self.height / dy)
+        return top, self.focal * self.height / dy
 
 
 class Canvas:

@@ -10,6 +10,7 @@
 Everything the page shows lies inside the folder, so it can be zipped and shared.
 """
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from typing import Any
 from p2p_eval import __version__
 from p2p_eval.data.files import write_json, write_text
 from reports.display import TableOptions, table_view
-from reports.figures import colorfulness_figure, per_class_iou_figure
+from reports.figures import per_class_iou_figure
 from reports.formatting import plain_text
 from reports.qualitative import THUMBNAIL_HEIGHT, write_grid
 from reports.tables import ReportTable
+
+log = logging.getLogger(__name__)
 
 _BOLD = "font-weight: bold;"
 _ITALIC = "font-style: italic; color: #555;"
@@ -50,12 +53,25 @@ def html_table(table: ReportTable, options: TableOptions) -> tuple[str, str]:
     return styler.to_html(), plain_text(" ".join(view.notes))
 
 
+def _has_histograms(document: dict[str, Any]) -> bool:
+    """Whether a colorfulness document holds what its plot needs (bins, every run's and the real counts)."""
+    binning = (document.get("protocol") or {}).get("binning") or {}
+    reference = (document.get("data") or {}).get("reference") or {}
+    return all(isinstance(binning.get(c), dict) and reference.get(c) for c in "Lab") and all(
+        r.get("histograms") for r in document["runs"] if not r.get("is_real"))
+
+
 def _figures(out: Path, index: int, document: dict[str, Any]) -> list[dict[str, str]]:
+    from p2p_eval.colorfulness_plot import plot_colorfulness
+
     figures = []
     if document["kind"] == "colorfulness":
         src = f"figures/colorfulness-{index}.png"
-        colorfulness_figure(document, out / src)
-        figures.append({"src": src, "alt": "Marginal log-probability of L, a, b (ground truth dotted)"})
+        if _has_histograms(document):
+            plot_colorfulness(document, out / src)  # also writes a PDF beside it, for papers
+            figures.append({"src": src, "alt": "Marginal log-probability of L, a, b (ground truth dotted)"})
+        else:
+            log.warning("colorfulness results #%d hold no histograms (or no binning); plot left out.", index + 1)
     if document["kind"] in ("fcn-score", "label-score"):
         src = f"figures/per-class-iou-{index}.png"
         if per_class_iou_figure(document, out / src):

@@ -1,6 +1,7 @@
 """`p2p-eval report html`: a self-contained folder whose page references only files inside it."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,40 @@ def test_without_runs_the_page_has_no_grid_and_runs_need_data(tmp_path, capsys):
     assert "<h2>Summary</h2>" not in page  # one file: nothing to put side by side
     assert main(["report", "html", str(tmp_path / "fcn.json"), "--runs", str(tmp_path), "--out", str(out)]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+@pytest.mark.latex
+def test_renders_results_written_by_the_colorfulness_command(tmp_path):
+    """The real producer's document, not the factory's: tables, plot and PDF from it."""
+    from p2p_eval.data.files import read_json
+    from p2p_eval.data.runs import write_run_json
+
+    data = make_prepared_dataset(tmp_path / "data", splits={"val": 3})
+    for name, variant, quality in (("unet-l1", "unet-l1", "perfect"), ("noisy_run", "unet-cgan", "noise")):
+        run = make_run(tmp_path / "runs" / name, data, quality=quality)
+        write_run_json(run, {"name": name, "variant": variant, "dataset": str(data)})
+    results = tmp_path / "colorfulness.json"
+    assert main(["colorfulness", str(tmp_path / "runs"), "--data", str(data), "--json", str(results),
+                 "--with-real", "--resamples", "20", "--bins", "16", "--quiet"]) == 0
+    produced = read_json(results)["runs"]
+
+    out = tmp_path / "report"
+    assert main(["report", "html", str(results), "--paper", "--out", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert "Histogram intersection against ground truth" in page and "PixelGAN (paper)" in page
+    assert (out / "figures" / "colorfulness-0.png").is_file() and (out / "figures" / "colorfulness-0.pdf").is_file()
+
+    tex = tmp_path / "t.tex"
+    assert main(["report", "latex", str(results), "--paper", "--standalone", "--out", str(tex)]) == 0
+    source = tex.read_text()
+    for entry in produced:
+        assert all(f"{entry[c]:.2f}" in source for c in "Lab")
+    body = source[source.index(r"\midrule"):]
+    # Rows in the producer's order, labelled by the paper's names for their variants; the
+    # perfect copy of the photos (unet-l1) is best, the split-half real row does not compete.
+    assert body.index("cGAN & ") < body.index("L1 & ") < body.index("Ground truth & ")
+    assert r"L1 & \textbf{1.00} & \textbf{1.00} & \textbf{1.00}" in body
+    assert main(["report", "latex", str(results), "--names", "--out", str(tmp_path / "n.tex")]) == 0
+    assert r"noisy\_run & " in (tmp_path / "n.tex").read_text()
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=60)

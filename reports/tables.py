@@ -170,8 +170,9 @@ def document_table(
             rows.append(Row(entry, None, "missing"))
             cells.append((nan, nan, nan, nan, nan))
             continue
-        is_real = bool(entry.get("is_real"))
-        label = GROUND_TRUTH if is_real else (matched.label_of(entry.get("variant")) if matched else None)
+        is_real, variant = bool(entry.get("is_real")), entry.get("variant")
+        # label_of(None) would find the paper's ground-truth row: a run without a variant keeps its name.
+        label = GROUND_TRUTH if is_real else (matched.label_of(variant) if matched and variant else None)
         rows.append(Row(entry["name"], label, "real" if is_real else "run"))
         bounds = [interval(entry, c.key) for c in columns]
         cells.append((

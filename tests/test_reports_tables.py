@@ -76,6 +76,12 @@ def test_best_is_per_column_ties_at_displayed_precision_and_excludes_real_and_pa
     assert best3["pixel_acc"].tolist() == [True, False, False, False]
 
 
+def test_a_run_without_variant_in_a_paper_table_keeps_its_name():
+    document = fcn_document([("l1", "unet-l1", 0.3), ("mystery", None, 0.2)])
+    labels = table_view(document_table(document), TableOptions(), latex=False).labels
+    assert labels == ["L1", "mystery", "Ground truth"]
+
+
 def test_duplicate_variants_are_labelled_by_run_name():
     document = fcn_document([("l1-seed0", "unet-l1", 0.3), ("l1-seed1", "unet-l1", 0.3), ("gan", "unet-gan", 0.1)])
     labels = table_view(document_table(document), TableOptions(), latex=False).labels

@@ -117,7 +117,7 @@ def write_json(path: str | os.PathLike, document: Any) -> None:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a UTF-8 text file (HTML, CSV) atomically."""
+    """Write a UTF-8 text file (LaTeX, HTML, Markdown) atomically."""
     path = Path(path)
     fd, tmp = _atomic_target(path)
     try:

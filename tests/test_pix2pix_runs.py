@@ -141,3 +141,19 @@ def test_ddp_two_cpu_processes_stay_in_sync(prepared, tmp_path):
     assert sync["checksums"][0] == sync["checksums"][1]
     assert meta["steps"] == 6  # 4 frames / (batch 1 x 2 ranks) = 2 steps per epoch, 3 epochs
     assert len(list((out / "images" / "val").glob("*.png"))) == 3
+
+
+def test_worker_processes_do_not_change_the_numbers(prepared, tmp_path):
+    logs = []
+    for workers in ("0", "2"):
+        out = tmp_path / f"w{workers}"
+        assert main(_train_args(prepared, out, "--workers", workers, variant="unet-l1", epochs=(1, 0))) == 0
+        with (out / "losses.csv").open() as f:
+            logs.append([r["g_l1"] for r in csv.DictReader(f)])
+    assert logs[0] == logs[1] and len(logs[0]) == 4
+
+
+def test_bf16_autocast_trains(prepared, tmp_path):
+    out = tmp_path / "amp"
+    assert main(_train_args(prepared, out, "--amp", variant="unet-l1-cgan-pixel", epochs=(1, 0))) == 0
+    assert read_json(out / "run.json")["config"]["amp"] is True

@@ -149,3 +149,16 @@ def test_row_intervals_cover_exactly_the_pixel_centres_inside():
     np.testing.assert_array_equal(mask, expected)
     bands = _row_intervals(8, np.array([[1.0, 3.0]], np.float32), np.full((1, 2), np.inf, np.float32), count=True)
     assert bands.tolist() == [[0, 1, 1, 2, 2, 2, 2, 2]]
+
+
+def test_cli_prepares_the_city_and_refuses_a_bad_size(tmp_path, capsys):
+    from p2p_eval.cli import main
+
+    out = tmp_path / "synth"
+    assert main(["prepare", "synthetic", "--out", str(out), "--n-train", "2", "--n-val", "1", "--size", "32",
+                 "--label-size", "32x64", "--workers", "1", "--quiet"]) == 0
+    assert "train 2, val 1 frames" in capsys.readouterr().out
+    PreparedDataset.load(out).check_files("val")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prepare", "synthetic", "--out", str(tmp_path / "bad"), "--size", "8"])
+    assert exit_info.value.code == 2 and "`size` >= 16" in capsys.readouterr().err

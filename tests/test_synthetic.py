@@ -7,7 +7,7 @@ from PIL import Image
 from p2p_eval.classes import CLASS_NAMES, NAME_TO_LABEL, colorize
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.data.preparing import resize_labels
-from p2p_eval.data.synthetic import SyntheticConfig, frame_rng, prepare_synthetic, synthetic_scene
+from p2p_eval.data.synthetic import GENERATOR_VERSION, SyntheticConfig, frame_rng, prepare_synthetic, synthetic_scene
 from p2p_eval.data.synthetic_layout import compose_street
 from p2p_eval.data.synthetic_render import render_photo
 
@@ -110,7 +110,7 @@ def test_prepared_layout_at_demo_sizes(tmp_path, size):
     data = PreparedDataset.load(tmp_path)
     assert data.frames("val") == ("synthcity_val_000000", "synthcity_val_000001")
     assert meta["label_size"] == [size, 2 * size] and meta["image_size"] == [size, size]
-    assert meta["source"]["generator_version"] == 1 and meta["source"]["seed"] == 1
+    assert meta["source"]["generator_version"] == GENERATOR_VERSION and meta["source"]["seed"] == 1
     frame = data.frames("train")[2]
     photo = np.asarray(Image.open(data.path("train", frame, "photo")))
     color = np.asarray(Image.open(data.path("train", frame, "color")))

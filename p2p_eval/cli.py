@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"p2p-eval: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("p2p-eval: interrupted; re-run the same command to resume.", file=sys.stderr)
         return 130

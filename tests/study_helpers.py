@@ -23,6 +23,7 @@ def make_study(
     pairing: str = "paired",
     raters: int = 50,
     timeout_s: int = 3600,
+    image_size: int = 32,
     extra: str = "",
 ) -> Path:
     """Write real and fake image folders (32x32 PNGs) and a study.toml; return its path."""
@@ -36,7 +37,7 @@ def make_study(
         f'title = "Test study"\nadmin_token = "{ADMIN_TOKEN}"\n{extra}\n'
         f'[protocol]\npairing = "{pairing}"\nexposure_ms = {exposure_ms}\npractice_trials = {practice}\n'
         f"main_trials = {main}\nvigilance_trials = {vigilance}\nraters_per_algorithm = {raters}\n"
-        f"image_size = 32\nsession_timeout_s = {timeout_s}\n\n"
+        f"image_size = {image_size}\nsession_timeout_s = {timeout_s}\n\n"
         f'[real]\nimages = "real"\n{tables}\n[completion]\ncode = "DONE42"\n',
         encoding="utf-8",
     )
@@ -100,3 +101,41 @@ def client(app):
 @pytest.fixture
 def rater(client) -> RaterActions:
     return RaterActions(client)
+
+
+class StudyServer:
+    """`p2p-eval study serve` in a child process (the production waitress server)."""
+
+    def __init__(self, config: Path, threads: int = 4):
+        import os
+        import subprocess
+        import sys
+
+        root = Path(__file__).resolve().parent.parent
+        env = dict(os.environ, PYTHONPATH=str(root))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "p2p_eval", "study", "serve", str(config), "--port", "0", "--threads", str(threads)],
+            cwd=root, env=env, stderr=subprocess.PIPE, text=True,
+        )
+        self.url = None
+        for line in self.process.stderr:
+            found = re.search(r"on (http://127\.0\.0\.1:\d+)/", line)
+            if found:
+                self.url = found.group(1)
+                break
+        if self.url is None:
+            self.process.kill()
+            raise RuntimeError(f"server did not start (exit {self.process.wait()})")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, as in a crash or an OOM kill."""
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process.stderr.close()

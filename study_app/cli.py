@@ -144,7 +144,8 @@ def run_server(config_path: Path, host: str, port: int, threads: int) -> int:
 
     token = load_config(config_path).admin_token or secrets.token_urlsafe(24)
     app = create_app({"STUDY_CONFIG": str(config_path), "ADMIN_TOKEN": token})
-    server = waitress.create_server(app, host=host, port=port, threads=threads, max_request_body_size=65536)
+    server = waitress.create_server(app, host=host, port=port, threads=threads, max_request_body_size=65536,
+                                    connection_limit=1000)
     url = f"http://{host}:{server.effective_port}"
     print(f"serving {app.extensions['study'].title!r} on {url}/", file=sys.stderr)
     print(f"admin: {url}/admin/?token={token}", file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
 """Helpers for the study-site tests: a small study on disk, the app, and `RaterActions`."""
 
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,10 @@ class StudyServer:
         if self.url is None:
             self.process.kill()
             raise RuntimeError(f"server did not start (exit {self.process.wait()})")
+        # Keep reading the server's log: a full pipe would block the server.
+        self.log: list[str] = []
+        self._drain = threading.Thread(target=lambda: self.log.extend(self.process.stderr), daemon=True)
+        self._drain.start()
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, as in a crash or an OOM kill."""
@@ -138,4 +143,4 @@ class StudyServer:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
-        self.process.stderr.close()
+        self._drain.join(timeout=10)

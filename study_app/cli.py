@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
-    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default 8)")
+    parser.add_argument("--threads", type=int, default=4, help="waitress worker threads (default 4; more is slower on few cores)")
 
 
 def _init(args: argparse.Namespace) -> int:

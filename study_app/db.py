@@ -9,6 +9,7 @@ Uniqueness is the database's job: a rater id has one session
 session and trial index), an image token one trial.
 """
 
+import importlib.util
 import logging
 import time
 
@@ -76,8 +77,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def driver_url(url: str) -> str:
+    """`url` with an installed PostgreSQL driver named (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite connections get WAL and durable commits."""
+    url = driver_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20)
         event.listen(engine, "connect", _sqlite_pragmas)

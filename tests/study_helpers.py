@@ -87,11 +87,96 @@ def study_config(tmp_path: Path) -> Path:
     return make_study(tmp_path / "study")
 
 
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+_cluster: dict[str, str] = {}
+
+
 @pytest.fixture
-def app(study_config: Path):
+def postgres_server() -> str:
+    """Base URL of a throw-away PostgreSQL cluster on a free loopback port.
+
+    Started once per test process (test modules import this fixture, so a
+    session-scoped fixture would start one per module) and stopped at exit.
+    Needs Debian's `postgresql` package (the Makefile's APT_PACKAGES) and root,
+    because `initdb` refuses root and runs as user `postgres` instead.
+    """
+    if "url" not in _cluster:
+        _cluster["url"] = _start_postgres()
+    return _cluster["url"]
+
+
+def _start_postgres() -> str:
+    import atexit
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bin_dir = _postgres_bin()
+    if bin_dir is None or os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("PostgreSQL tests need Debian's postgresql package and root (to run initdb as `postgres`)")
+    # Not under pytest's tmp folder: that is private to root, and the server runs as `postgres`.
+    root = Path(tempfile.mkdtemp(prefix="p2p-study-pg-"))
+    shutil.chown(root, "postgres")
+    data = root / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_postgres + [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    subprocess.run(as_postgres + [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                                  f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+
+    def stop() -> None:
+        subprocess.run(as_postgres + [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+    atexit.register(stop)
+    return f"postgresql://postgres@127.0.0.1:{port}"
+
+
+_databases = iter(range(1_000_000))
+
+
+def database_url(backend: str, request) -> str | None:
+    """None for the default SQLite file; a fresh PostgreSQL database otherwise."""
+    if backend == "sqlite":
+        return None
+    from sqlalchemy import create_engine
+
+    from study_app.db import driver_url
+
+    base = request.getfixturevalue("postgres_server")
+    name = f"study_{next(_databases)}"
+    admin = create_engine(driver_url(base + "/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return f"{base}/{name}"
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.xdist_group("postgres"))]
+"""Parametrize a test's `app` (indirect) or backend over both databases."""
+
+
+@pytest.fixture
+def app(request, study_config: Path):
+    """The study app; ``@pytest.mark.parametrize("app", BACKENDS, indirect=True)`` adds PostgreSQL."""
     from study_app import create_app
 
-    return create_app({"STUDY_CONFIG": str(study_config), "TESTING": True})
+    test_config = {"STUDY_CONFIG": str(study_config), "TESTING": True}
+    url = database_url(getattr(request, "param", "sqlite"), request)
+    if url:
+        test_config["DATABASE_URL"] = url
+    return create_app(test_config)
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from study_app import db
-from study_helpers import ADMIN_TOKEN, RaterActions, app, client, rater, study_config  # noqa: F401
+from study_helpers import (  # noqa: F401
+    ADMIN_TOKEN, BACKENDS, RaterActions, app, client, postgres_server, rater, study_config,
+)
 
 
 def _stored(app) -> tuple:
@@ -23,6 +25,7 @@ def _stored(app) -> tuple:
     return tuple(answers), tuple(sorted(sessions))
 
 
+@pytest.mark.parametrize("app", BACKENDS, indirect=True)
 def test_whole_session_feedback_only_in_practice(rater, client, app):
     session_id = rater.start()
     csrf = rater.csrf(session_id)
@@ -87,6 +90,7 @@ def test_bad_platform_ids_are_refused(client, app, query):
     assert _stored(app) == before
 
 
+@pytest.mark.parametrize("app", BACKENDS, indirect=True)
 def test_bad_answers_store_nothing(rater, client, app):
     session_id = rater.start()
     csrf = rater.csrf(session_id)

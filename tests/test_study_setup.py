@@ -15,11 +15,11 @@ from p2p_eval.cli import main
 from p2p_eval.errors import InputError
 from study_app import db
 from study_app.assign import AlreadyTookPart, StudyFull, start_session
-from study_app.config import Protocol, load_config
+from study_app.config import DATABASE_URL_ENV, Protocol, load_config
 from study_app.images import encoded_png
 from study_app.stimuli import load_stimuli
 from study_app.trials import VIGILANCE_PREFIX, plan_session
-from study_helpers import make_study
+from study_helpers import BACKENDS, database_url, make_study, postgres_server  # noqa: F401
 
 from conftest import make_prepared_dataset, make_run
 
@@ -151,8 +151,11 @@ def test_served_images_lose_metadata_and_match(tmp_path):
 
 # --- assignment and the database ------------------------------------------------------------------
 
-@pytest.fixture
-def study(tmp_path):
+@pytest.fixture(params=BACKENDS)
+def study(request, tmp_path, monkeypatch):
+    url = database_url(request.param, request)
+    if url:
+        monkeypatch.setenv(DATABASE_URL_ENV, url)
     config = load_config(make_study(tmp_path, algorithms=("A", "B", "C"), raters=2, timeout_s=60))
     engine = db.make_engine(config.database_url)
     db.init_db(engine)
@@ -203,5 +206,6 @@ def test_database_stores_each_answer_and_rater_once(study):
             id="x" * 22, rater_id="r0", platform="local", algorithm="A", status="active", csrf="c",
             next_index=0, n_trials=1, external="{}", created_at=0.0, last_seen=0.0))
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        if engine.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert len(conn.execute(select(db.answers)).all()) == 1

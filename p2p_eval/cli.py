@@ -18,6 +18,8 @@ from p2p_eval.errors import InputError
 
 COMMAND_MODULES = (
     "p2p_eval.commands.classes",
+    "p2p_eval.commands.prepare",
+    "p2p_eval.commands.show",
     "study_app.cli",
 )
 

@@ -1,0 +1,173 @@
+"""Silhouettes of the synthetic city's objects, as functions of primitive coordinates.
+
+Each factory returns a `ShapeFn` ``shape(u, v) -> (mask, material)`` for
+`Canvas.front` (u across, v up) or `Canvas.side` (u along the length, v up),
+with u and v in [0, 1] and the object's size in metres baked in so round
+parts (wheels, heads, lenses) stay round. All are plain numpy expressions on
+the coordinate grids, evaluated once per object.
+"""
+
+import numpy as np
+
+from p2p_eval.data.synthetic_scene import BASE, GLASS, LAMP, SECONDARY, SKIN, TRUNK, TYRE, ShapeFn
+
+
+def _disc(u, v, cu, cv, ru, rv):
+    return ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 <= 1.0
+
+
+def full(material: int = BASE) -> ShapeFn:
+    """The whole rectangle in one material (poles, walls)."""
+    return lambda u, v: (np.ones(np.broadcast_shapes(u.shape, v.shape), bool), material)
+
+
+def car_back(width: float, height: float) -> ShapeFn:
+    """A car seen from behind: body, narrower cabin with rear window, lights, bumper, tyres."""
+
+    def shape(u, v):
+        taper = 0.12 + 0.1 * np.clip((v - 0.6) / 0.4, 0, 1)
+        mask = (v < 0.6) | ((u > taper) & (u < 1 - taper))
+        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
+        material[(v > 0.66) & (v < 0.93) & (u > taper + 0.05) & (u < 0.95 - taper)] = GLASS
+        material[(v > 0.4) & (v < 0.52) & ((u < 0.14) | (u > 0.86))] = LAMP
+        material[(v > 0.1) & (v < 0.2)] = SECONDARY
+        material[(v < 0.12) & ((u < 0.18) | (u > 0.82))] = TYRE
+        return mask, material
+
+    return shape
+
+
+def car_side(length: float, height: float) -> ShapeFn:
+    """A car seen from the side: body, cabin with windows, two wheels."""
+    wheel = 0.33 / height  # wheel radius in v units
+
+    def shape(u, v):
+        front, back = 0.22 + 0.08 * np.clip((v - 0.6) / 0.4, 0, 1), 0.82 - 0.05 * np.clip((v - 0.6) / 0.4, 0, 1)
+        mask = (v < 0.6) | ((u > front) & (u < back))
+        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
+        material[(v > 0.64) & (v < 0.93) & (u > front + 0.03) & (u < back - 0.03)] = GLASS
+        material[(v > 0.1) & (v < 0.16)] = SECONDARY
+        for centre in (0.17, 0.8):
+            material[_disc(u * length, v, centre * length, wheel, 0.33, wheel)] = TYRE
+        return mask, material
+
+    return shape
+
+
+def bus_side(length: float, height: float) -> ShapeFn:
+    """A bus: a long box with a band of windows split by pillars, two wheels."""
+    wheel = 0.5 / height
+
+    def shape(u, v):
+        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
+        pillars = u * (length / 1.6) - np.floor(u * (length / 1.6)) > 0.1
+        material[(v > 0.42) & (v < 0.85) & pillars] = GLASS
+        material[(v > 0.2) & (v < 0.27)] = SECONDARY
+        for centre in (0.15, 0.78):
+            material[_disc(u * length, v, centre * length, wheel, 0.5, wheel)] = TYRE
+        return np.ones(material.shape, bool), material
+
+    return shape
+
+
+def bus_back(width: float, height: float) -> ShapeFn:
+    def shape(u, v):
+        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
+        material[(v > 0.5) & (v < 0.88) & (u > 0.08) & (u < 0.92)] = GLASS
+        material[(v > 0.15) & (v < 0.22) & ((u < 0.12) | (u > 0.88))] = LAMP
+        material[(v < 0.08) & ((u < 0.15) | (u > 0.85))] = TYRE
+        return np.ones(material.shape, bool), material
+
+    return shape
+
+
+def truck_side(length: float, height: float) -> ShapeFn:
+    """A truck: a low cab at the front (u near 1) and a tall cargo box, wheels."""
+    wheel = 0.5 / height
+
+    def shape(u, v):
+        cab = u > 0.8
+        mask = (u < 0.78) & (v > 0.12) | cab & (v < 0.75) | (v < 0.2)
+        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
+        material[~cab] = SECONDARY  # the box has its own colour
+        material[cab & (v > 0.45) & (v < 0.7) & (u > 0.86)] = GLASS
+        for centre in (0.12, 0.3, 0.9):
+            material[_disc(u * length, v, centre * length, wheel, 0.5, wheel)] = TYRE
+        return mask, material
+
+    return shape
+
+
+def truck_back(width: float, height: float) -> ShapeFn:
+    def shape(u, v):
+        material = np.full(np.broadcast_shapes(u.shape, v.shape), SECONDARY, np.uint8)
+        material[(np.abs(u - 0.5) < 0.01)] = BASE  # the doors' seam
+        material[(v < 0.1) & ((u < 0.15) | (u > 0.85))] = TYRE
+        material[(v > 0.1) & (v < 0.15) & ((u < 0.1) | (u > 0.9))] = LAMP
+        return np.ones(material.shape, bool), material
+
+    return shape
+
+
+def person(width: float, height: float, stride: float) -> ShapeFn:
+    """A pedestrian: head (skin), torso and arms (clothes), legs apart by `stride` (trousers)."""
+    head_rv = 0.065
+
+    def shape(u, v):
+        head = _disc(u * width, v, 0.5 * width, 1 - head_rv, 0.11, head_rv)
+        torso = (v > 0.45) & (v < 0.86) & (np.abs(u - 0.5) < 0.3 - 0.08 * (0.86 - v))
+        arms = (v > 0.5) & (v < 0.84) & (np.abs(u - 0.5) > 0.3) & (np.abs(u - 0.5) < 0.42)
+        spread = 0.1 + stride * (0.47 - v)
+        legs = (v <= 0.47) & (np.abs(np.abs(u - 0.5) - spread) < 0.1)
+        material = np.where(head, SKIN, np.where(legs & ~torso, SECONDARY, BASE)).astype(np.uint8)
+        material = np.broadcast_to(material, np.broadcast_shapes(u.shape, v.shape))
+        return head | torso | arms | legs, material
+
+    return shape
+
+
+def sign(kind: int) -> ShapeFn:
+    """A sign board: 0 disc, 1 rectangle, 2 triangle; a light (SECONDARY) border or symbol."""
+
+    def shape(u, v):
+        if kind == 0:
+            r2 = (u - 0.5) ** 2 + (v - 0.5) ** 2
+            mask, inner = r2 <= 0.25, r2 <= 0.12
+        elif kind == 1:
+            mask = np.ones(np.broadcast_shapes(u.shape, v.shape), bool)
+            inner = (np.abs(u - 0.5) < 0.38) & (np.abs(v - 0.5) < 0.35)
+        else:
+            mask = np.abs(u - 0.5) <= 0.5 * (1 - v)
+            inner = np.abs(u - 0.5) <= 0.5 * (1 - v) - 0.12
+        material = np.where(inner, BASE, SECONDARY).astype(np.uint8)
+        return mask, np.broadcast_to(material, mask.shape)
+
+    return shape
+
+
+def traffic_light(lit: int) -> ShapeFn:
+    """A three-lens housing; lens `lit` (0 top .. 2 bottom) glows (SECONDARY), the others are dark."""
+
+    def shape(u, v):
+        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
+        for i, cv in enumerate((0.8, 0.5, 0.2)):
+            material[_disc(u, v, 0.5, cv, 0.32, 0.11)] = SECONDARY if i == lit else GLASS
+        return np.ones(material.shape, bool), material
+
+    return shape
+
+
+def crown(phase: float, lobes: int) -> ShapeFn:
+    """A tree crown: an ellipse with a lobed, leafy outline."""
+
+    def shape(u, v):
+        du, dv = u - 0.5, v - 0.5
+        angle = np.arctan2(dv, du)
+        radius = 0.5 * (0.85 + 0.15 * np.sin(lobes * angle + phase))
+        return du * du + dv * dv <= radius * radius, BASE
+
+    return shape
+
+
+def trunk() -> ShapeFn:
+    return full(TRUNK)

@@ -1,0 +1,1 @@
+"""Metrics: additive state (confusion matrices, histograms) and pure scores of it."""

@@ -1,5 +1,6 @@
 """`p2p-eval study demo`: a short study of two runs against a prepared dataset's photos."""
 
+import json
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +23,11 @@ def write_demo_config(runs: Sequence[Path], data: Path, split: str, out: Path) -
     practice = min(DEMO_PRACTICE, len(frames) // 3)
     main = min(DEMO_MAIN, len(frames) - practice)
     out.mkdir(parents=True, exist_ok=True)
+    # json.dumps writes valid TOML basic strings (quotes and backslashes escaped).
+    quoted = json.dumps
     algorithms = "".join(
-        f'\n[[algorithms]]\nname = "{Path(run).resolve().name}"\nrun = "{Path(run).resolve()}"\nsplit = "{split}"\n'
+        f"\n[[algorithms]]\nname = {quoted(Path(run).resolve().name)}\nrun = {quoted(str(Path(run).resolve()))}\n"
+        f"split = {quoted(split)}\n"
         for run in runs
     )
     path = out / "study.toml"
@@ -34,7 +38,7 @@ def write_demo_config(runs: Sequence[Path], data: Path, split: str, out: Path) -
         f'admin_token = "{secrets.token_urlsafe(24)}"\n\n'
         f"[protocol]\npairing = \"paired\"\nexposure_ms = 1000\npractice_trials = {practice}\n"
         f"main_trials = {main}\nraters_per_algorithm = 5\n\n"
-        f'[real]\ndataset = "{Path(data).resolve()}"\nsplit = "{split}"\n'
+        f"[real]\ndataset = {quoted(str(Path(data).resolve()))}\nsplit = {quoted(split)}\n"
         + algorithms
         + '\n[completion]\ncode = "DEMO"\n',
         encoding="utf-8",

@@ -176,3 +176,17 @@ def test_pages_carry_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
+
+
+def test_timed_out_session_is_refused_and_unchanged(rater, client, app):
+    session_id = rater.start()
+    csrf = rater.csrf(session_id)
+    trial = rater.trial(session_id)
+    with app.extensions["study_engine"].begin() as conn:
+        conn.execute(db.sessions.update().where(db.sessions.c.id == session_id).values(last_seen=0.0))
+    before = _stored(app)
+    assert client.get(f"/api/s/{session_id}/trial").status_code == 410
+    assert rater.answer(session_id, 0, csrf=csrf).status_code == 410
+    assert client.get(trial["left"]).status_code == 404
+    assert client.get(f"/s/{session_id}").status_code == 410
+    assert _stored(app) == before

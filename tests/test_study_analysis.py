@@ -50,12 +50,12 @@ def test_two_level_interval_is_wider_than_one_level_over_raters():
 def test_interval_covers_the_true_rate_near_nominal():
     # Raters differ (fool rates ~ Beta(2, 8), mean 0.2), 30 raters x 40 trials, as in the paper.
     rng = np.random.default_rng(0)
-    studies, covered = 300, 0
+    studies, covered = 200, 0
     for s in range(studies):
         fooled = rng.binomial(40, rng.beta(2, 8, size=30))
         (entry,) = algorithm_results(_scores("A", list(fooled)), ("A",), n_resamples=2000, seed=s)
         covered += entry["interval"][0] <= 0.2 <= entry["interval"][1]
-    # Two-level resampling is slightly conservative (measured: 0.973 here).
+    # Two-level resampling is slightly conservative (measured: 0.975 here).
     assert 0.92 <= covered / studies <= 0.99
 
 

@@ -144,8 +144,11 @@ def run_server(config_path: Path, host: str, port: int, threads: int) -> int:
 
     token = load_config(config_path).admin_token or secrets.token_urlsafe(24)
     app = create_app({"STUDY_CONFIG": str(config_path), "ADMIN_TOKEN": token})
-    server = waitress.create_server(app, host=host, port=port, threads=threads, max_request_body_size=65536,
-                                    connection_limit=1000)
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=threads, max_request_body_size=65536,
+                                        connection_limit=1000)
+    except OSError as err:
+        raise InputError(f"cannot listen on {host}:{port} ({err.strerror}); choose another --port or --host.") from None
     url = f"http://{host}:{server.effective_port}"
     print(f"serving {app.extensions['study'].title!r} on {url}/", file=sys.stderr)
     print(f"admin: {url}/admin/?token={token}", file=sys.stderr, flush=True)
@@ -166,6 +169,9 @@ def _results(args: argparse.Namespace) -> int:
     from study_app.db import make_engine
 
     config = load_config(args.config)
+    sqlite_file = config.database_url.removeprefix("sqlite:///")
+    if config.database_url.startswith("sqlite:///") and not Path(sqlite_file).is_file():
+        raise InputError(f"{sqlite_file}: no study database yet; serve the study first (`p2p-eval study serve`).")
     engine = make_engine(config.database_url)
     if not inspect(engine).has_table("answers"):
         raise InputError(f"{config.database_url}: no study answers here; serve the study first.")

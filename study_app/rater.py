@@ -9,7 +9,9 @@ import json
 import re
 import secrets
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for,
+)
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -25,6 +27,9 @@ AMT_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{22}$")
 _START_MAX_AGE_S = 24 * 3600
+_RATER_COOKIE = "p2p_study_rater"
+_RATER_COOKIE_AGE_S = 180 * 24 * 3600
+_LOCAL_ID = re.compile(r"^local:[A-Za-z0-9_\-]{16}$")
 
 
 def _signer() -> URLSafeTimedSerializer:
@@ -62,12 +67,24 @@ def landing():
     elif platform == "prolific":
         rater_id = f"prolific:{ids['PROLIFIC_PID']}"
     else:
-        rater_id = f"local:{secrets.token_urlsafe(12)}"
+        # A plain link: the browser keeps its generated id (best effort; cookies can be cleared).
+        remembered = request.cookies.get(_RATER_COOKIE, "")
+        rater_id = remembered if _LOCAL_ID.match(remembered) else f"local:{secrets.token_urlsafe(12)}"
     existing = find_session(db.get_engine(), rater_id)
-    if existing is not None and existing.status == "active" and not is_expired(existing, study, db.now()):
-        return redirect(url_for("rater.task", session_id=existing.id), 303)
+    if existing is not None:
+        if existing.status == "active" and not is_expired(existing, study, db.now()):
+            return redirect(url_for("rater.task", session_id=existing.id), 303)
+        return _already_took_part(study)
     token = _signer().dumps({"rater": rater_id, "platform": platform, "external": ids})
-    return render_template("landing.html", study=study, preview=False, start_token=token)
+    response = make_response(render_template("landing.html", study=study, preview=False, start_token=token))
+    if platform == "local":
+        response.set_cookie(_RATER_COOKIE, rater_id, max_age=_RATER_COOKIE_AGE_S, httponly=True, samesite="Lax")
+    return response
+
+
+def _already_took_part(study):
+    return render_template("message.html", study=study, title="Thank you",
+                           message="You have already taken part in this study; each person may take part once."), 403
 
 
 @bp.post("/start")
@@ -83,8 +100,7 @@ def start():
             identity["rater"], identity["platform"], identity["external"],
         )
     except AlreadyTookPart:
-        return render_template("message.html", study=study, title="Thank you",
-                               message="You have already taken part in this study; each person may take part once."), 403
+        return _already_took_part(study)
     except StudyFull:
         return render_template("message.html", study=study, title="Study full",
                                message="This study has all the participants it needs. Thank you for your interest."), 503

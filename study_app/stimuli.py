@@ -8,10 +8,12 @@ results folder serves as both real (``glob = "*_real_B.png"``) and fake source.
 """
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.data.runs import IMAGE_SUFFIXES, discover_runs, match_frames
@@ -133,7 +135,7 @@ def check_images(stimuli: Stimuli, image_size: int) -> list[str]:
     """
     bad, sizes = [], {}
     paths = list(stimuli.real.values()) + [p for images in stimuli.fakes.values() for p in images.values()]
-    for path in paths:
+    for path in tqdm(paths, desc="reading images", unit="img", disable=None, file=sys.stderr):
         try:
             with Image.open(path) as image:
                 image.load()

@@ -17,6 +17,13 @@ from study_helpers import (  # noqa: F401
 )
 
 
+def _start_token(app, rater_id: str, platform: str) -> str:
+    from itsdangerous import URLSafeTimedSerializer
+
+    signer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="study-start")
+    return signer.dumps({"rater": rater_id, "platform": platform, "external": {}})
+
+
 def _stored(app) -> tuple:
     """Everything a request could change: answers, counters, sessions."""
     with app.extensions["study_engine"].connect() as conn:
@@ -45,7 +52,7 @@ def test_whole_session_feedback_only_in_practice(rater, client, app):
     assert client.post("/start", data={"start_token": "x"}).status_code == 400
 
 
-def test_reload_resumes_at_the_same_trial(rater, client):
+def test_reload_resumes_at_the_same_trial(rater, client, app):
     session_id = rater.start()
     rater.trial(session_id)
     assert rater.answer(session_id, 0).status_code == 200
@@ -53,16 +60,19 @@ def test_reload_resumes_at_the_same_trial(rater, client):
     again = rater.trial(session_id)
     assert first["index"] == again["index"] == 1
     assert first["left"] == again["left"]  # same trial, same tokens
-    assert rater.start() != session_id  # a plain link without ids is a new local rater
+    assert rater.start() == session_id  # the same browser (cookie) resumes from the plain link
+    assert RaterActions(app.test_client()).start() != session_id  # another browser is another rater
 
 
-def test_same_platform_id_gets_one_session(rater, client):
+def test_same_platform_id_gets_one_session(rater, client, app):
     query = "?PROLIFIC_PID=pid123&STUDY_ID=st1&SESSION_ID=se1"
     session_id = rater.start(query)
     assert rater.start(query) == session_id  # resumes
     rater.complete(session_id)
     landing = client.get("/" + query)
-    token = re.search(r'name="start_token" value="([^"]+)"', landing.get_data(as_text=True)).group(1)
+    assert landing.status_code == 403 and "already taken part" in landing.get_data(as_text=True)
+    # A start token signed before the session ended is refused as well.
+    token = _start_token(app, "prolific:pid123", "prolific")
     again = client.post("/start", data={"start_token": token})
     assert again.status_code == 403 and "already taken part" in again.get_data(as_text=True)
 

@@ -209,3 +209,17 @@ def test_database_stores_each_answer_and_rater_once(study):
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert len(conn.execute(select(db.answers)).all()) == 1
+
+
+def test_results_before_any_answer_and_busy_port_are_clear_errors(tmp_path, capsys):
+    import socket
+
+    path = make_study(tmp_path)
+    assert main(["study", "results", str(path), "--json", str(tmp_path / "r.json")]) == 2
+    assert "no study database yet" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["study", "serve", str(path), "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

@@ -72,11 +72,13 @@ def pick_algorithm(filled: dict[str, Slots], target: int, rng: random.Random) ->
 
 
 def find_session(engine: Engine, rater_id: str):
+    """The session row of `rater_id`, or None if they never started one."""
     with engine.connect() as conn:
         return conn.execute(select(db.sessions).where(db.sessions.c.rater_id == rater_id)).first()
 
 
 def is_expired(row, config: StudyConfig, at: float) -> bool:
+    """Whether an active session has been idle past the timeout at time `at`."""
     return row.status == "active" and row.last_seen < at - config.protocol.session_timeout_s
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from p2p_eval.errors import InputError
 
 PAIRINGS = ("paired", "unpaired")
-SOURCE_KINDS = ("images", "run", "dataset")
 ADMIN_TOKEN_ENV = "P2P_STUDY_ADMIN_TOKEN"
 DATABASE_URL_ENV = "P2P_STUDY_DATABASE_URL"
 

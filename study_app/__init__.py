@@ -4,6 +4,7 @@ Production: ``p2p-eval study serve CONFIG`` (waitress), or any WSGI server with
 ``P2P_STUDY_CONFIG=study.toml gunicorn 'study_app:create_app()'``.
 """
 
+import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -21,6 +22,19 @@ _CSP = (
     "connect-src 'self'; form-action 'self' https://www.mturk.com https://workersandbox.mturk.com; "
     "base-uri 'none'; frame-ancestors 'self' https://*.mturk.com"
 )
+
+
+def _secret_key(admin_token: str | None) -> str:
+    """The key that signs start forms: the same in every server process of a study.
+
+    From ``P2P_STUDY_SECRET_KEY``, else derived from the (secret) admin token,
+    else random (then only one server process can serve the study).
+    """
+    if os.environ.get(SECRET_KEY_ENV):
+        return os.environ[SECRET_KEY_ENV]
+    if admin_token:
+        return hashlib.sha256(f"p2p-study-start:{admin_token}".encode()).hexdigest()
+    return secrets.token_urlsafe(32)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
@@ -43,11 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     from study_app.stimuli import load_stimuli
 
     app = Flask(__name__)
-    app.config.from_mapping(
-        SECRET_KEY=os.environ.get(SECRET_KEY_ENV) or secrets.token_urlsafe(32),
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-        STUDY_CONFIG=os.environ.get(CONFIG_ENV),
-    )
+    app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, STUDY_CONFIG=os.environ.get(CONFIG_ENV))
     if test_config is not None:
         app.config.update(test_config)
     if not app.config["STUDY_CONFIG"]:
@@ -55,6 +65,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     study = load_config(app.config["STUDY_CONFIG"])
     app.config.setdefault("DATABASE_URL", study.database_url)
     app.config.setdefault("ADMIN_TOKEN", study.admin_token)
+    app.config.setdefault("SECRET_KEY", _secret_key(app.config["ADMIN_TOKEN"]))
     app.extensions["study"] = study
     app.extensions["study_stimuli"] = load_stimuli(study)
 

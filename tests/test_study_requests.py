@@ -200,3 +200,13 @@ def test_timed_out_session_is_refused_and_unchanged(rater, client, app):
     assert client.get(trial["left"]).status_code == 404
     assert client.get(f"/s/{session_id}").status_code == 410
     assert _stored(app) == before
+
+
+def test_server_processes_of_one_study_accept_each_others_start_forms(study_config):
+    # Several gunicorn workers: a landing page from one, the Start press to another.
+    from study_app import create_app
+
+    first, second = (create_app({"STUDY_CONFIG": str(study_config)}).test_client() for _ in range(2))
+    landing = first.get("/").get_data(as_text=True)
+    token = re.search(r'name="start_token" value="([^"]+)"', landing).group(1)
+    assert second.post("/start", data={"start_token": token}).status_code == 303

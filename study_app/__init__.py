@@ -65,7 +65,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     study = load_config(app.config["STUDY_CONFIG"])
     app.config.setdefault("DATABASE_URL", study.database_url)
     app.config.setdefault("ADMIN_TOKEN", study.admin_token)
-    app.config.setdefault("SECRET_KEY", _secret_key(app.config["ADMIN_TOKEN"]))
+    if not app.config.get("SECRET_KEY"):  # Flask's default is None
+        app.config["SECRET_KEY"] = _secret_key(app.config["ADMIN_TOKEN"])
     app.extensions["study"] = study
     app.extensions["study_stimuli"] = load_stimuli(study)
 

@@ -11,7 +11,7 @@ from p2p_eval.results import load_results
 from p2p_eval.stats import percentile_interval, two_level_bootstrap
 from study_app.analysis import RaterScore, algorithm_results, rater_scores
 from study_app.config import Protocol
-from study_helpers import RaterActions, app, client, study_config  # noqa: F401
+from study_helpers import RaterActions, app, study_config  # noqa: F401
 
 
 def _scores(name: str, fooled: list[int], trials: int = 40) -> list[RaterScore]:
@@ -92,10 +92,11 @@ def test_vigilance_failures_are_flagged_and_excluded():
     assert not any(s.excluded for s in kept)
 
 
-def test_results_command_writes_the_document_and_csv(app, client, study_config, tmp_path, capsys):
-    rater = RaterActions(client)
-    for i in range(4):
+def test_results_command_writes_the_document_and_csv(app, study_config, tmp_path, capsys):
+    for i in range(4):  # a fresh client is a fresh browser: another rater
+        rater = RaterActions(app.test_client())
         rater.complete(rater.start(), choose=lambda trial: "left" if trial["index"] % 2 else "right")
+    rater = RaterActions(app.test_client())
     rater.trial(rater.start())  # one unfinished session: in the CSV, not in the results
     out, trials = tmp_path / "study.json", tmp_path / "trials.csv"
     assert main(["study", "results", str(study_config), "--json", str(out), "--csv", str(trials),

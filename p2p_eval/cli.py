@@ -18,8 +18,10 @@ from p2p_eval.errors import InputError
 
 COMMAND_MODULES = (
     "p2p_eval.commands.classes",
+    "p2p_eval.commands.colorfulness",
     "p2p_eval.commands.prepare",
     "p2p_eval.commands.show",
+    "reports.cli",
     "study_app.cli",
 )
 

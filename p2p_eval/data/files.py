@@ -113,8 +113,12 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
 
 def write_json(path: str | os.PathLike, document: Any) -> None:
     """Write a JSON document atomically (indented, NaN written as null)."""
+    write_text(path, json.dumps(_nan_to_none(document), indent=2, allow_nan=False) + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a UTF-8 text file (LaTeX, HTML, Markdown) atomically."""
     path = Path(path)
-    text = json.dumps(_nan_to_none(document), indent=2, allow_nan=False) + "\n"
     fd, tmp = _atomic_target(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -134,10 +134,11 @@ def frame_paths(out: Path, job: FrameJob) -> dict[str, Path]:
 
 
 def _is_complete(paths: dict[str, Path], image_size: int, label_size: tuple[int, int] | None) -> bool:
-    """True when all three files exist and their headers have the expected mode and size.
+    """True when all three files exist, are whole PNGs, and have the expected mode and size.
 
-    Only headers are read (cheap); a file is only ever renamed into place once
-    fully written, so a present file with the right header is a finished one.
+    Files are renamed into place only once fully written, so damage comes
+    from outside; ``verify`` reads every chunk and checks its CRC (a
+    truncated or corrupted file fails) without decoding the pixels.
     """
     expected = {
         "photo": ("RGB", (image_size, image_size)),
@@ -150,7 +151,9 @@ def _is_complete(paths: dict[str, Path], image_size: int, label_size: tuple[int,
         try:
             with Image.open(path) as image:
                 mode, size = image.mode, image.size
-        except OSError:
+                image.verify()
+        except (OSError, SyntaxError, ValueError) as err:
+            log.warning("%s: damaged (%s); rewriting it.", path, err)
             return False
         want_mode, want_size = expected[kind]
         if mode != want_mode or (want_size is not None and size != want_size):

@@ -56,6 +56,7 @@ def compose_street(rng: np.random.Generator, rows: int, cols: int) -> Canvas:
     _place_street_furniture(canvas, rng, road, sidewalk)
     if rng.random() < 0.5:
         _paint_hood(canvas, rng)
+    canvas.apply_shadows()
     return canvas
 
 
@@ -67,7 +68,7 @@ def _paint_ground(canvas: Canvas, rng, road, sidewalk) -> None:
     instead of comparing every pixel's X with every boundary.
     """
     cam = canvas.camera
-    top, depth, _ = cam.ground()
+    top, depth = cam.ground_rows()
     scale = (depth[:, 0] / cam.focal)[:, None]  # metres per pixel in each ground row
 
     def at(x):  # (rows, k) centre columns of lateral positions x (scalars or (k,) arrays)
@@ -77,16 +78,14 @@ def _paint_ground(canvas: Canvas, rng, road, sidewalk) -> None:
     band = _row_intervals(cam.cols, bounds, np.full_like(bounds, np.inf), count=True)
     # band: 0 grass | 1 left sidewalk | 2 road | 3 right sidewalk | 4 grass
     names = ("terrain", "sidewalk", "road", "sidewalk", "terrain")
-    labels = np.array([ID[n] for n in names], np.uint8)[band]
+    labels = np.take(np.array([ID[n] for n in names], np.uint8), band)
     lawn = canvas.new_instance(ID["terrain"])
-    instances = np.array([lawn, *(canvas.new_instance(ID[n]) for n in names[1:4]), lawn], np.uint16)[band]
-    material = np.zeros(band.shape, np.uint8)
-    walk = (band == 1) | (band == 3)
+    instances = np.take(np.array([lawn, *(canvas.new_instance(ID[n]) for n in names[1:4]), lawn], np.uint16), band)
+    walk = labels == ID["sidewalk"]
     tile = rng.uniform(0.4, 0.8)
     joints_x = np.concatenate([road[0] - tile * np.arange(1, sidewalk[0] / tile), road[1] + tile * np.arange(1, sidewalk[1] / tile)])
     joints = _row_intervals(cam.cols, at(joints_x - 0.03), at(joints_x + 0.03)) | (_frac(depth / tile) * tile < 0.06)
-    material[walk & joints] = SECONDARY
-    material[_row_intervals(cam.cols, at([road[0] - 0.22, road[1]]), at([road[0], road[1] + 0.22]))] = CURB
+    curbs = _row_intervals(cam.cols, at([road[0] - 0.22, road[1]]), at([road[0], road[1] + 0.22]))
     # lane lines every 3-3.5 m, dashed along the depth; a solid line near each road edge; maybe a zebra
     lane = rng.uniform(3.0, 3.5)
     lines = road[0] + lane * np.arange(1, (road[1] - road[0]) / lane)
@@ -94,16 +93,19 @@ def _paint_ground(canvas: Canvas, rng, road, sidewalk) -> None:
     dashed = _frac(depth / rng.uniform(5, 9)) < 0.45
     starts, ends = at(lines - 0.08), at(lines + 0.08)
     ends[~dashed[:, 0]] = starts[~dashed[:, 0]]  # gaps between dashes: empty intervals
-    marks = _row_intervals(cam.cols, starts, ends)
-    marks |= _row_intervals(cam.cols, at([road[0] + 0.28, road[1] - 0.42]), at([road[0] + 0.42, road[1] - 0.28]))
+    starts = np.concatenate([starts, at([road[0] + 0.28, road[1] - 0.42])], axis=1)  # edge lines
+    ends = np.concatenate([ends, at([road[0] + 0.42, road[1] - 0.28])], axis=1)
     if rng.random() < 0.3:
         z0 = rng.uniform(8, 25)
         stripes = road[0] + np.arange(0.25, road[1] - road[0] - 0.5, 1.0)
-        starts, ends = at(stripes), at(stripes + 0.5)
+        zebra_starts, zebra_ends = at(stripes), at(stripes + 0.5)
         outside = ~((depth[:, 0] > z0) & (depth[:, 0] < z0 + 3.5))
-        ends[outside] = starts[outside]
-        marks |= _row_intervals(cam.cols, starts, ends)
-    material[marks] = MARKING
+        zebra_ends[outside] = zebra_starts[outside]
+        starts, ends = np.concatenate([starts, zebra_starts], axis=1), np.concatenate([ends, zebra_ends], axis=1)
+    marks = _row_intervals(cam.cols, starts, ends)
+    material = np.zeros(band.shape, np.uint8)  # BASE
+    for code, where in ((SECONDARY, walk & joints), (CURB, curbs), (MARKING, marks)):
+        np.copyto(material, code, where=where)
     canvas.paint(top, 0, np.ones(band.shape, bool), depth, labels, instances, material)
 
 
@@ -121,8 +123,8 @@ def _row_intervals(width: int, starts: np.ndarray, ends: np.ndarray, *, count: b
     marks = np.bincount((first + offset).ravel(), minlength=rows * (width + 1))
     if not count:
         marks -= np.bincount((np.maximum(last, first) + offset).ravel(), minlength=rows * (width + 1))
-    depth = np.cumsum(marks.reshape(rows, width + 1)[:, :width], axis=1)
-    return depth if count else depth > 0
+    inside = np.cumsum(marks.astype(np.int16).reshape(rows, width + 1)[:, :width], axis=1, dtype=np.int16)
+    return inside if count else inside > 0
 
 
 def _segments(rng, street_end: float, front: bool):
@@ -261,7 +263,7 @@ def _place_street_furniture(canvas: Canvas, rng, road, sidewalk) -> None:
         if rng.random() < 0.45:
             z = rng.uniform(4, 12)
             spacing = rng.uniform(7, 12)
-            while z < 80:
+            while z < 60:
                 x = road[side] + out * rng.uniform(max(sidewalk[side] - 1.2, 0.6), max(sidewalk[side] - 0.5, 0.8))
                 bole, radius = rng.uniform(2.0, 3.5), rng.uniform(1.4, 2.8)
                 inst = canvas.new_instance(ID["vegetation"])

@@ -21,7 +21,11 @@ SKY = NAME_TO_LABEL["sky"].train_id
 BASE, SECONDARY, GLASS, TYRE, MARKING, TRUNK, SKIN, HOOD, SHOPFRONT, CURB, LAMP = range(11)
 
 ShapeFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | int]]
-"""``shape(u, v) -> (mask, material)``: u in [0, 1] across, v in [0, 1] up the primitive."""
+"""``shape(u, v) -> (mask, material)``: u in [0, 1] across, v in [0, 1] up the primitive.
+
+u is (1, w); v is (h, 1) for camera-facing primitives and (h, w) for
+street-parallel ones. The mask (and a material array) must broadcast to (h, w).
+"""
 
 
 @dataclass(frozen=True)
@@ -68,23 +72,19 @@ class Camera:
         depth[~(depth > 0)] = np.inf
         return depth
 
-    def ground(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """Depth and lateral position of every ground pixel below the horizon.
+    def ground_rows(self) -> tuple[int, np.ndarray]:
+        """Depth of every image row below the horizon, where it shows the ground.
 
         Returns
         -------
         top : int
             First row below the horizon.
         depth : (rows - top, 1) float32 ndarray
-            Depth of each ground row.
-        lateral : (rows - top, cols) float32 ndarray
-            X of each ground pixel.
+            Ground depth of each row from `top` down.
         """
         top = int(np.floor(self.horizon)) + 1
         dy = np.arange(top, self.rows, dtype=np.float32)[:, None] + 0.5 - self.horizon
-        depth = self.focal * self.height / dy
-        offset = np.arange(self.cols, dtype=np.float32)[None, :] + 0.5 - self.vanish_col
-        return top, depth, offset * (self.height / dy)
+        return top, self.focal * self.height / dy
 
 
 class Canvas:
@@ -118,6 +118,8 @@ class Canvas:
         self.shade = np.ones(shape, np.float32)
         self.instance_labels = [SKY]
         self.instance_light = [1.0]
+        self._shadows: list[tuple[float, float, float, float, float]] = []
+        self._centres = np.arange(max(shape), dtype=np.float32) + 0.5  # pixel centres, sliced per primitive
 
     def new_instance(self, train_id: int) -> int:
         self.instance_labels.append(train_id)
@@ -154,16 +156,15 @@ class Canvas:
         cam = self.camera
         left, right = cam.col(x0, z), cam.col(x1, z)
         top, bottom = cam.row(y1, z), cam.row(y0, z)
-        c0, c1 = int(np.floor(left)), int(np.ceil(right))
-        r0, r1 = int(np.floor(top)), int(np.ceil(bottom))
-        if c1 <= c0 or r1 <= r0 or c1 <= 0 or r1 <= 0 or c0 >= cam.cols or r0 >= cam.rows:
+        # The pixel box is the coverage: clamping u, v (not masking) keeps sub-pixel poles visible.
+        c0, c1 = max(int(np.floor(left)), 0), min(int(np.ceil(right)), cam.cols)
+        r0, r1 = max(int(np.floor(top)), 0), min(int(np.ceil(bottom)), cam.rows)
+        if c1 <= c0 or r1 <= r0 or (self.depth[r0:r1, c0:c1] <= z).all():  # off-canvas or hidden
             return
-        # The pixel box is the coverage: clamping (not masking) keeps sub-pixel poles visible.
-        u = np.clip((np.arange(c0, c1, dtype=np.float32) + 0.5 - left) / max(right - left, 1e-3), 0, 1)
-        v = np.clip((bottom - np.arange(r0, r1, dtype=np.float32) - 0.5) / max(bottom - top, 1e-3), 0, 1)
-        grid = (r1 - r0, c1 - c0)  # shapes get full grids, so any mask expression indexes them
-        mask, material = shape(np.broadcast_to(u[None, :], grid), np.broadcast_to(v[:, None], grid))
-        self.paint(r0, c0, mask, np.float32(z), label, instance, material)
+        u = np.clip((self._centres[c0:c1] - left) / max(right - left, 1e-3), 0, 1)
+        v = np.clip((bottom - self._centres[r0:r1]) / max(bottom - top, 1e-3), 0, 1)
+        mask, material = shape(u[None, :], v[:, None])  # (1, w) and (h, 1): shapes broadcast them
+        self.paint(r0, c0, np.broadcast_to(mask, (r1 - r0, c1 - c0)), np.float32(z), label, instance, material)
 
     def side(self, x: float, z0: float, z1: float, y1: float, shape: ShapeFn, label: int, instance: int) -> None:
         """Paint a street-parallel vertical rectangle (lateral `x`, depth z0..z1, height 0..y1).
@@ -185,23 +186,37 @@ class Canvas:
         height = cam.height - (rows - cam.horizon) * zc / cam.focal
         u = (zc - z0) / (z1 - z0)
         v = height / y1
-        mask, material = shape(np.broadcast_to(u, v.shape), v)
+        mask, material = shape(u, v)
         mask = mask & (v >= 0) & (v <= 1)
         self.paint(r0, c0, mask, zc, label, instance, material)
 
     def ground_shadow(self, x0: float, x1: float, z0: float, z1: float, strength: float) -> None:
-        """Darken the ground rectangle X in [x0, x1], depth in [z0, z1] (a cast shadow)."""
+        """Cast a shadow on the ground rectangle X in [x0, x1], depth in [z0, z1] (see `apply_shadows`)."""
+        self._shadows.append((x0, x1, z0, z1, strength))
+
+    def apply_shadows(self) -> None:
+        """Darken the ground under every cast shadow; call once everything is painted.
+
+        Only pixels that still show the ground are darkened, not what stands on it.
+        """
+        for shadow in self._shadows:
+            self._darken_ground(*shadow)
+        self._shadows.clear()
+
+    def _darken_ground(self, x0: float, x1: float, z0: float, z1: float, strength: float) -> None:
         cam = self.camera
-        r0 = max(int(np.floor(cam.row(0.0, z1))), 0)
+        r0 = max(int(np.floor(cam.row(0.0, z1))), int(np.floor(cam.horizon)) + 1, 0)
         r1 = min(int(np.ceil(cam.row(0.0, z0))) + 1, cam.rows)
-        if r1 <= r0 or r0 <= cam.horizon:
+        near = max(z0, cam.focal * cam.height / (cam.rows - cam.horizon))  # nearest visible ground depth
+        corners = [cam.col(x, z) for x in (x0 - 0.4, x1 + 0.4) for z in (near, z1)]
+        c0, c1 = max(int(min(corners)), 0), min(int(np.ceil(max(corners))) + 1, cam.cols)
+        if r1 <= r0 or c1 <= c0:
             return
         dy = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5 - cam.horizon
-        offset = np.arange(cam.cols, dtype=np.float32)[None, :] + 0.5 - cam.vanish_col
+        offset = np.arange(c0, c1, dtype=np.float32)[None, :] + 0.5 - cam.vanish_col
         lateral = offset * (cam.height / dy)
         # soft edges: full strength inside, fading over 0.4 m
-        edge = np.minimum(lateral - x0, x1 - lateral) / 0.4
-        inside = np.clip(edge, 0, 1) * strength
-        region = self.shade[r0:r1]
-        ground = self.depth[r0:r1] >= (cam.focal * cam.height / dy) * 0.999
+        inside = np.clip(np.minimum(lateral - x0, x1 - lateral) / 0.4, 0, 1) * strength
+        region = self.shade[r0:r1, c0:c1]
+        ground = self.depth[r0:r1, c0:c1] >= (cam.focal * cam.height / dy) * 0.999
         np.multiply(region, 1 - inside * ground, out=region)

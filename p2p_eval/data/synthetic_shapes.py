@@ -12,6 +12,15 @@ import numpy as np
 from p2p_eval.data.synthetic_scene import BASE, GLASS, LAMP, SECONDARY, SKIN, TRUNK, TYRE, ShapeFn
 
 
+def _set(material: np.ndarray, code: int, where: np.ndarray) -> None:
+    """Give `code` to the pixels of `where` (any shape that broadcasts to `material`)."""
+    np.copyto(material, code, where=where)
+
+
+def _grid(u, v, fill=BASE) -> np.ndarray:
+    return np.full(np.broadcast_shapes(u.shape, v.shape), fill, np.uint8)
+
+
 def _disc(u, v, cu, cv, ru, rv):
     return ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 <= 1.0
 
@@ -27,11 +36,11 @@ def car_back(width: float, height: float) -> ShapeFn:
     def shape(u, v):
         taper = 0.12 + 0.1 * np.clip((v - 0.6) / 0.4, 0, 1)
         mask = (v < 0.6) | ((u > taper) & (u < 1 - taper))
-        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
-        material[(v > 0.66) & (v < 0.93) & (u > taper + 0.05) & (u < 0.95 - taper)] = GLASS
-        material[(v > 0.4) & (v < 0.52) & ((u < 0.14) | (u > 0.86))] = LAMP
-        material[(v > 0.1) & (v < 0.2)] = SECONDARY
-        material[(v < 0.12) & ((u < 0.18) | (u > 0.82))] = TYRE
+        material = _grid(u, v)
+        _set(material, GLASS, (v > 0.66) & (v < 0.93) & (u > taper + 0.05) & (u < 0.95 - taper))
+        _set(material, LAMP, (v > 0.4) & (v < 0.52) & ((u < 0.14) | (u > 0.86)))
+        _set(material, SECONDARY, (v > 0.1) & (v < 0.2))
+        _set(material, TYRE, (v < 0.12) & ((u < 0.18) | (u > 0.82)))
         return mask, material
 
     return shape
@@ -44,11 +53,11 @@ def car_side(length: float, height: float) -> ShapeFn:
     def shape(u, v):
         front, back = 0.22 + 0.08 * np.clip((v - 0.6) / 0.4, 0, 1), 0.82 - 0.05 * np.clip((v - 0.6) / 0.4, 0, 1)
         mask = (v < 0.6) | ((u > front) & (u < back))
-        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
-        material[(v > 0.64) & (v < 0.93) & (u > front + 0.03) & (u < back - 0.03)] = GLASS
-        material[(v > 0.1) & (v < 0.16)] = SECONDARY
+        material = _grid(u, v)
+        _set(material, GLASS, (v > 0.64) & (v < 0.93) & (u > front + 0.03) & (u < back - 0.03))
+        _set(material, SECONDARY, (v > 0.1) & (v < 0.16))
         for centre in (0.17, 0.8):
-            material[_disc(u * length, v, centre * length, wheel, 0.33, wheel)] = TYRE
+            _set(material, TYRE, _disc(u * length, v, centre * length, wheel, 0.33, wheel))
         return mask, material
 
     return shape
@@ -59,12 +68,12 @@ def bus_side(length: float, height: float) -> ShapeFn:
     wheel = 0.5 / height
 
     def shape(u, v):
-        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
+        material = _grid(u, v)
         pillars = u * (length / 1.6) - np.floor(u * (length / 1.6)) > 0.1
-        material[(v > 0.42) & (v < 0.85) & pillars] = GLASS
-        material[(v > 0.2) & (v < 0.27)] = SECONDARY
+        _set(material, GLASS, (v > 0.42) & (v < 0.85) & pillars)
+        _set(material, SECONDARY, (v > 0.2) & (v < 0.27))
         for centre in (0.15, 0.78):
-            material[_disc(u * length, v, centre * length, wheel, 0.5, wheel)] = TYRE
+            _set(material, TYRE, _disc(u * length, v, centre * length, wheel, 0.5, wheel))
         return np.ones(material.shape, bool), material
 
     return shape
@@ -72,10 +81,10 @@ def bus_side(length: float, height: float) -> ShapeFn:
 
 def bus_back(width: float, height: float) -> ShapeFn:
     def shape(u, v):
-        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
-        material[(v > 0.5) & (v < 0.88) & (u > 0.08) & (u < 0.92)] = GLASS
-        material[(v > 0.15) & (v < 0.22) & ((u < 0.12) | (u > 0.88))] = LAMP
-        material[(v < 0.08) & ((u < 0.15) | (u > 0.85))] = TYRE
+        material = _grid(u, v)
+        _set(material, GLASS, (v > 0.5) & (v < 0.88) & (u > 0.08) & (u < 0.92))
+        _set(material, LAMP, (v > 0.15) & (v < 0.22) & ((u < 0.12) | (u > 0.88)))
+        _set(material, TYRE, (v < 0.08) & ((u < 0.15) | (u > 0.85)))
         return np.ones(material.shape, bool), material
 
     return shape
@@ -88,11 +97,11 @@ def truck_side(length: float, height: float) -> ShapeFn:
     def shape(u, v):
         cab = u > 0.8
         mask = (u < 0.78) & (v > 0.12) | cab & (v < 0.75) | (v < 0.2)
-        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
-        material[~cab] = SECONDARY  # the box has its own colour
-        material[cab & (v > 0.45) & (v < 0.7) & (u > 0.86)] = GLASS
+        material = _grid(u, v)
+        _set(material, SECONDARY, ~cab)  # the box has its own colour
+        _set(material, GLASS, cab & (v > 0.45) & (v < 0.7) & (u > 0.86))
         for centre in (0.12, 0.3, 0.9):
-            material[_disc(u * length, v, centre * length, wheel, 0.5, wheel)] = TYRE
+            _set(material, TYRE, _disc(u * length, v, centre * length, wheel, 0.5, wheel))
         return mask, material
 
     return shape
@@ -100,10 +109,10 @@ def truck_side(length: float, height: float) -> ShapeFn:
 
 def truck_back(width: float, height: float) -> ShapeFn:
     def shape(u, v):
-        material = np.full(np.broadcast_shapes(u.shape, v.shape), SECONDARY, np.uint8)
-        material[(np.abs(u - 0.5) < 0.01)] = BASE  # the doors' seam
-        material[(v < 0.1) & ((u < 0.15) | (u > 0.85))] = TYRE
-        material[(v > 0.1) & (v < 0.15) & ((u < 0.1) | (u > 0.9))] = LAMP
+        material = _grid(u, v, SECONDARY)
+        _set(material, BASE, np.abs(u - 0.5) < 0.01)  # the doors' seam
+        _set(material, TYRE, (v < 0.1) & ((u < 0.15) | (u > 0.85)))
+        _set(material, LAMP, (v > 0.1) & (v < 0.15) & ((u < 0.1) | (u > 0.9)))
         return np.ones(material.shape, bool), material
 
     return shape
@@ -149,22 +158,24 @@ def traffic_light(lit: int) -> ShapeFn:
     """A three-lens housing; lens `lit` (0 top .. 2 bottom) glows (SECONDARY), the others are dark."""
 
     def shape(u, v):
-        material = np.full(np.broadcast_shapes(u.shape, v.shape), BASE, np.uint8)
+        material = _grid(u, v)
         for i, cv in enumerate((0.8, 0.5, 0.2)):
-            material[_disc(u, v, 0.5, cv, 0.32, 0.11)] = SECONDARY if i == lit else GLASS
+            _set(material, SECONDARY if i == lit else GLASS, _disc(u, v, 0.5, cv, 0.32, 0.11))
         return np.ones(material.shape, bool), material
 
     return shape
 
 
 def crown(phase: float, lobes: int) -> ShapeFn:
-    """A tree crown: an ellipse with a lobed, leafy outline."""
+    """A tree crown: an ellipse whose outline bulges in `lobes` leafy lobes.
+
+    The bulge is a sum of a sine across and a sine up the crown (1-D each), so
+    the outline is irregular without per-pixel trigonometry.
+    """
 
     def shape(u, v):
-        du, dv = u - 0.5, v - 0.5
-        angle = np.arctan2(dv, du)
-        radius = 0.5 * (0.85 + 0.15 * np.sin(lobes * angle + phase))
-        return du * du + dv * dv <= radius * radius, BASE
+        bulge = 0.05 * np.sin(0.7 * lobes * np.pi * u + phase) + 0.05 * np.sin(0.7 * lobes * np.pi * v + 2 * phase)
+        return (u - 0.5) ** 2 + (v - 0.5) ** 2 <= (0.42 + bulge) ** 2, BASE
 
     return shape
 

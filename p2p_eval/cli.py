@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "p2p_eval.commands.prepare",
     "p2p_eval.commands.show",
     "reports.cli",
+    "study_app.cli",
 )
 
 log = logging.getLogger("p2p_eval")

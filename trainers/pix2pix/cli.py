@@ -6,11 +6,8 @@ apply to the chosen variant (--ndf for L1 alone, say) is an error, not ignored.
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 TRAIN_EPILOG = """examples:
   p2p-eval train --list

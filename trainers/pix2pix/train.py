@@ -216,8 +216,15 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
     return meta
 
 
-def _loop(state, config, data, options, ddp, device, total, per_epoch) -> None:
-    """Steps from ``state.step`` to `total`, with logging, samples and checkpoints."""
+def _loop(
+    state: TrainState, config: TrainConfig, data: PreparedDataset, options: RunOptions,
+    ddp: Distributed, device: torch.device, total: int, per_epoch: int,
+) -> None:
+    """Steps from ``state.step`` to `total`, with logging, samples and checkpoints.
+
+    Loss rows are buffered and appended to the CSV just before each checkpoint,
+    so the log and the checkpoint describe the same step after a crash.
+    """
     if state.step >= total:
         return
     run = options.out

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from trainers.pix2pix.discriminators import (
-    DiscriminatorConfig, build_discriminator, patch_discriminator, patch_map_size, receptive_field,
+    DiscriminatorConfig, build_discriminator, min_input_size, patch_discriminator, patch_map_size,
+    receptive_field,
 )
 from trainers.pix2pix.generators import GeneratorConfig, build_generator, depth_for_size
 from trainers.pix2pix.init import count_parameters
@@ -47,6 +48,16 @@ def test_receptive_fields_and_patch_maps(name, field, patches):
     net = build_discriminator(DiscriminatorConfig(name, True, 8))
     assert receptive_field(net) == field
     assert patch_map_size(net, 256) == patches
+
+
+@pytest.mark.parametrize(("name", "size"), [("pixel", 1), ("16", 6), ("70", 24), ("286", 96)])
+def test_min_input_size_is_the_smallest_that_runs(name, size):
+    net = build_discriminator(DiscriminatorConfig(name, True, 4))
+    assert min_input_size(name) == size
+    assert patch_map_size(net, size) == 1
+    if size > 1:
+        with pytest.raises(RuntimeError):
+            patch_map_size(net, size - 1)
 
 
 def test_receptive_field_formula_by_hand():

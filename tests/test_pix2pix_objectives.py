@@ -155,3 +155,6 @@ def test_settings_that_do_not_fit_are_refused():
         ScheduleConfig(epochs=0, decay_epochs=0)
     with pytest.raises(ValueError, match="power of two"):
         config_for_variant("unet-l1", size=48)
+    with pytest.raises(ValueError, match="at least 96 px"):
+        config_for_variant("unet-l1-cgan-286", size=64)
+    assert config_for_variant("unet-l1-cgan-286", size=128).discriminator.receptive_field == "286"

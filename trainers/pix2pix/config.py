@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainers.pix2pix.discriminators import DiscriminatorConfig
+from trainers.pix2pix.discriminators import DiscriminatorConfig, min_input_size
 from trainers.pix2pix.generators import GeneratorConfig, depth_for_size
 from trainers.pix2pix.losses import LossConfig
 from trainers.pix2pix.schedule import ScheduleConfig
@@ -40,6 +40,12 @@ class TrainConfig:
             raise ValueError(f"Loss {self.loss.name!r} and discriminator {self.discriminator} do not fit.")
         if self.discriminator is not None and self.discriminator.conditional != self.loss.conditional:
             raise ValueError(f"Loss {self.loss.name!r} needs conditional={self.loss.conditional} D.")
+        if self.discriminator is not None and self.size < min_input_size(self.discriminator.receptive_field):
+            raise ValueError(
+                f"The {self.discriminator.receptive_field}x{self.discriminator.receptive_field} discriminator needs "
+                f"images of at least {min_input_size(self.discriminator.receptive_field)} px, got --size {self.size}; "
+                "train at a larger --size."
+            )
         if self.generator.depth != depth_for_size(self.size, self.size):
             raise ValueError(f"Generator depth {self.generator.depth} does not fit size {self.size}.")
 

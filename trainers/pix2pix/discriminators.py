@@ -94,6 +94,17 @@ def receptive_field(net: nn.Module) -> int:
     return field
 
 
+def min_input_size(receptive_field_name: str) -> int:
+    """Smallest square input a discriminator gives a non-empty patch map for.
+
+    n stride-2 convolutions halve the input, the two stride-1 4x4 ones each take
+    one off: ``size / 2**n - 2 >= 1``. So 24 for the 70x70 D, 96 for the 286x286 D.
+    """
+    if receptive_field_name == "pixel":
+        return 1
+    return 3 * 2 ** PATCH_LAYERS[receptive_field_name]
+
+
 def patch_map_size(net: nn.Module, size: int) -> int:
     """Side of the logit map for a `size` x `size` input (30 for the 70x70 D at 256)."""
     with torch.no_grad():

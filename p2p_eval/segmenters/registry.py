@@ -19,9 +19,16 @@ def _smp(kind: str) -> Callable[..., nn.Module]:
     return build
 
 
+def _fcn8s(num_outputs: int, dropout: float = 0.5, width_divisor: int = 1) -> nn.Module:
+    from p2p_eval.segmenters.fcn8s import FCN8s
+
+    return FCN8s(num_outputs, dropout=dropout, width_divisor=width_divisor)
+
+
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "smp-unet": _smp("Unet"),
     "smp-deeplabv3plus": _smp("DeepLabV3Plus"),
+    "fcn8s": _fcn8s,  # the pix2pix evaluator's FCN-8s; `p2p-eval segmenter import-caffe` fills it
 }
 
 

@@ -19,6 +19,7 @@ from p2p_eval.errors import InputError
 COMMAND_MODULES = (
     "p2p_eval.commands.classes",
     "p2p_eval.commands.segmenter",
+    "trainers.segmenter.cli",
 )
 
 log = logging.getLogger("p2p_eval")

@@ -37,7 +37,7 @@ def test_trains_scores_writes_and_records(prepared, tmp_path):
     out = tmp_path / "seg.pt"
     assert _train(prepared, out) == 0
     blob = torch.load(out, weights_only=True)
-    assert blob["arch"] == "smp-unet" and blob["arch_args"] == {"encoder": "resnet18"}
+    assert blob["arch"] == "unet-small" and blob["arch_args"] == {}
     assert blob["class_set"] == "cityscapes-19" and blob["output_to_train_id"] == list(range(19))
     assert blob["preprocess"]["channel_order"] == "RGB" and blob["train_size"] == [32, 64]
     trained_on = blob["trained_on"]
@@ -45,12 +45,12 @@ def test_trains_scores_writes_and_records(prepared, tmp_path):
     scores = blob["scores"]
     assert scores["split"] == "val" and scores["n_images"] == 3 and len(scores["per_class"]) == 19
     confusion = np.array(scores["confusion"])
-    assert confusion.shape == (19, 20)
+    assert confusion.shape == (19, 19) and scores["confusion_other"] == [0] * 19  # 19 outputs: never "other"
     labels = [read_label_png(prepared / "val" / f"{f}_trainids.png") for f in PreparedDataset.load(prepared).frames("val")]
     assert confusion.sum() == sum(int((lab != 255).sum()) for lab in labels)  # every scored pixel counted once
     segmenter = load_segmenter(out)
     hist = _official_style_scores(segmenter, PreparedDataset.load(prepared))
-    np.testing.assert_array_equal(confusion[:, :19], hist)  # a 19-class net never predicts "other"
+    np.testing.assert_array_equal(confusion, hist)
     assert scores["pixel_acc"] == pytest.approx(np.diag(hist).sum() / hist.sum(), abs=1e-12)
     meta = json.loads((prepared / "dataset.json").read_text())
     assert PreparedDataset.load(prepared).segmenter.resolve() == out.resolve() and meta["segmenter"]
@@ -99,3 +99,17 @@ def test_bad_arguments_are_named(prepared, tmp_path, capsys):
     assert "--arch 'segformer' is unknown" in capsys.readouterr().err
     assert _train(tmp_path / "nothing", tmp_path / "x.pt") == 2
     assert "no dataset.json" in capsys.readouterr().err
+
+
+def test_smp_arch_with_local_encoder_weights(prepared, tmp_path):
+    import segmentation_models_pytorch as smp
+
+    weights = tmp_path / "resnet18-encoder.pt"
+    torch.save(smp.Unet(encoder_name="resnet18", encoder_weights=None).encoder.state_dict(), weights)
+    out = tmp_path / "smp.pt"
+    assert main(["train-segmenter", "--data", str(prepared), "--out", str(out), "--arch", "smp-unet",
+                 "--encoder-weights", str(weights), "--epochs", "1", "--batch-size", "4", "--workers", "1"]) == 0
+    weights.unlink()  # the checkpoint must not need the start weights
+    segmenter = load_segmenter(out)
+    assert segmenter.arch_args == {"encoder": "resnet18"}
+    assert segmenter.meta["trained_on"]["config"]["encoder_weights"] == str(weights)

@@ -7,7 +7,7 @@ EPILOG = """\
 examples:
   p2p-eval train-segmenter --data data/synthetic --out data/synthetic/segmenter.pt
   p2p-eval train-segmenter --data data/synthetic --out seg.pt --arch smp-unet --encoder mobilenet_v2 --epochs 10
-  p2p-eval train-segmenter --data data/cityscapes --out seg.pt --device cuda --size 1024x2048 --resume
+  p2p-eval train-segmenter --data data/cityscapes --out seg.pt --arch smp-deeplabv3plus --device cuda --resume
 
 It trains on the real train photos (generation size, resized bilinear to the training size, by
 default the label size the scorer segments at, as the paper's FCN was trained on photos downsized
@@ -47,8 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", required=True, help="prepared dataset folder (with dataset.json)")
     parser.add_argument("--out", required=True, help="segmenter checkpoint to write (.pt)")
-    parser.add_argument("--arch", default="smp-unet", help="smp-unet (default), smp-deeplabv3plus or fcn8s")
-    parser.add_argument("--encoder", default="resnet18", help="smp encoder (default resnet18)")
+    parser.add_argument(
+        "--arch", default="unet-small",
+        help="unet-small (default: minutes on a CPU), smp-unet, smp-deeplabv3plus or fcn8s",
+    )
+    parser.add_argument("--encoder", help="encoder of the smp-* architectures (default resnet18)")
     parser.add_argument("--encoder-weights", metavar="FILE", help="local encoder weights to start from (nothing is downloaded)")
     parser.add_argument("--epochs", type=_positive(int), default=30, help="passes over the train split (default 30)")
     parser.add_argument("--batch-size", type=_positive(int), default=8, help="default 8")
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.arch not in ARCHITECTURES:
         raise InputError(f"--arch {args.arch!r} is unknown; choose one of {sorted(ARCHITECTURES)}.")
+    if (args.encoder or args.encoder_weights) and not args.arch.startswith("smp-"):
+        raise InputError(f"--encoder and --encoder-weights apply to the smp-* architectures, not {args.arch!r}.")
     if args.encoder_weights and not Path(args.encoder_weights).is_file():
         raise InputError(f"{args.encoder_weights}: encoder weights file not found.")
     try:
@@ -79,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(err)) from None
     config = SegmenterTrainConfig(
         data=args.data, out=args.out, arch=args.arch,
-        encoder=args.encoder if args.arch.startswith("smp-") else None,
+        encoder=args.encoder,
         encoder_weights=args.encoder_weights, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         size=args.size, seed=args.seed, device=args.device, workers=args.workers, resume=args.resume,
     )

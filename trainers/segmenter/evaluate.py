@@ -26,7 +26,9 @@ def evaluate_real(
     scores : dict
         ``split``, ``n_images``, ``pixel_acc``, ``class_acc``, ``class_iou``,
         ``per_class`` (19 x {name, acc, iou}; None for a class absent from the
-        split), ``confusion`` (19 x 20 counts) and ``protocol``.
+        split), ``confusion`` (19 x 19 counts, ground truth rows),
+        ``confusion_other`` (19 counts predicted as no train class) and
+        ``protocol``, as in an fcn-score results file.
     """
     pairs = [(frame, dataset.path(split, frame, "photo")) for frame in dataset.frames(split)]
     confusions = _interim_score_images(segmenter, dataset, split, pairs, device=device)
@@ -40,7 +42,8 @@ def evaluate_real(
         "per_class": [
             {"name": c.name, "acc": _number(a), "iou": _number(i)} for c, a, i in zip(TRAIN_CLASSES, acc, iou)
         ],
-        "confusion": counts.tolist(),
+        "confusion": counts[:, :-1].tolist(),
+        "confusion_other": counts[:, -1].tolist(),
         "protocol": {
             "images": "real photos at generation size",
             "resize": "Pillow bilinear on uint8 to label resolution",

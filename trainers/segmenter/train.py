@@ -39,8 +39,8 @@ class SegmenterTrainConfig:
 
     data: str
     out: str
-    arch: str = "smp-unet"
-    encoder: str | None = "resnet18"  # smp encoder; None for fcn8s
+    arch: str = "unet-small"
+    encoder: str | None = None  # smp encoder (None: resnet18); smp architectures only
     encoder_weights: str | None = None  # local encoder weights file (nothing is downloaded)
     epochs: int = 30
     batch_size: int = 8
@@ -55,7 +55,7 @@ class SegmenterTrainConfig:
 
     @property
     def arch_args(self) -> dict[str, Any]:
-        return {"encoder": self.encoder} if self.arch.startswith("smp-") and self.encoder else {}
+        return {"encoder": self.encoder or "resnet18"} if self.arch.startswith("smp-") else {}
 
     @property
     def state_path(self) -> Path:
@@ -82,7 +82,7 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
     InputError
         If the dataset is unusable, or a saved training state does not match `config`.
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if not config.resume and config.state_path.exists():
         raise InputError(
             f"{config.state_path}: an interrupted training run left this state; add --resume to "
@@ -96,7 +96,7 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
     if config.encoder_weights:
         build_args["encoder_weights_file"] = config.encoder_weights  # start only: not a checkpoint arch_arg
     model = build_model(config.arch, NUM_CLASSES, **build_args).to(device)
-    preprocess = Preprocess()  # ImageNet RGB statistics, as smp encoders expect
+    preprocess = Preprocess()  # ImageNet RGB statistics: what smp encoders expect, harmless elsewhere
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
     steps_per_epoch = math.ceil(len(photos) / config.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.epochs * steps_per_epoch))
@@ -145,7 +145,8 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
         segmenter, dataset, config.eval_split, batch_size=config.batch_size, workers=config.workers,
         device=device, progress=config.progress,
     )
-    segmenter.meta["trained_on"]["wall_s"] = round(time.perf_counter() - started, 1)
+    segmenter.meta["trained_on"]["wall_s"] = round(time.perf_counter() - started, 1)  # this session's share
+    segmenter.meta["trained_on"]["cpu_s"] = round(time.process_time() - cpu_started, 1)
     save_segmenter(config.out, segmenter)
     record_segmenter(dataset, config.out)
     config.state_path.unlink(missing_ok=True)  # done: the checkpoint holds all that is worth keeping

@@ -53,15 +53,37 @@ def read_rgb(path: str | os.PathLike, *, convert: bool = True) -> np.ndarray:
     InputError
         If the file is missing, corrupt, or not RGB and `convert` is False.
     """
-    path = Path(path)
-    image = _open_image(path)
-    if image.mode != "RGB":
+    rgb, mode = decode_rgb(path)
+    if mode != "RGB":
         if not convert:
-            raise InputError(f"{path}: expected an RGB image, got mode {image.mode}.")
-        if image.mode not in ("P", "PA"):  # palette PNGs are RGB in disguise
-            log.warning("%s: %s image converted to RGB.", path, image.mode)
+            raise InputError(f"{path}: expected an RGB image, got mode {mode}.")
+        if mode not in ("P", "PA"):  # palette PNGs are RGB in disguise
+            log.warning("%s: %s image converted to RGB.", path, mode)
+    return rgb
+
+
+def decode_rgb(path: str | os.PathLike) -> tuple[np.ndarray, str]:
+    """Read any image as RGB and say what it was, without logging.
+
+    For callers that decode many files (in worker processes) and report
+    conversions once, with a count, instead of once per file.
+
+    Returns
+    -------
+    rgb : (H, W, 3) uint8 ndarray
+    mode : str
+        The file's Pillow mode before conversion ("RGB", "RGBA", "L", "P", ...).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, corrupt or truncated.
+    """
+    image = _open_image(Path(path))
+    mode = image.mode
+    if mode != "RGB":
         image = image.convert("RGB")
-    return np.asarray(image)
+    return np.asarray(image), mode
 
 
 def read_label_png(path: str | os.PathLike) -> np.ndarray:

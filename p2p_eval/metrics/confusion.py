@@ -90,7 +90,10 @@ def confusion_delta_torch(
         return torch.bincount(idx[keep], minlength=cells).reshape(num_classes, num_classes + 1)
     n = pred.shape[0]
     offsets = torch.arange(n, device=idx.device).view(n, *([1] * (idx.dim() - 1))) * cells
-    counts = torch.bincount((idx + offsets)[keep], minlength=n * cells)
+    # Ignored pixels go to one spare bin instead of being masked out: a boolean
+    # index would compact the tensor (and wait for the GPU) on every batch.
+    flat = torch.where(keep, idx + offsets, n * cells).reshape(-1)
+    counts = torch.bincount(flat, minlength=n * cells + 1)[: n * cells]
     return counts.reshape(n, num_classes, num_classes + 1)
 
 

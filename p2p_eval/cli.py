@@ -18,6 +18,7 @@ from p2p_eval.errors import InputError
 
 COMMAND_MODULES = (
     "p2p_eval.commands.classes",
+    "p2p_eval.commands.fcn_score",
 )
 
 log = logging.getLogger("p2p_eval")

@@ -18,6 +18,7 @@ are read back instead of recomputed, and each batch is committed as it
 finishes, so an interrupted run resumes where it stopped.
 """
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -113,11 +114,12 @@ def score_images(
     """
     device = torch.device(device) if device is not None else _model_device(segmenter.model)
     segmenter.model.to(device)
-    states = _per_frame_states(
-        dataset, split, pairs, decode=photo_input, predict=segmenter.predict, device=device,
-        batch_size=batch_size, workers=workers, cache=cache, space=fcn_namespace(segmenter),
-        progress=progress, desc="fcn-score",
-    )
+    with _exact_fp32():
+        states = _per_frame_states(
+            dataset, split, pairs, decode=photo_input, predict=segmenter.predict, device=device,
+            batch_size=batch_size, workers=workers, cache=cache, space=fcn_namespace(segmenter),
+            progress=progress, desc="fcn-score",
+        )
     return states[:, :-1].reshape(-1, *STATE_SHAPE)
 
 
@@ -263,6 +265,19 @@ def _stat(path: Path) -> tuple[int, int]:
 def _label_digest(path: Path, mtime_ns: int, size: int) -> str:
     """Label digests are shared by every run scored on a dataset: digest each file once."""
     return file_digest(path)
+
+
+@contextlib.contextmanager
+def _exact_fp32():
+    """TF32 off while scoring: cuDNN would otherwise run float32 convolutions
+    with 10-bit mantissas on Ampere and later GPUs, and predictions would
+    depend on the GPU model (the CPU and the official Caffe run full fp32)."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:

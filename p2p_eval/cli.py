@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "p2p_eval.commands.classes",
     "p2p_eval.commands.segmenter",
     "trainers.segmenter.cli",
+    "p2p_eval.commands.fcn_score",
 )
 
 log = logging.getLogger("p2p_eval")

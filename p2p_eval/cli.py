@@ -21,6 +21,10 @@ COMMAND_MODULES = (
     "p2p_eval.commands.segmenter",
     "trainers.segmenter.cli",
     "p2p_eval.commands.fcn_score",
+    "p2p_eval.commands.colorfulness",
+    "p2p_eval.commands.prepare",
+    "p2p_eval.commands.show",
+    "reports.cli",
 )
 
 log = logging.getLogger("p2p_eval")

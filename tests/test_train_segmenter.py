@@ -72,12 +72,12 @@ def _interrupted(prepared, out, monkeypatch, *extra):
 
 def test_resume_after_interruption_gives_the_same_weights(prepared, tmp_path, monkeypatch):
     straight = tmp_path / "straight.pt"
-    assert _train(prepared, straight) == 0
+    assert _train(prepared, straight, "--crop", "16x32") == 0
     resumed = tmp_path / "resumed.pt"
-    assert _interrupted(prepared, resumed, monkeypatch) == 130
+    assert _interrupted(prepared, resumed, monkeypatch, "--crop", "16x32") == 130
     state = torch.load(tmp_path / "resumed.pt.state", weights_only=True)
     assert state["epochs_done"] == 1 and not resumed.exists()
-    assert _train(prepared, resumed, "--resume") == 0
+    assert _train(prepared, resumed, "--crop", "16x32", "--resume") == 0
     a, b = torch.load(straight, weights_only=True), torch.load(resumed, weights_only=True)
     assert a["state_dict"].keys() == b["state_dict"].keys()
     for name in a["state_dict"]:
@@ -113,3 +113,18 @@ def test_smp_arch_with_local_encoder_weights(prepared, tmp_path):
     segmenter = load_segmenter(out)
     assert segmenter.arch_args == {"encoder": "resnet18"}
     assert segmenter.meta["trained_on"]["config"]["encoder_weights"] == str(weights)
+
+
+def test_augment_keeps_labels_and_pixels_together():
+    from trainers.segmenter.data import augment
+
+    labels = torch.arange(32, dtype=torch.uint8).repeat(2, 16, 1)  # (2, 16, 32): label = column
+    labels[:, :, :4] = 255
+    photos = labels[:, None].repeat(1, 3, 1, 1)  # grey level = label, so they must stay aligned
+    out = [augment(photos, labels, torch.Generator().manual_seed(7), crop=(8, 16)) for _ in range(2)]
+    (p, lab), (p2, lab2) = out
+    assert p.shape == (2, 3, 8, 16) and lab.shape == (2, 8, 16) and p.dtype == lab.dtype == torch.uint8
+    assert torch.equal(p, p2) and torch.equal(lab, lab2)  # same generator state, same batch
+    assert set(lab.unique().tolist()) <= set(labels.unique().tolist())  # nearest: no invented labels
+    inner = (lab >= 6) & (lab < 255)  # away from the jump to 255, the grey ramp is linear
+    assert inner.sum() > 50 and (p[:, 0].int() - lab.int())[inner].abs().max() <= 1  # pixels follow labels

@@ -6,6 +6,7 @@ import re
 EPILOG = """\
 examples:
   p2p-eval train-segmenter --data data/synthetic --out data/synthetic/segmenter.pt
+  p2p-eval train-segmenter --data data/synth64 --out seg.pt --crop 64x128 --epochs 5
   p2p-eval train-segmenter --data data/synthetic --out seg.pt --arch smp-unet --encoder mobilenet_v2 --epochs 10
   p2p-eval train-segmenter --data data/cityscapes --out seg.pt --arch smp-deeplabv3plus --device cuda --resume
 
@@ -57,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=_positive(int), default=8, help="default 8")
     parser.add_argument("--lr", type=_positive(float), default=1e-3, help="AdamW peak learning rate, cosine decay (default 1e-3)")
     parser.add_argument("--size", type=_size, help="training size HxW (default: the dataset's label size)")
+    parser.add_argument("--crop", type=_size, help="train on random HxW crops of it (same scale, cheaper steps)")
     parser.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--workers", type=int, default=2, help="image decoding threads (default 2)")
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, arch=args.arch,
         encoder=args.encoder,
         encoder_weights=args.encoder_weights, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        size=args.size, seed=args.seed, device=args.device, workers=args.workers, resume=args.resume,
+        size=args.size, crop=args.crop, seed=args.seed, device=args.device, workers=args.workers, resume=args.resume,
     )
     segmenter = train_segmenter(config, device)
     scores = segmenter.meta["scores"]

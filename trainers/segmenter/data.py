@@ -76,8 +76,10 @@ def load_split(
     return photos, labels
 
 
-def augment(photos: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Modest augmentation: random zoom up to `JITTER` with a random crop back, random mirroring.
+def augment(
+    photos: torch.Tensor, labels: torch.Tensor, generator: torch.Generator, crop: tuple[int, int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Modest augmentation: random zoom up to `JITTER`, a random crop, random mirroring.
 
     Parameters
     ----------
@@ -85,20 +87,28 @@ def augment(photos: torch.Tensor, labels: torch.Tensor, generator: torch.Generat
     labels : (B, H, W) uint8 tensor
     generator : torch.Generator
         CPU generator; all randomness comes from it, so a resumed run repeats it.
+    crop : (int, int), optional
+        (h, w) of the crops, at most (H, W); default (H, W). Crops keep the
+        scale the segmenter will see while making each step cheaper.
 
     Returns
     -------
-    photos, labels : same shapes and dtypes
+    photos : (B, 3, h, w) uint8 tensor
+    labels : (B, h, w) uint8 tensor
     """
-    b, _, h, w = photos.shape
+    b, _, full_h, full_w = photos.shape
+    h, w = crop or (full_h, full_w)
+    if h > full_h or w > full_w:
+        raise ValueError(f"Expected a crop within {(full_h, full_w)}, got {(h, w)}.")
     zoom = 1 + (JITTER - 1) * torch.rand((), generator=generator).item()
-    zh, zw = round(h * zoom), round(w * zoom)
+    zh, zw = round(full_h * zoom), round(full_w * zoom)
     tops = torch.randint(0, zh - h + 1, (b,), generator=generator)
     lefts = torch.randint(0, zw - w + 1, (b,), generator=generator)
     flips = torch.rand(b, generator=generator) < 0.5
     big_photos = F.interpolate(photos.float(), size=(zh, zw), mode="bilinear", align_corners=False)
     big_labels = F.interpolate(labels[:, None].float(), size=(zh, zw), mode="nearest-exact")[:, 0]
-    out_photos, out_labels = torch.empty_like(photos), torch.empty_like(labels)
+    out_photos = torch.empty((b, 3, h, w), dtype=photos.dtype)
+    out_labels = torch.empty((b, h, w), dtype=labels.dtype)
     for i in range(b):
         t, left = int(tops[i]), int(lefts[i])
         p = big_photos[i, :, t : t + h, left : left + w]

@@ -11,6 +11,7 @@ import torch
 
 from p2p_eval.classes import TRAIN_CLASSES
 from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.fcn_score import score_images
 from p2p_eval.metrics.confusion import fcn_scores, per_class_scores
 from p2p_eval.segmenters import Segmenter
 
@@ -31,7 +32,9 @@ def evaluate_real(
         ``protocol``, as in an fcn-score results file.
     """
     pairs = [(frame, dataset.path(split, frame, "photo")) for frame in dataset.frames(split)]
-    confusions = _interim_score_images(segmenter, dataset, split, pairs, device=device)
+    confusions = score_images(
+        segmenter, dataset, split, pairs, batch_size=batch_size, workers=workers, device=device, progress=progress
+    )
     counts = confusions.sum(0)
     scores = fcn_scores(counts)
     acc, iou = per_class_scores(counts)
@@ -50,22 +53,6 @@ def evaluate_real(
             "absent_classes": "nan",
         },
     }
-
-
-def _interim_score_images(segmenter, dataset, split, pairs, *, device):
-    # INTERIM until p2p_eval.fcn_score.score_images lands (branch `score`).
-    from PIL import Image
-
-    from p2p_eval.data.files import read_label_png, read_rgb
-    from p2p_eval.metrics.confusion import confusion_delta
-
-    out = []
-    for frame, path in pairs:
-        labels = read_label_png(dataset.path(split, frame, "trainids"))
-        photo = np.asarray(Image.fromarray(read_rgb(path)).resize(labels.shape[::-1], Image.BILINEAR))
-        x = torch.from_numpy(photo).permute(2, 0, 1)[None].to(device)
-        out.append(confusion_delta(segmenter.predict(x)[0].cpu().numpy(), labels))
-    return np.stack(out)
 
 
 def _number(value: np.ndarray | float) -> float | None:

@@ -46,6 +46,7 @@ class SegmenterTrainConfig:
     batch_size: int = 8
     lr: float = 1e-3
     size: tuple[int, int] | None = None  # (H, W); None = the dataset's label size
+    crop: tuple[int, int] | None = None  # random training crops of this (h, w); None = whole images
     seed: int = 0
     device: str = "auto"
     workers: int = 2
@@ -90,6 +91,8 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
         )
     dataset = PreparedDataset.load(config.data)
     size = training_size(dataset, config.size)
+    if config.crop and (config.crop[0] > size[0] or config.crop[1] > size[1]):
+        raise InputError(f"--crop {config.crop[0]}x{config.crop[1]} is larger than the training size {size[0]}x{size[1]}.")
     photos, labels = load_split(dataset, "train", size, workers=config.workers, progress=config.progress)
     torch.manual_seed(config.seed)
     build_args = dict(config.arch_args)
@@ -110,7 +113,7 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
         order = torch.randperm(len(photos), generator=generator)
         for start in range(0, len(photos), config.batch_size):
             index = order[start : start + config.batch_size]
-            x, y = augment(photos[index], labels[index], generator)
+            x, y = augment(photos[index], labels[index], generator, config.crop)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = model(preprocess(x))
@@ -133,7 +136,7 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
         "trained_on": {
             "dataset": dataset.name, "path": str(dataset.root), "split": "train", "n_images": len(photos),
             "source": dataset.meta.get("source"), "config": _plain(config),
-            "augment": f"random zoom 1..{JITTER} + crop back, horizontal flip",
+            "augment": f"random zoom 1..{JITTER}, random crop {list(config.crop or size)}, horizontal flip",
             "photos": "generation-size photos resized to train_size, Pillow bilinear on uint8",
             "labels": "trainIds resized to train_size, nearest; 255 ignored by the loss",
             "optimizer": "AdamW(weight_decay=1e-4), cosine schedule per step",
@@ -156,6 +159,7 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
 def _plain(config: SegmenterTrainConfig) -> dict[str, Any]:
     plain = asdict(config)
     plain["size"] = list(config.size) if config.size else None
+    plain["crop"] = list(config.crop) if config.crop else None
     return plain
 
 

@@ -34,7 +34,13 @@ class Field:
 
 
 def read_varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
-    """Decode the varint at `pos`; returns (value, position after it)."""
+    """Decode the varint at `pos`; returns (value, position after it).
+
+    Examples
+    --------
+    >>> read_varint(memoryview(bytes([0xAC, 0x02])), 0, 2)
+    (300, 2)
+    """
     result = shift = 0
     while True:
         if pos >= end:
@@ -96,8 +102,10 @@ def packed_floats(field: Field, dtype: str) -> np.ndarray:
 
     Returns a read-only view of the buffer (no copy).
     """
-    data = field.value
     itemsize = np.dtype(dtype).itemsize
+    if field.wire_type not in (LENGTH_DELIMITED, FIXED32 if itemsize == 4 else FIXED64):
+        raise WireError(f"field {field.number} should hold {dtype} values but has wire type {field.wire_type}", field.start)
+    data = field.value
     if len(data) % itemsize:
         raise WireError(f"field {field.number}: {len(data)} bytes is not a whole number of {dtype}", field.start)
     return np.frombuffer(data, dtype=dtype)

@@ -65,6 +65,10 @@ def load_split(
     """
     dataset.check_files(split)
     frames = dataset.frames(split)
+    gigabytes = len(frames) * size[0] * size[1] * 4 / 1e9  # 3 bytes of photo + 1 of trainIds per pixel
+    if gigabytes > 4:
+        log.warning("holding %d %s frames at %dx%d takes %.1f GB of memory; a smaller --size lowers it.",
+                    len(frames), split, *size, gigabytes)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         loaded = list(tqdm(
             pool.map(lambda f: _load_frame(dataset, split, f, size), frames),

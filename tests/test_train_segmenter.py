@@ -91,7 +91,7 @@ def test_saved_state_is_never_silently_overwritten_or_misapplied(prepared, tmp_p
     assert _train(prepared, out, "--epochs", "2") == 2
     assert "seg.pt.state: an interrupted training run" in capsys.readouterr().err
     assert _train(prepared, out, "--epochs", "2", "--resume", "--lr", "0.01") == 2
-    assert "lr: saved 0.001, now 0.01" in capsys.readouterr().err
+    assert "lr: saved 0.005, now 0.01" in capsys.readouterr().err
 
 
 def test_bad_arguments_are_named(prepared, tmp_path, capsys):

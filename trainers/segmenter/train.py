@@ -42,9 +42,9 @@ class SegmenterTrainConfig:
     arch: str = "unet-small"
     encoder: str | None = None  # smp encoder (None: resnet18); smp architectures only
     encoder_weights: str | None = None  # local encoder weights file (nothing is downloaded)
-    epochs: int = 30
+    epochs: int = 15
     batch_size: int = 8
-    lr: float = 1e-3
+    lr: float = 5e-3
     size: tuple[int, int] | None = None  # (H, W); None = the dataset's label size
     crop: tuple[int, int] | None = None  # random training crops of this (h, w); None = whole images
     seed: int = 0

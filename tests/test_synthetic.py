@@ -7,7 +7,7 @@ from PIL import Image
 from p2p_eval.classes import CLASS_NAMES, NAME_TO_LABEL, colorize
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.data.preparing import resize_labels
-from p2p_eval.data.synthetic import SyntheticConfig, frame_rng, prepare_synthetic, synthetic_scene
+from p2p_eval.data.synthetic import GENERATOR_VERSION, SyntheticConfig, frame_rng, prepare_synthetic, synthetic_scene
 from p2p_eval.data.synthetic_layout import compose_street
 from p2p_eval.data.synthetic_render import render_photo
 
@@ -110,7 +110,7 @@ def test_prepared_layout_at_demo_sizes(tmp_path, size):
     data = PreparedDataset.load(tmp_path)
     assert data.frames("val") == ("synthcity_val_000000", "synthcity_val_000001")
     assert meta["label_size"] == [size, 2 * size] and meta["image_size"] == [size, size]
-    assert meta["source"]["generator_version"] == 1 and meta["source"]["seed"] == 1
+    assert meta["source"]["generator_version"] == GENERATOR_VERSION and meta["source"]["seed"] == 1
     frame = data.frames("train")[2]
     photo = np.asarray(Image.open(data.path("train", frame, "photo")))
     color = np.asarray(Image.open(data.path("train", frame, "color")))
@@ -149,3 +149,16 @@ def test_row_intervals_cover_exactly_the_pixel_centres_inside():
     np.testing.assert_array_equal(mask, expected)
     bands = _row_intervals(8, np.array([[1.0, 3.0]], np.float32), np.full((1, 2), np.inf, np.float32), count=True)
     assert bands.tolist() == [[0, 1, 1, 2, 2, 2, 2, 2]]
+
+
+def test_cli_prepares_the_city_and_refuses_a_bad_size(tmp_path, capsys):
+    from p2p_eval.cli import main
+
+    out = tmp_path / "synth"
+    assert main(["prepare", "synthetic", "--out", str(out), "--n-train", "2", "--n-val", "1", "--size", "32",
+                 "--label-size", "32x64", "--workers", "1", "--quiet"]) == 0
+    assert "train 2, val 1 frames" in capsys.readouterr().out
+    PreparedDataset.load(out).check_files("val")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prepare", "synthetic", "--out", str(tmp_path / "bad"), "--size", "8"])
+    assert exit_info.value.code == 2 and "`size` >= 16" in capsys.readouterr().err

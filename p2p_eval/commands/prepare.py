@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import sys
 
 SYNTHETIC_EPILOG = """\
 examples:
@@ -108,11 +109,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(factory, **fields):
-    """Build a config dataclass; its validation message becomes argparse's error."""
+    """Build a config dataclass; a validation error exits 2 with its message, like argparse's."""
     try:
         return factory(**fields)
     except ValueError as err:
-        raise SystemExit(f"p2p-eval prepare: error: {err}") from None
+        print(f"p2p-eval prepare: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _print_summary(out: str, meta: dict) -> None:

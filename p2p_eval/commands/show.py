@@ -1,6 +1,7 @@
 """`p2p-eval show`: a picture grid of a prepared dataset, and its class shares."""
 
 import argparse
+import sys
 
 EPILOG = """\
 examples:
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from p2p_eval.data.preview import class_shares, frame_grid, pick_frames
 
     if args.frames < 1:
-        raise SystemExit(f"p2p-eval show: error: --frames must be >= 1, got {args.frames}")
+        print(f"p2p-eval show: error: expected --frames >= 1, got {args.frames}", file=sys.stderr)
+        return 2
     dataset = PreparedDataset.load(args.data)
     frames = pick_frames(dataset, args.split, args.frames)
     dataset.check_files(args.split)

@@ -23,7 +23,7 @@ from p2p_eval.data.preparing import FrameArrays, FrameJob, prepare_frames, resiz
 from p2p_eval.data.synthetic_layout import compose_street
 from p2p_eval.data.synthetic_render import render_photo
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever a change alters the frames a seed produces."""
 
 RESAMPLE = {"photo": "bicubic", "color": "nearest", "trainids": "none (generated at label_size)"}

@@ -95,26 +95,44 @@ def _noise_tile(rows: int, cols: int) -> np.ndarray:
     return 0.7 * fine + 0.7 * coarse
 
 
+def _palette_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`PALETTES` as arrays indexed by trainId (classes without a palette use IGNORE's).
+
+    Returns (modes (256, K, 3), cumulative weights (256, K), second colours
+    (256, K2, 3), number of second colours (256,), 0 = "darker first colour").
+    """
+    size = max(len(p[0]) for p in PALETTES.values())
+    size2 = max(len(p[2] or ()) for p in PALETTES.values())
+    modes, cumulative = np.zeros((256, size, 3), np.float32), np.full((256, size), 2.0, np.float32)
+    seconds, n_seconds = np.zeros((256, size2, 3), np.float32), np.zeros(256, np.intp)
+    for label in range(256):
+        first, weights, second = PALETTES.get(label, PALETTES[IGNORE])
+        modes[label, : len(first)] = first
+        cumulative[label, : len(first)] = np.cumsum(weights) / np.sum(weights)
+        if second:
+            seconds[label, : len(second)] = second
+            n_seconds[label] = len(second)
+    return modes, cumulative, seconds, n_seconds
+
+
+_MODES, _CUMULATIVE, _SECONDS, _N_SECONDS = _palette_tables()
+
+
 def _instance_colours(rng: np.random.Generator, canvas: Canvas) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 3) first and second colours of the N instances, 0..1 float32."""
-    labels = np.array(canvas.instance_labels)
-    first = np.zeros((labels.size, 3), np.float32)
-    second = np.zeros((labels.size, 3), np.float32)
-    for label in np.unique(labels):
-        where = np.nonzero(labels == label)[0]
-        modes, weights, seconds = PALETTES.get(int(label), PALETTES[IGNORE])
-        pick = rng.choice(len(modes), size=where.size, p=np.array(weights) / np.sum(weights))
-        jitter = rng.normal(0, 4, (where.size, 3)) + rng.normal(0, 12, (where.size, 1))  # tint, brightness
-        first[where] = (np.array(modes, np.float32)[pick] + jitter) / 255
-        if label == SKY:
-            second[where] = (np.array(SKY_HORIZON, np.float32)[pick] + jitter) / 255
-        elif seconds is None:
-            second[where] = first[where] * rng.uniform(0.6, 0.8, (where.size, 1))
-        else:
-            pick = rng.integers(len(seconds), size=where.size)
-            second[where] = (np.array(seconds, np.float32)[pick] + rng.normal(0, 8, (where.size, 3))) / 255
-    light = np.array(canvas.instance_light, np.float32)[:, None]
-    return np.clip(first, 0, 1) * light, np.clip(second, 0, 1) * light
+    """(N, 3) first and second colours of the N instances, 0..1 float32, drawn for all at once."""
+    labels = np.array(canvas.instance_labels, np.intp)
+    n = labels.size
+    pick = (rng.random(n)[:, None] > _CUMULATIVE[labels]).sum(axis=1)  # a mode by its weight
+    jitter = rng.normal(0, 4, (n, 3)) + rng.normal(0, 12, (n, 1))  # tint, brightness
+    first = _MODES[labels, pick] + jitter
+    own = _N_SECONDS[labels]
+    pick2 = (rng.random(n) * own).astype(np.intp)
+    second = np.where((own > 0)[:, None], _SECONDS[labels, pick2] + rng.normal(0, 8, (n, 3)),
+                      first * rng.uniform(0.6, 0.8, (n, 1)))
+    sky = labels == SKY
+    second[sky] = np.array(SKY_HORIZON, np.float32)[pick[sky]] + jitter[sky]
+    light = np.array(canvas.instance_light, np.float32)[:, None] / 255
+    return (np.clip(first, 0, 255) * light).astype(np.float32), (np.clip(second, 0, 255) * light).astype(np.float32)
 
 
 def render_photo(rng: np.random.Generator, canvas: Canvas) -> np.ndarray:

@@ -55,11 +55,11 @@ class Camera:
 
     def col(self, x: float | np.ndarray, z: float | np.ndarray) -> np.ndarray:
         """Image column of lateral position `x` at depth `z`."""
-        return self.vanish_col + self.focal * np.asarray(x) / z
+        return self.vanish_col + self.focal * x / z
 
     def row(self, y: float | np.ndarray, z: float | np.ndarray) -> np.ndarray:
         """Image row of height `y` above the ground at depth `z`."""
-        return self.horizon + self.focal * (self.height - np.asarray(y)) / z
+        return self.horizon + self.focal * (self.height - y) / z
 
     def plane_depth(self, x: float) -> np.ndarray:
         """(cols,) depth at which each column meets the street-parallel plane at lateral `x`.
@@ -85,6 +85,11 @@ class Camera:
         top = int(np.floor(self.horizon)) + 1
         dy = np.arange(top, self.rows, dtype=np.float32)[:, None] + 0.5 - self.horizon
         return top, self.focal * self.height / dy
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """Clamp to [0, 1] (two ufunc calls; ``np.clip`` costs more on small arrays)."""
+    return np.minimum(np.maximum(values, 0, out=values), 1, out=values)
 
 
 class Canvas:
@@ -140,14 +145,15 @@ class Canvas:
             return
         inner = (slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
         region = (slice(r0, r1), slice(c0, c1))
+        whole = (r1 - r0, c1 - c0) == (h, w)
 
         def crop(value):  # the visible part of an array value; (1, w) and (h, 1) arrays broadcast
-            if not isinstance(value, np.ndarray) or value.ndim == 0:
+            if whole or not isinstance(value, np.ndarray) or value.ndim == 0:
                 return value
             return value[tuple(s if n > 1 else slice(None) for s, n in zip(inner, value.shape))]
 
         depth = crop(depth)
-        win = mask[inner] & (depth < self.depth[region])
+        win = (mask if whole else mask[inner]) & (depth < self.depth[region])
         for buffer, value in ((self.depth, depth), (self.labels, label), (self.instances, instance), (self.materials, material)):
             np.copyto(buffer[region], crop(value), where=win, casting="unsafe")
 
@@ -161,8 +167,8 @@ class Canvas:
         r0, r1 = max(int(np.floor(top)), 0), min(int(np.ceil(bottom)), cam.rows)
         if c1 <= c0 or r1 <= r0 or (self.depth[r0:r1, c0:c1] <= z).all():  # off-canvas or hidden
             return
-        u = np.clip((self._centres[c0:c1] - left) / max(right - left, 1e-3), 0, 1)
-        v = np.clip((bottom - self._centres[r0:r1]) / max(bottom - top, 1e-3), 0, 1)
+        u = _unit((self._centres[c0:c1] - left) / max(right - left, 1e-3))
+        v = _unit((bottom - self._centres[r0:r1]) / max(bottom - top, 1e-3))
         mask, material = shape(u[None, :], v[:, None])  # (1, w) and (h, 1): shapes broadcast them
         self.paint(r0, c0, np.broadcast_to(mask, (r1 - r0, c1 - c0)), np.float32(z), label, instance, material)
 

@@ -97,6 +97,8 @@ def test_saved_state_is_never_silently_overwritten_or_misapplied(prepared, tmp_p
 def test_bad_arguments_are_named(prepared, tmp_path, capsys):
     assert _train(prepared, tmp_path / "x.pt", "--arch", "segformer") == 2
     assert "--arch 'segformer' is unknown" in capsys.readouterr().err
+    assert _train(prepared, tmp_path / "x.pt", "--arch", "unet-small", "--encoder", "resnet18") == 2
+    assert "apply to the smp-* architectures" in capsys.readouterr().err
     assert _train(tmp_path / "nothing", tmp_path / "x.pt") == 2
     assert "no dataset.json" in capsys.readouterr().err
 
@@ -107,11 +109,11 @@ def test_smp_arch_with_local_encoder_weights(prepared, tmp_path):
     weights = tmp_path / "resnet18-encoder.pt"
     torch.save(smp.Unet(encoder_name="resnet18", encoder_weights=None).encoder.state_dict(), weights)
     out = tmp_path / "smp.pt"
-    assert main(["train-segmenter", "--data", str(prepared), "--out", str(out), "--arch", "smp-unet",
+    assert main(["train-segmenter", "--data", str(prepared), "--out", str(out),  # an encoder implies smp-unet
                  "--encoder-weights", str(weights), "--epochs", "1", "--batch-size", "4", "--workers", "1"]) == 0
     weights.unlink()  # the checkpoint must not need the start weights
     segmenter = load_segmenter(out)
-    assert segmenter.arch_args == {"encoder": "resnet18"}
+    assert segmenter.arch == "smp-unet" and segmenter.arch_args == {"encoder": "resnet18"}
     assert segmenter.meta["trained_on"]["config"]["encoder_weights"] == str(weights)
 
 

@@ -49,8 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", required=True, help="prepared dataset folder (with dataset.json)")
     parser.add_argument("--out", required=True, help="segmenter checkpoint to write (.pt)")
     parser.add_argument(
-        "--arch", default="unet-small",
-        help="unet-small (default: minutes on a CPU), smp-unet, smp-deeplabv3plus or fcn8s",
+        "--arch",
+        help="unet-small (default: minutes on a CPU), smp-unet (default when --encoder or "
+        "--encoder-weights is given), smp-deeplabv3plus or fcn8s",
     )
     parser.add_argument("--encoder", help="encoder of the smp-* architectures (default resnet18)")
     parser.add_argument("--encoder-weights", metavar="FILE", help="local encoder weights to start from (nothing is downloaded)")
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from p2p_eval.segmenters import ARCHITECTURES
     from trainers.segmenter.train import SegmenterTrainConfig, train_segmenter
 
+    if args.arch is None:  # asking for an encoder means asking for an encoder-decoder network
+        args.arch = "smp-unet" if args.encoder or args.encoder_weights else "unet-small"
     if args.arch not in ARCHITECTURES:
         raise InputError(f"--arch {args.arch!r} is unknown; choose one of {sorted(ARCHITECTURES)}.")
     if (args.encoder or args.encoder_weights) and not args.arch.startswith("smp-"):

@@ -68,6 +68,10 @@ def test_torch_and_numpy_agree_and_batches_add_up():
     for i in (2, 0, 1):
         cm.update(pred[i], target[i])
     np.testing.assert_array_equal(cm.counts, whole)
+    per_item = confusion_delta_torch(torch.from_numpy(pred), torch.from_numpy(target), per_item=True).numpy()
+    assert per_item.shape == (3, 19, 20)
+    for i in range(3):
+        np.testing.assert_array_equal(per_item[i], confusion_delta(pred[i], target[i]))
 
 
 def test_stacked_states_score_like_single_ones():

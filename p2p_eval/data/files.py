@@ -53,15 +53,37 @@ def read_rgb(path: str | os.PathLike, *, convert: bool = True) -> np.ndarray:
     InputError
         If the file is missing, corrupt, or not RGB and `convert` is False.
     """
-    path = Path(path)
-    image = _open_image(path)
-    if image.mode != "RGB":
+    rgb, mode = decode_rgb(path)
+    if mode != "RGB":
         if not convert:
-            raise InputError(f"{path}: expected an RGB image, got mode {image.mode}.")
-        if image.mode not in ("P", "PA"):  # palette PNGs are RGB in disguise
-            log.warning("%s: %s image converted to RGB.", path, image.mode)
+            raise InputError(f"{path}: expected an RGB image, got mode {mode}.")
+        if mode not in ("P", "PA"):  # palette PNGs are RGB in disguise
+            log.warning("%s: %s image converted to RGB.", path, mode)
+    return rgb
+
+
+def decode_rgb(path: str | os.PathLike) -> tuple[np.ndarray, str]:
+    """Read any image as RGB and say what it was, without logging.
+
+    For callers that decode many files (in worker processes) and report
+    conversions once, with a count, instead of once per file.
+
+    Returns
+    -------
+    rgb : (H, W, 3) uint8 ndarray
+    mode : str
+        The file's Pillow mode before conversion ("RGB", "RGBA", "L", "P", ...).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, corrupt or truncated.
+    """
+    image = _open_image(Path(path))
+    mode = image.mode
+    if mode != "RGB":
         image = image.convert("RGB")
-    return np.asarray(image)
+    return np.asarray(image), mode
 
 
 def read_label_png(path: str | os.PathLike) -> np.ndarray:
@@ -111,22 +133,23 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
         raise
 
 
-def write_json(path: str | os.PathLike, document: Any) -> None:
-    """Write a JSON document atomically (indented, NaN written as null)."""
-    write_text(path, json.dumps(_nan_to_none(document), indent=2, allow_nan=False) + "\n")
-
-
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a UTF-8 text file (LaTeX, HTML, Markdown) atomically."""
+    """Write a text file (CSV, LaTeX ...) atomically, UTF-8."""
     path = Path(path)
     fd, tmp = _atomic_target(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | os.PathLike, document: Any) -> None:
+    """Write a JSON document atomically (indented, NaN written as null)."""
+    path = Path(path)
+    write_text(path, json.dumps(_nan_to_none(document), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -62,12 +62,21 @@ def confusion_delta(
 
 def confusion_delta_torch(
     pred: torch.Tensor, target: torch.Tensor, num_classes: int = NUM_CLASSES, ignore_index: int = IGNORE,
+    *, per_item: bool = False,
 ) -> torch.Tensor:
     """`confusion_delta` on tensors, on their device (no host round trip).
 
+    Parameters
+    ----------
+    pred, target : (N, ...) integer tensors
+        As in `confusion_delta`; `target` is not validated here (hot loop).
+    per_item : bool, optional
+        Count each item of the leading axis separately (one bincount for the
+        whole batch, offset per item) instead of summing over the batch.
+
     Returns
     -------
-    counts : (num_classes, num_classes + 1) int64 tensor
+    counts : (num_classes, num_classes + 1) or (N, num_classes, num_classes + 1) int64 tensor
     """
     if pred.shape != target.shape:
         raise ValueError(f"Expected `pred` and `target` of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}.")
@@ -75,8 +84,17 @@ def confusion_delta_torch(
     pred = pred.long()
     keep = target != ignore_index
     p = torch.where((pred >= 0) & (pred < num_classes), pred, num_classes)
-    idx = (target * (num_classes + 1) + p)[keep]
-    return torch.bincount(idx, minlength=num_classes * (num_classes + 1)).reshape(num_classes, num_classes + 1)
+    cells = num_classes * (num_classes + 1)
+    idx = target * (num_classes + 1) + p
+    if not per_item:
+        return torch.bincount(idx[keep], minlength=cells).reshape(num_classes, num_classes + 1)
+    n = pred.shape[0]
+    offsets = torch.arange(n, device=idx.device).view(n, *([1] * (idx.dim() - 1))) * cells
+    # Ignored pixels go to one spare bin instead of being masked out: a boolean
+    # index would compact the tensor (and wait for the GPU) on every batch.
+    flat = torch.where(keep, idx + offsets, n * cells).reshape(-1)
+    counts = torch.bincount(flat, minlength=n * cells + 1)[: n * cells]
+    return counts.reshape(n, num_classes, num_classes + 1)
 
 
 def per_class_scores(counts: np.ndarray, absent_classes: AbsentRule = "nan") -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,1 @@
+"""The scoring pipeline's parts: input loading, colour decoding, results."""

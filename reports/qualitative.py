@@ -82,7 +82,8 @@ def write_grid(
     out = Path(out)
     dataset.check_files(split)
     frames = choose_frames(dataset.frames(split), n_frames)
-    run_images = [_run_images(run, frames, split) for run in runs]
+    # Matched against the whole split, so the frames left out of the grid are not reported missing.
+    run_images = [_run_images(run, list(dataset.frames(split)), split) for run in runs]
     rows = []
     for frame in frames:
         sources = [dataset.path(split, frame, "color")]

@@ -18,7 +18,13 @@ from p2p_eval.errors import InputError
 
 COMMAND_MODULES = (
     "p2p_eval.commands.classes",
+    "p2p_eval.commands.colorfulness",
+    "p2p_eval.commands.demo",
     "p2p_eval.commands.fcn_score",
+    "p2p_eval.commands.prepare",
+    "p2p_eval.commands.show",
+    "reports.cli",
+    "study_app.cli",
 )
 
 log = logging.getLogger("p2p_eval")
@@ -51,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"p2p-eval: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("p2p-eval: interrupted; re-run the same command to resume.", file=sys.stderr)
         return 130

@@ -38,10 +38,9 @@ from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
 from p2p_eval.metrics.confusion import confusion_delta_torch
 from p2p_eval.scoring.loader import (
-    LABEL_MAP_RESIZE, RESIZE_KERNEL, Batch, ScoringItems, label_map_input, label_size, make_loader,
+    FAR_DISTANCE, LABEL_MAP_RESIZE, RESIZE_KERNEL, Batch, ScoringItems, label_map_input, label_size, make_loader,
     photo_input, size_batches,
 )
-from p2p_eval.scoring.palette import FAR_DISTANCE
 from p2p_eval.segmenters.checkpoint import Segmenter
 
 log = logging.getLogger(__name__)
@@ -136,7 +135,7 @@ def score_label_maps(
     """Per-frame confusions of generated colour label maps (photo->labels).
 
     Each map is decoded by nearest Cityscapes label colour at its own size
-    (`p2p_eval.scoring.palette`), then upsampled (nearest) to the trainIds size.
+    (`p2p_eval.data.pix2pix_ab.decode_colors`), then upsampled (nearest) to the trainIds size.
     Parameters as in `score_images`.
 
     Returns

@@ -27,8 +27,9 @@ class PaperTable:
     cvpr: str  # numbering in the CVPR 2017 version
     caption: str
     kind: str  # the results kind it is rendered from
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # column headers, LaTeX
     rows: tuple[PaperRow, ...]
+    row_header: str = "Loss"  # header of the row-label column, LaTeX
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -65,7 +66,7 @@ TABLES: dict[str, PaperTable] = {t.key: t for t in (
     PaperTable("receptive-field", "Table 3", "Table 2",
                "FCN-scores for different receptive field sizes of the discriminator, evaluated on "
                "Cityscapes labels$\\to$photos.",
-               "fcn-score", FCN_COLUMNS, (
+               "fcn-score", FCN_COLUMNS, row_header="Discriminator receptive field", rows=(
         PaperRow("unet-l1-cgan-pixel", "1$\\times$1",     (0.39, 0.15, 0.10)),
         PaperRow("unet-l1-cgan-16",    "16$\\times$16",   (0.65, 0.21, 0.17)),
         PaperRow("unet-l1-cgan",       "70$\\times$70",   (0.66, 0.23, 0.17)),
@@ -88,7 +89,7 @@ TABLES: dict[str, PaperTable] = {t.key: t for t in (
     )),
     PaperTable("amt-colorization", "Table 5", "Table 4",
                "AMT ``real vs fake'' test on colorization (\\% of trials labeled real).",
-               "study", ("% Turkers labeled real",), (
+               "study", ("\\% Turkers labeled real",), row_header="Method", rows=(
         PaperRow(None, "L2 regression from [62]", (16.3,)),
         PaperRow(None, "Zhang et al. 2016 [62]",  (27.8,)),
         PaperRow(None, "Ours",                    (22.5,)),

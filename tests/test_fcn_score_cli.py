@@ -192,7 +192,7 @@ def test_label_score_on_generated_colour_maps(workspace, score):
                  "--workers", "1"])
     assert code == 0
     doc = json.loads((workspace / "l.json").read_text())
-    assert doc["kind"] == "label-score" and doc["protocol"]["decode"]["far_distance"] == 32.0
+    assert doc["kind"] == "label-score" and doc["protocol"]["decode"]["far_distance"] == 30.0
     real, generated = doc["runs"]
     assert set(generated) == RUN_FIELDS | {"far_pixels"} and generated["far_pixels"] == 0
     assert real["is_real"] and real["pixel_acc"] > generated["pixel_acc"]

@@ -27,6 +27,7 @@ from typing import Any
 
 from p2p_eval import __version__
 from p2p_eval.data.files import read_json, write_json
+from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -240,3 +241,25 @@ def write_run_json(root: str | os.PathLike, meta: dict[str, Any]) -> None:
     document = {"format": RUN_FORMAT, "version": RUN_VERSION, **meta}
     document.setdefault("versions", {"p2p_eval": __version__})
     write_json(Path(root) / "run.json", document)
+
+
+def recorded_dataset(runs: Sequence[Run], given: str | os.PathLike | None = None) -> PreparedDataset:
+    """The prepared dataset to score `runs` against: `given`, else the one their run.json files record.
+
+    Raises
+    ------
+    InputError
+        If `given` is None and the runs record several datasets, or some
+        record none; the message says to pass --data.
+    """
+    if given is not None:
+        return PreparedDataset.load(given)
+    recorded = {r.dataset.resolve() for r in runs if r.dataset is not None}
+    unknown = [r.name for r in runs if r.dataset is None]
+    if len(recorded) == 1 and not unknown:
+        return PreparedDataset.load(recorded.pop())
+    if len(recorded) > 1:
+        raise InputError(f"The runs come from {len(recorded)} different datasets {sorted(map(str, recorded))}; "
+                         "score them separately, or pass --data to score all on one.")
+    raise InputError(f"Runs {unknown[:5]} do not record their dataset (no run.json, or no \"dataset\" in it); "
+                     "pass --data PREPARED.")

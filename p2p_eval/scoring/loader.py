@@ -17,8 +17,8 @@ from PIL import Image
 
 from p2p_eval.classes import IGNORE, NUM_CLASSES
 from p2p_eval.data.files import decode_rgb, read_label_png
+from p2p_eval.data.pix2pix_ab import decode_colors
 from p2p_eval.errors import InputError
-from p2p_eval.scoring.palette import decode_label_colors
 
 RESIZE_KERNEL = "pillow-bilinear-uint8"
 """Generated images are resized with Pillow's BILINEAR filter on uint8 RGB: what
@@ -29,6 +29,11 @@ different FCN-scores (pytorch-CycleGAN-and-pix2pix PR #1190)."""
 LABEL_MAP_RESIZE = "decode-then-pillow-nearest"
 """Generated colour label maps are decoded at their own size, then the trainIds
 are upsampled with Pillow's NEAREST filter (no colours are invented)."""
+
+FAR_DISTANCE = 30.0
+"""RGB distance beyond which a decoded label-map pixel counts as far from every
+Cityscapes label colour (reported, still decoded to the nearest); the default
+tolerance of `p2p-eval prepare pix2pix-ab`, which decodes the same way."""
 
 
 def resize_bilinear(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -65,7 +70,7 @@ def photo_input(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, str, int
 def label_map_input(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, str, int]:
     """A generated colour label map as trainIds at label size: ((H, W) uint8, mode, far pixels)."""
     rgb, mode = decode_rgb(path)
-    ids, n_far = decode_label_colors(rgb)
+    ids, n_far = decode_colors(rgb, FAR_DISTANCE)
     return upsample_nearest(ids, size), mode, n_far
 
 

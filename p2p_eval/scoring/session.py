@@ -22,8 +22,7 @@ from p2p_eval.errors import InputError
 from p2p_eval.fcn_score import score_images, score_label_maps
 from p2p_eval.metrics.confusion import ABSENT_RULES
 from p2p_eval.results import results_document
-from p2p_eval.scoring.loader import LABEL_MAP_RESIZE, RESIZE_KERNEL, label_size
-from p2p_eval.scoring.palette import FAR_DISTANCE
+from p2p_eval.scoring.loader import FAR_DISTANCE, LABEL_MAP_RESIZE, RESIZE_KERNEL, label_size
 from p2p_eval.scoring.report import Bootstrap, ScoredRun, absent_classes, run_entry
 from p2p_eval.segmenters.checkpoint import Segmenter, load_segmenter
 

@@ -1,0 +1,162 @@
+"""`p2p-eval demo`: the paper's evaluation in miniature, on the embedded synthetic city.
+
+The demo is a script of ordinary `p2p-eval` commands (each one also a step a
+user can run by hand), so it shows exactly what the suite does and reuses
+every command's own resumability: a finished step is skipped, an interrupted
+one resumes. It reaches the trainers, scorers and reports only through
+`p2p_eval.cli.main`, keeping the library free of imports from them.
+"""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes of one demo; `QUICK` and `DEFAULT` below are the two offered."""
+
+    n_train: int
+    n_val: int
+    size: int  # generation size (pix2pix input/output side)
+    label_size: str  # HxW of the trainIds the scorer segments at
+    variants: tuple[str, ...]
+    epochs: int  # constant-lr epochs; as many decay epochs follow
+    ngf: int
+    segmenter_epochs: int
+    segmenter_encoder: str
+
+
+DEFAULT = DemoConfig(
+    n_train=200, n_val=50, size=64, label_size="128x256",
+    variants=("unet-l1", "unet-gan", "unet-cgan", "unet-l1-gan", "unet-l1-cgan", "encdec-l1", "encdec-l1-cgan"),
+    epochs=3, ngf=32, segmenter_epochs=8, segmenter_encoder="resnet18",
+)
+QUICK = DemoConfig(
+    n_train=100, n_val=24, size=64, label_size="128x256",
+    variants=("unet-l1", "unet-cgan", "unet-l1-cgan", "encdec-l1-cgan"),
+    epochs=2, ngf=32, segmenter_epochs=5, segmenter_encoder="resnet18",
+)
+
+
+class Demo:
+    """The demo's steps over one output folder."""
+
+    def __init__(self, out: Path, config: DemoConfig, run_command: Callable[[list[str]], int], echo: Callable[[str], None]):
+        self.out, self.config, self._run, self._echo = out, config, run_command, echo
+        self.data = out / "data"
+        self.segmenter = self.data / "segmenter.pt"
+        self.runs = out / "runs"
+        self.results = out / "results"
+        self.report = out / "report"
+        self.written: list[Path] = []
+
+    def command(self, *args: str) -> None:
+        self._echo("$ p2p-eval " + " ".join(args))
+        status = self._run(list(args))
+        if status != 0:
+            raise RuntimeError(f"`p2p-eval {' '.join(args)}` failed with status {status}; see the messages above.")
+
+    def prepare(self) -> None:
+        c = self.config
+        self.command("prepare", "synthetic", "--out", str(self.data), "--n-train", str(c.n_train),
+                     "--n-val", str(c.n_val), "--size", str(c.size), "--label-size", c.label_size, "--quiet")
+
+    def train_segmenter(self) -> None:
+        if self.segmenter.is_file():
+            self._echo(f"reusing the segmenter {self.segmenter}")
+            return
+        c = self.config
+        resume = ("--resume",) if self.segmenter.with_name(self.segmenter.name + ".state").exists() else ()
+        self.command("train-segmenter", "--data", str(self.data), "--out", str(self.segmenter),
+                     "--encoder", c.segmenter_encoder, "--epochs", str(c.segmenter_epochs), *resume)
+
+    def train(self, variant: str) -> None:
+        run = self.runs / variant
+        if _generated(run, self.config.n_val):
+            self._echo(f"reusing the run {run} (trained, val generated)")
+            return
+        c = self.config
+        resume = ("--resume",) if (run / "checkpoints" / "latest.pt").is_file() else ()
+        self.command("train", "--data", str(self.data), "--variant", variant, "--out", str(run),
+                     "--size", str(c.size), "--ngf", str(c.ngf), "--ndf", str(c.ngf),
+                     "--epochs", str(c.epochs), "--decay-epochs", str(c.epochs),
+                     "--sample-every", "0", "--threads", str(os.cpu_count() or 1), *resume)
+
+    def score(self) -> None:
+        fcn, color = self.results / "fcn-score.json", self.results / "colorfulness.json"
+        self.command("fcn-score", str(self.runs), "--with-real", "--baseline", "unet-l1",
+                     "--json", str(fcn), "--csv", str(self.results / "fcn-score.csv"))
+        self.command("colorfulness", str(self.runs), "--with-real", "--baseline", "unet-l1",
+                     "--json", str(color), "--plot", str(self.results / "colorfulness.png"), "--quiet")
+        self.written += [fcn, self.results / "fcn-score.csv", color,
+                         self.results / "colorfulness.png", self.results / "colorfulness.pdf"]
+
+    def reports(self) -> None:
+        docs = [str(self.results / "fcn-score.json"), str(self.results / "colorfulness.json")]
+        tex = self.report / "tables.tex"
+        self.command("report", "latex", *docs, "--out", str(tex), "--standalone", "--paper")
+        self.written.append(tex)
+        pdf = _compile(tex)
+        if pdf:
+            self.written.append(pdf)
+        else:
+            self._echo("pdflatex not found: tables.tex written, not compiled (apt-get install texlive-latex-extra)")
+        self.command("report", "html", *docs, "--runs", str(self.runs), "--data", str(self.data),
+                     "--out", str(self.report / "html"))
+        self.command("report", "md", *docs, "--out", str(self.report / "summary.md"))
+        self.written += [self.report / "html" / "index.html", self.report / "summary.md"]
+
+
+def _generated(run: Path, n_val: int) -> bool:
+    """Has this run finished training and written every val image?"""
+    meta = run / "run.json"
+    if not meta.is_file():
+        return False
+    folder = run / "images" / "val"
+    return folder.is_dir() and sum(1 for _ in folder.glob("*.png")) >= n_val
+
+
+def _compile(tex: Path) -> Path | None:
+    """Compile a standalone LaTeX file with pdflatex, if installed; the PDF's path."""
+    if shutil.which("pdflatex") is None:
+        return None
+    subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        cwd=tex.parent, check=True, stdout=subprocess.DEVNULL, timeout=120,
+    )
+    return tex.with_suffix(".pdf")
+
+
+def run_demo(out: Path, config: DemoConfig, run_command: Callable[[list[str]], int], echo: Callable[[str], None]) -> list[Path]:
+    """Run every step; returns the files written, in order."""
+    demo = Demo(out, config, run_command, echo)
+    started = time.monotonic()
+    demo.prepare()
+    demo.train_segmenter()
+    for variant in config.variants:
+        demo.train(variant)
+    demo.score()
+    demo.reports()
+    echo(f"demo finished in {time.monotonic() - started:.0f} s")
+    return [demo.segmenter, demo.runs, *demo.written]
+
+
+def summary_rows(results: Path) -> list[dict]:
+    """One row per run: FCN-scores and colorfulness side by side, from the results files."""
+    fcn = json.loads((results / "fcn-score.json").read_text())
+    color = {r["name"]: r for r in json.loads((results / "colorfulness.json").read_text())["runs"]}
+    rows = []
+    for run in fcn["runs"]:
+        other = color.get(run["name"], {})
+        rows.append({"run": run["name"], **{k: run[k] for k in ("pixel_acc", "class_acc", "class_iou")},
+                     **{k: other.get(k) for k in ("L", "a", "b")}})
+    return rows

@@ -1,0 +1,85 @@
+"""Reading the fields of results documents: scores, intervals, tests, run order, provenance facts.
+
+Null scores become NaN here, once; everything downstream handles NaN.
+"""
+
+from typing import Any
+
+import numpy as np
+
+
+def score(entry: dict[str, Any], key: str) -> float:
+    """The entry's score `key` as float; NaN when null."""
+    value = entry.get(key)
+    return np.nan if value is None else float(value)
+
+
+def interval(entry: dict[str, Any], key: str) -> tuple[float, float]:
+    """The entry's interval for `key`: ``intervals[key]``, or a study's ``interval``."""
+    bounds = (entry.get("intervals") or {}).get(key)
+    if bounds is None and key == "fool_rate":
+        bounds = entry.get("interval")
+    if not bounds or any(b is None for b in bounds):
+        return np.nan, np.nan
+    return float(bounds[0]), float(bounds[1])
+
+
+def p_value(entry: dict[str, Any], key: str) -> float:
+    """p-value of the entry's bootstrap test of `key` against its baseline; NaN if none."""
+    test = (entry.get("baseline_test") or {}).get(key) or {}
+    value = test.get("p_value")
+    return np.nan if value is None else float(value)
+
+
+def ordered_entries(
+    runs: list[dict[str, Any]], order: tuple[str, ...]
+) -> list[dict[str, Any] | str]:
+    """Runs in `order` first, then the rest in document order.
+
+    A name in `order` that the document lacks stays in its place as the bare
+    name (rendered as a row of missing cells), so no row disappears silently.
+
+    Examples
+    --------
+    >>> ordered_entries([{"name": "a"}, {"name": "b"}], ("b", "c"))
+    [{'name': 'b'}, 'c', {'name': 'a'}]
+    """
+    by_name = {r["name"]: r for r in runs}
+    first = [by_name.get(name, name) for name in order]
+    return first + [r for r in runs if r["name"] not in order]
+
+
+def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
+    """Short plain-text facts on what a document measured and how."""
+    data, protocol = document.get("data") or {}, document.get("protocol") or {}
+    facts = []
+    frames = data.get("frames")
+    n_frames = len(frames) if isinstance(frames, list) else data.get("n_frames")
+    where = " ".join(str(x) for x in (n_frames, data.get("split"), "frames of" if n_frames else None,
+                                      data.get("name") or data.get("dataset")) if x)
+    if where:
+        facts.append(f"measured on {where}")
+    segmenter = protocol.get("segmenter")
+    if isinstance(segmenter, dict):
+        digest = str(segmenter.get("sha256") or "")[:12]
+        facts.append(f"segmenter {segmenter.get('arch', '?')}" + (f" (sha256 {digest})" if digest else ""))
+    if document.get("kind") == "study":
+        facts += _study_facts(document["runs"], data, protocol)
+    bootstrap = protocol.get("bootstrap")
+    if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
+        confidence = float(bootstrap.get("confidence", 0.95))
+        facts.append(f"{confidence:.0%} bootstrap intervals, {bootstrap['resamples']} resamples")
+    return tuple(facts)
+
+
+def _study_facts(runs: list[dict[str, Any]], data: dict[str, Any], protocol: dict[str, Any]) -> list[str]:
+    """Title, raters and exposure of a perceptual study (the numbers its ± depends on)."""
+    facts = [f"study: {data['title']}"] if data.get("title") else []
+    raters = sorted(e["n_raters"] for e in runs if e.get("n_raters") is not None)
+    if raters:
+        count = str(raters[0]) if raters[0] == raters[-1] else f"{raters[0]} to {raters[-1]}"
+        excluded = sum(e.get("n_raters_excluded") or 0 for e in runs)
+        facts.append(f"{count} raters per algorithm ({excluded} excluded)")
+    if protocol.get("exposure_ms"):
+        facts.append(f"each image shown {protocol['exposure_ms']} ms")
+    return facts

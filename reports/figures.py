@@ -1,0 +1,58 @@
+"""The per-class IoU chart, drawn from an fcn-score or label-score results document.
+
+Drawn with matplotlib's Agg backend into an array and written with
+`p2p_eval.data.files.write_png`, so a report folder never holds half a file.
+The colour marginals (paper Figure 6) are `p2p_eval.colorfulness_plot`'s.
+"""
+
+import os
+from typing import Any
+
+import numpy as np
+
+from p2p_eval.classes import CLASS_NAMES, PALETTE
+from p2p_eval.data.files import write_png
+
+def _save(figure: Any, path: str | os.PathLike) -> None:
+    import matplotlib.pyplot as plt
+
+    figure.canvas.draw()
+    rgb = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(figure)
+    write_png(path, rgb)
+
+
+def per_class_iou_figure(document: dict[str, Any], path: str | os.PathLike) -> bool:
+    """Grouped bars of each run's IoU per class (fcn-score or label-score documents).
+
+    Returns
+    -------
+    drawn : bool
+        False (and nothing written) when no run has ``per_class`` detail.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = [e for e in document["runs"] if e.get("per_class")]
+    if not entries:
+        return False
+    y = np.arange(len(CLASS_NAMES))
+    height = 0.8 / len(entries)
+    figure, axis = plt.subplots(figsize=(7, 1.0 + 0.32 * len(CLASS_NAMES)), dpi=100)
+    for i, entry in enumerate(entries):
+        iou = [np.nan if c.get("iou") is None else c["iou"] for c in entry["per_class"]]
+        axis.barh(y + i * height - 0.4 + height / 2, iou, height=height, label=entry["name"],
+                  hatch="//" if entry.get("is_real") else None)
+    axis.set_yticks(y, CLASS_NAMES)
+    for tick, colour in zip(axis.get_yticklabels(), PALETTE):
+        tick.set_bbox({"facecolor": colour / 255, "alpha": 0.35, "edgecolor": "none", "pad": 1})
+    axis.invert_yaxis()
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("IoU (no bar: class absent, IoU undefined)")
+    axis.legend(fontsize=8, loc="lower right")
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    _save(figure, path)
+    return True

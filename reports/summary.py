@@ -1,0 +1,100 @@
+"""The summary table: one row per run, the scores of every results file side by side.
+
+A run that one file lacks gets marked ``n/a`` cells in that file's columns,
+so runs missing from some documents are visible, never dropped.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports.entries import document_facts, interval, score
+from reports.tables import KIND_COLUMNS, Column, ReportTable, Row
+
+GROUP_TITLES = {
+    "fcn-score": "FCN-score",
+    "label-score": "Photo$\\to$labels",
+    "colorfulness": "Histogram intersection",
+    "study": "Real vs fake",
+}
+"""Header over each results file's columns (LaTeX)."""
+
+
+def _groups(documents: Sequence[dict[str, Any]]) -> list[str]:
+    """Group titles, numbered when two files are of one kind."""
+    kinds = [d["kind"] for d in documents]
+    seen: dict[str, int] = {}
+    titles = []
+    for kind in kinds:
+        seen[kind] = seen.get(kind, 0) + 1
+        titles.append(GROUP_TITLES[kind] + (f" ({seen[kind]})" if kinds.count(kind) > 1 else ""))
+    return titles
+
+
+def summary_table(
+    paths: Sequence[str], documents: Sequence[dict[str, Any]], *, order: tuple[str, ...] = ()
+) -> ReportTable:
+    """Every run of every document in one table.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        The results files, for the notes.
+    documents : sequence of dict
+        Checked results documents (`reports.documents.load_documents`).
+    order : tuple of str, optional
+        Run names to put first (each must be in some document).
+
+    Returns
+    -------
+    table : ReportTable
+        Columns ``"<file index>:<score>"`` grouped per file; `absent` marks
+        the cells of runs a file lacks. Rows are labelled by run name.
+    """
+    groups = _groups(documents)
+    columns: list[Column] = []
+    sources: list[tuple[int, Column]] = []  # (document index, column of its kind)
+    for index, (document, group) in enumerate(zip(documents, groups)):
+        for column in KIND_COLUMNS[document["kind"]]:
+            columns.append(Column(f"{index}:{column.key}", column.header, column.percent,
+                                  column.higher_is_better, group))
+            sources.append((index, column))
+    entries = [{e["name"]: e for e in d["runs"]} for d in documents]
+    names = list(dict.fromkeys([*order, *(n for by_name in entries for n in by_name)]))
+    shape = (len(names), len(columns))
+    blocks = {key: np.full(shape, np.nan) for key in ("values", "low", "high", "error")}
+    absent = np.zeros(shape, dtype=bool)
+    rows = []
+    for i, name in enumerate(names):
+        is_real = any(by_name.get(name, {}).get("is_real") for by_name in entries)
+        rows.append(Row(name, None, "real" if is_real else "run"))
+        for j, (index, column) in enumerate(sources):
+            entry = entries[index].get(name)
+            if entry is None:
+                absent[i, j] = True
+                continue
+            blocks["values"][i, j] = score(entry, column.key)
+            blocks["low"][i, j], blocks["high"][i, j] = interval(entry, column.key)
+            if column.key == "fool_rate":
+                blocks["error"][i, j] = score(entry, "se")
+    keys = [c.key for c in columns]
+    frames = {k: pd.DataFrame(v, columns=keys) for k, v in blocks.items()}
+    facts = tuple(
+        f"{group}: {Path(path).name}" + (f", {'; '.join(document_facts(d))}" if document_facts(d) else "")
+        for path, d, group in zip(paths, documents, groups)
+    )
+    return ReportTable(
+        key="summary",
+        kind="summary",
+        caption=f"All results side by side ({len(documents)} results files, one row per run).",
+        row_header="Run",
+        columns=tuple(columns),
+        rows=tuple(rows),
+        paper=None,
+        facts=facts,
+        absent=pd.DataFrame(absent, columns=keys),
+        **frames,
+    )

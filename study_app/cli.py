@@ -1,0 +1,195 @@
+"""`p2p-eval study ...`: write, check, serve and analyse a perceptual study."""
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from p2p_eval.errors import InputError
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = '''\
+# A p2p-eval perceptual study ("real vs fake", the pix2pix paper's AMT protocol).
+# Check it with `p2p-eval study check study.toml`, run it with `p2p-eval study serve study.toml`.
+# Paths are relative to this file.
+
+title = "Which image is fake?"
+# SQLite file (WAL mode) by default; a PostgreSQL URL for several server processes:
+#   database = "postgresql://user:password@host/dbname"  (or env P2P_STUDY_DATABASE_URL)
+database = "sqlite:///study.sqlite"
+# Token for /admin/?token=... (at least 16 characters; or env P2P_STUDY_ADMIN_TOKEN).
+admin_token = "{token}"
+
+[protocol]
+pairing = "paired"              # "paired": real and fake from the same input (colorization);
+                                # "unpaired": from different inputs (maps <-> aerial)
+exposure_ms = 1000              # both images shown this long, locked to display frames
+practice_trials = 10            # with feedback, not scored
+main_trials = 40                # scored, no feedback
+vigilance_trials = 0            # extra obviously-fake (heavily blurred) trials in the main phase
+vigilance_max_misses = 0        # raters missing more are flagged ...
+exclude_vigilance_failures = true   # ... and left out of the results
+raters_per_algorithm = 50
+image_size = 256                # both images are re-encoded as PNG at this size
+session_timeout_s = 3600        # an idle session past this frees its slot
+seed = 0                        # trial plans are fixed by this seed and the session id
+
+# The real photos: a folder of images, or a prepared dataset's photos.
+[real]
+images = "real"
+# dataset = "data/synthetic"
+# split = "val"
+# glob = "*_real_B.png"         # e.g. a PyTorch pix2pix results folder
+
+# One table per algorithm: a folder of images, or a run (p2p-eval or PyTorch pix2pix).
+[[algorithms]]
+name = "L1"
+images = "fake_l1"
+
+[[algorithms]]
+name = "L1+cGAN"
+images = "fake_l1_cgan"
+# run = "runs/unet-l1-cgan"
+# split = "val"
+
+[completion]
+code = "{code}"                 # shown at the end (paste into Prolific / your form)
+# redirect_url = "https://app.prolific.com/submissions/complete?cc={code}"
+'''
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    study = subparsers.add_parser(
+        "study",
+        help="host an AMT-style real-vs-fake perceptual study and analyse it",
+        description="Host the pix2pix paper's real-vs-fake perceptual study and compute its results.",
+        epilog="examples:\n  p2p-eval study init mystudy\n  p2p-eval study check mystudy/study.toml\n"
+               "  p2p-eval study serve mystudy/study.toml --port 8080\n"
+               "  p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = study.add_subparsers(title="study commands", metavar="COMMAND", required=True)
+
+    def add(name: str, help_: str, example: str, func) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_, description=help_[0].upper() + help_[1:] + ".",
+                                     epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.set_defaults(func=func)
+        return parser
+
+    init = add("init", "write a commented study config template", "p2p-eval study init mystudy", _init)
+    init.add_argument("dir", type=Path, help="folder to write study.toml into")
+    check = add("check", "validate a study config and read every image", "p2p-eval study check mystudy/study.toml", _check)
+    check.add_argument("config", type=Path)
+    serve = add("serve", "serve a study with the waitress WSGI server", "p2p-eval study serve mystudy/study.toml --host 0.0.0.0 --port 8080", _serve)
+    serve.add_argument("config", type=Path)
+    _server_options(serve)
+    results = add("results", "compute fool rates, bootstrap intervals and pairwise tests",
+                  "p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv", _results)
+    results.add_argument("config", type=Path)
+    results.add_argument("--json", type=Path, required=True, help="results document to write")
+    results.add_argument("--csv", type=Path, help="also write every answered trial as CSV")
+    results.add_argument("--resamples", type=int, default=10_000, help="bootstrap replicates (default 10000)")
+    demo = add("demo", "serve a short study of two runs against a prepared dataset's real photos",
+               "p2p-eval study demo --runs runs/unet-l1 runs/unet-l1-cgan --data data/synthetic --port 8080", _demo)
+    demo.add_argument("--runs", type=Path, nargs=2, required=True, metavar="RUN")
+    demo.add_argument("--data", type=Path, required=True, help="prepared dataset (real photos)")
+    demo.add_argument("--split", default="val")
+    demo.add_argument("--out", type=Path, default=Path("study-demo"), help="folder for the config and database")
+    _server_options(demo)
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
+    parser.add_argument("--threads", type=int, default=4, help="waitress worker threads (default 4; more is slower on few cores)")
+
+
+def _init(args: argparse.Namespace) -> int:
+    path = args.dir / "study.toml"
+    if path.exists():
+        raise InputError(f"{path}: already exists; remove it or choose another folder.")
+    args.dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(TEMPLATE.format(token=secrets.token_urlsafe(24), code=secrets.token_hex(4).upper()), encoding="utf-8")
+    print(f"wrote {path}; edit the image paths, then run `p2p-eval study check {path}`.")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from study_app.config import load_config
+    from study_app.stimuli import check_images, load_stimuli
+
+    config = load_config(args.config)
+    stimuli = load_stimuli(config)
+    for warning in check_images(stimuli, config.protocol.image_size):
+        log.warning("%s", warning)
+    p = config.protocol
+    print(f"{config.path}: OK. {len(stimuli.real)} real images; "
+          + ", ".join(f"{name}: {len(images)} images" for name, images in stimuli.fakes.items())
+          + f". {p.practice_trials} practice + {p.main_trials} main (+{p.vigilance_trials} vigilance) trials, "
+          f"{p.exposure_ms} ms, {p.pairing}, {p.raters_per_algorithm} raters per algorithm.")
+    if not config.admin_token:
+        print("note: no admin_token; `serve` will generate one for the session.")
+    return 0
+
+
+def run_server(config_path: Path, host: str, port: int, threads: int) -> int:
+    """Serve the study with waitress until interrupted; prints where to find it."""
+    import waitress
+
+    from study_app import create_app
+    from study_app.config import load_config
+
+    token = load_config(config_path).admin_token or secrets.token_urlsafe(24)
+    app = create_app({"STUDY_CONFIG": str(config_path), "ADMIN_TOKEN": token})
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=threads, max_request_body_size=65536,
+                                        connection_limit=1000)
+    except OSError as err:
+        raise InputError(f"cannot listen on {host}:{port} ({err.strerror}); choose another --port or --host.") from None
+    url = f"http://{host}:{server.effective_port}"
+    print(f"serving {app.extensions['study'].title!r} on {url}/", file=sys.stderr)
+    print(f"admin: {url}/admin/?token={token}", file=sys.stderr, flush=True)
+    server.run()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return run_server(args.config, args.host, args.port, args.threads)
+
+
+def _results(args: argparse.Namespace) -> int:
+    from sqlalchemy import inspect
+
+    from p2p_eval.results import write_results
+    from study_app.analysis import study_document, trials_csv
+    from study_app.config import load_config
+    from study_app.db import make_engine
+
+    config = load_config(args.config)
+    sqlite_file = config.database_url.removeprefix("sqlite:///")
+    if config.database_url.startswith("sqlite:///") and not Path(sqlite_file).is_file():
+        raise InputError(f"{sqlite_file}: no study database yet; serve the study first (`p2p-eval study serve`).")
+    engine = make_engine(config.database_url)
+    if not inspect(engine).has_table("answers"):
+        raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
+    document, rows = study_document(config, engine, n_resamples=args.resamples)
+    write_results(args.json, document)
+    if args.csv:
+        tmp = args.csv.with_name(f".{args.csv.name}.tmp")
+        tmp.write_text(trials_csv(rows), encoding="utf-8")
+        os.replace(tmp, args.csv)
+    for run in document["runs"]:
+        rate = "-" if run["fool_rate"] is None else f"{100 * run['fool_rate']:.1f}%"
+        se = "" if run["se"] is None else f" ± {100 * run['se']:.1f}%"
+        print(f"{run['name']}: {rate}{se} fooled ({run['n_raters']} raters, {run['n_raters_excluded']} excluded)")
+    print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv else ""))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from study_app.demo import write_demo_config
+
+    return run_server(write_demo_config(args.runs, args.data, args.split, args.out), args.host, args.port, args.threads)

@@ -1,0 +1,233 @@
+"""The study config file (TOML) as frozen dataclasses, validated once.
+
+Every error names the file and the key (``study.toml: [protocol] exposure_ms: ...``)
+and says what is allowed, so a study is fixed before anyone is paid. Paths in the
+file are relative to the file's folder.
+"""
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from p2p_eval.errors import InputError
+
+PAIRINGS = ("paired", "unpaired")
+ADMIN_TOKEN_ENV = "P2P_STUDY_ADMIN_TOKEN"
+DATABASE_URL_ENV = "P2P_STUDY_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where a set of images comes from.
+
+    Attributes
+    ----------
+    kind : {"images", "run", "dataset"}
+        A plain folder of images (``images``), a p2p-eval / PyTorch pix2pix run
+        (``run``) or a prepared dataset's real photos (``dataset``).
+    path : Path
+        Absolute path of the folder.
+    split : str
+        Split of a run or dataset (ignored for a plain folder).
+    glob : str
+        File pattern within a plain folder.
+    """
+
+    kind: str
+    path: Path
+    split: str = "val"
+    glob: str = "*"
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One algorithm under test: its name in tables and its generated images."""
+
+    name: str
+    source: ImageSource
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The trial protocol; defaults are the pix2pix paper's (§4.1)."""
+
+    pairing: str = "paired"
+    exposure_ms: int = 1000
+    practice_trials: int = 10
+    main_trials: int = 40
+    vigilance_trials: int = 0  # extra, obviously fake trials mixed into the main phase
+    vigilance_max_misses: int = 0  # a rater missing more is flagged
+    exclude_vigilance_failures: bool = True
+    raters_per_algorithm: int = 50
+    image_size: int = 256
+    session_timeout_s: int = 3600  # an idle session past this frees its slot
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a rater gets at the end: a code to paste and/or a redirect."""
+
+    code: str | None = None
+    redirect_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study, as read from its TOML file."""
+
+    path: Path
+    title: str
+    protocol: Protocol
+    real: ImageSource
+    algorithms: tuple[Algorithm, ...]
+    completion: Completion
+    database_url: str
+    admin_token: str | None
+
+    @property
+    def algorithm_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.algorithms)
+
+
+class _Table:
+    """One TOML table being read: typed look-ups whose errors name file and key."""
+
+    def __init__(self, path: Path, section: str, data: Any):
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: [{section}] must be a table, got {type(data).__name__}.")
+        self.path, self.section, self.data, self.used = path, section, data, set()
+
+    def where(self, key: str) -> str:
+        return f"{self.path}: [{self.section}] {key}" if self.section else f"{self.path}: {key}"
+
+    def get(self, key: str, kind: type, default: Any = None, *, required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                raise InputError(f"{self.where(key)}: missing; add it (see `p2p-eval study init`).")
+            return default
+        value = self.data[key]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InputError(f"{self.where(key)}: expected an integer, got {value!r}.")
+        if not isinstance(value, kind):
+            raise InputError(f"{self.where(key)}: expected {kind.__name__}, got {value!r}.")
+        return value
+
+    def int_in(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.get(key, int, default)
+        if not low <= value <= high:
+            raise InputError(f"{self.where(key)}: expected an integer in [{low}, {high}], got {value}.")
+        return value
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise InputError(
+                f"{self.where(unknown[0])}: unknown key; allowed here: {sorted(self.used)}."
+            )
+
+
+def _source(table: _Table, base: Path, allowed: tuple[str, ...]) -> ImageSource:
+    given = [kind for kind in allowed if kind in table.data]
+    if len(given) != 1:
+        raise InputError(
+            f"{table.where('|'.join(allowed))}: give exactly one of {list(allowed)}, got {given or 'none'}."
+        )
+    kind = given[0]
+    path = (base / table.get(kind, str)).resolve()
+    split = table.get("split", str, "val")
+    glob = table.get("glob", str, "*")
+    if not path.is_dir():
+        raise InputError(f"{table.where(kind)}: {path} is not a folder; fix the path (relative to the config file).")
+    return ImageSource(kind=kind, path=path, split=split, glob=glob)
+
+
+def _protocol(table: _Table) -> Protocol:
+    pairing = table.get("pairing", str, "paired")
+    if pairing not in PAIRINGS:
+        raise InputError(f"{table.where('pairing')}: expected one of {list(PAIRINGS)}, got {pairing!r}.")
+    protocol = Protocol(
+        pairing=pairing,
+        exposure_ms=table.int_in("exposure_ms", 1000, 17, 60_000),
+        practice_trials=table.int_in("practice_trials", 10, 0, 1000),
+        main_trials=table.int_in("main_trials", 40, 1, 1000),
+        vigilance_trials=table.int_in("vigilance_trials", 0, 0, 1000),
+        vigilance_max_misses=table.int_in("vigilance_max_misses", 0, 0, 1000),
+        exclude_vigilance_failures=table.get("exclude_vigilance_failures", bool, True),
+        raters_per_algorithm=table.int_in("raters_per_algorithm", 50, 1, 1_000_000),
+        image_size=table.int_in("image_size", 256, 16, 2048),
+        session_timeout_s=table.int_in("session_timeout_s", 3600, 10, 7 * 24 * 3600),
+        seed=table.int_in("seed", 0, 0, 2**63 - 1),
+    )
+    table.finish()
+    return protocol
+
+
+def load_config(path: str | os.PathLike) -> StudyConfig:
+    """Read and validate a study config file.
+
+    Parameters
+    ----------
+    path : path-like
+        The TOML file (`p2p-eval study init` writes a commented template).
+
+    Returns
+    -------
+    StudyConfig
+
+    Raises
+    ------
+    InputError
+        If the file is missing or not TOML, or a key is unknown, missing, of the
+        wrong type or out of range; the message names the file and the key.
+    """
+    path = Path(path).resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found; write one with `p2p-eval study init DIR`.") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: not valid TOML ({err}).") from None
+    base = path.parent
+    top = _Table(path, "", raw)
+    title = top.get("title", str, "Which image is fake?")
+    database_url = os.environ.get(DATABASE_URL_ENV) or top.get("database", str, "sqlite:///study.sqlite")
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        relative = database_url[len("sqlite:///"):]
+        database_url = f"sqlite:///{(base / relative).resolve()}" if relative and relative != ":memory:" else database_url
+    admin_token = os.environ.get(ADMIN_TOKEN_ENV) or top.get("admin_token", str) or None
+    if admin_token is not None and len(admin_token) < 16:
+        raise InputError(f"{top.where('admin_token')}: use at least 16 random characters, got {len(admin_token)}.")
+    protocol = _protocol(_Table(path, "protocol", top.get("protocol", dict, {})))
+    real_table = _Table(path, "real", top.get("real", dict, required=True))
+    real = _source(real_table, base, ("images", "dataset"))
+    real_table.finish()
+    algorithms = []
+    for i, entry in enumerate(top.get("algorithms", list, required=True)):
+        table = _Table(path, f"[algorithms] #{i + 1}", entry)
+        name = table.get("name", str, required=True).strip()
+        if not name or len(name) > 100:
+            raise InputError(f"{table.where('name')}: expected 1 to 100 characters, got {name!r}.")
+        algorithms.append(Algorithm(name=name, source=_source(table, base, ("images", "run"))))
+        table.finish()
+    if not algorithms:
+        raise InputError(f"{top.where('algorithms')}: list at least one [[algorithms]] table.")
+    names = [a.name for a in algorithms]
+    if len(set(names)) != len(names):
+        raise InputError(f"{top.where('algorithms')}: names must be unique, got {names}.")
+    completion_table = _Table(path, "completion", top.get("completion", dict, {}))
+    completion = Completion(
+        code=completion_table.get("code", str) or None,
+        redirect_url=completion_table.get("redirect_url", str) or None,
+    )
+    completion_table.finish()
+    if completion.redirect_url and not completion.redirect_url.startswith(("https://", "http://")):
+        raise InputError(f"{completion_table.where('redirect_url')}: expected an http(s) URL, got {completion.redirect_url!r}.")
+    top.finish()
+    return StudyConfig(
+        path=path, title=title, protocol=protocol, real=real, algorithms=tuple(algorithms),
+        completion=completion, database_url=database_url, admin_token=admin_token,
+    )

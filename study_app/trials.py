@@ -1,0 +1,98 @@
+"""The trial plan of a session: which real and fake image, on which side.
+
+A plan is a pure function of the study seed, the session id and the images, so
+it can be rebuilt and audited. Practice trials (with feedback) come first, then
+the main trials; vigilance trials (a heavily blurred real photo as the "fake")
+are mixed into the main phase on top of the scored trials.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from study_app.config import Protocol
+
+VIGILANCE_PREFIX = "vigilance:"
+"""`fake_key` of a vigilance trial: the blurred real photo of that key."""
+
+
+@dataclass(frozen=True)
+class PlannedTrial:
+    """One trial of a session (the correct side is `fake_left`)."""
+
+    index: int
+    phase: str  # practice | main
+    kind: str  # normal | vigilance
+    real_key: str
+    fake_key: str
+    fake_left: bool
+
+
+def session_rng(seed: int, session_id: str) -> np.random.Generator:
+    """A generator that depends only on the study seed and the session id."""
+    digest = hashlib.sha256(f"{seed}:{session_id}".encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def _unpaired_reals(rng: np.random.Generator, fakes: list[str], real_keys: list[str]) -> list[str]:
+    """Distinct real keys, none equal to the fake key of its trial."""
+    reals = list(rng.choice(real_keys, size=len(fakes), replace=False))
+    for i in range(len(reals)):
+        if reals[i] == fakes[i]:
+            # Swap with a partner that keeps both trials unpaired (one exists: len >= 2).
+            j = next(j for j in range(len(reals)) if j != i and reals[j] != fakes[i] and reals[i] != fakes[j])
+            reals[i], reals[j] = reals[j], reals[i]
+    return reals
+
+
+def plan_session(
+    protocol: Protocol, session_id: str, real_keys: list[str], fake_keys: list[str]
+) -> list[PlannedTrial]:
+    """Plan every trial of one session.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        Trial counts, pairing and seed.
+    session_id : str
+        With ``protocol.seed``, fixes the plan.
+    real_keys, fake_keys : list of str
+        Keys of the real photos and of the session's algorithm's images
+        (sorted order does not matter; they are sorted here).
+
+    Returns
+    -------
+    trials : list of PlannedTrial
+        ``practice_trials + main_trials + vigilance_trials`` trials, indexed
+        from 0; each fake image appears at most once per session.
+    """
+    rng = session_rng(protocol.seed, session_id)
+    real_keys, fake_keys = sorted(real_keys), sorted(fake_keys)
+    n_scored = protocol.practice_trials + protocol.main_trials
+    fakes = list(rng.choice(fake_keys, size=n_scored, replace=False))
+    if protocol.pairing == "paired":
+        reals = list(fakes)
+    else:
+        reals = _unpaired_reals(rng, fakes, real_keys)
+    kinds = ["normal"] * n_scored
+    if protocol.vigilance_trials:
+        # Insert vigilance trials at random places of the main phase.
+        main = list(zip(fakes[protocol.practice_trials:], reals[protocol.practice_trials:], kinds[protocol.practice_trials:]))
+        for _ in range(protocol.vigilance_trials):
+            real, blurred = rng.choice(real_keys, size=2, replace=False)
+            main.insert(int(rng.integers(0, len(main) + 1)), (VIGILANCE_PREFIX + blurred, real, "vigilance"))
+        head = list(zip(fakes[: protocol.practice_trials], reals[: protocol.practice_trials], kinds[: protocol.practice_trials]))
+        fakes, reals, kinds = (list(column) for column in zip(*(head + main)))
+    sides = rng.integers(0, 2, size=len(fakes)).astype(bool)
+    return [
+        PlannedTrial(
+            index=i,
+            phase="practice" if i < protocol.practice_trials else "main",
+            kind=kinds[i],
+            real_key=str(reals[i]),
+            fake_key=str(fakes[i]),
+            fake_left=bool(sides[i]),
+        )
+        for i in range(len(fakes))
+    ]

@@ -1,0 +1,231 @@
+"""Helpers for the study-site tests: a small study on disk, the app, and `RaterActions`."""
+
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from p2p_eval.data.files import write_png
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+
+
+def make_study(
+    root: Path,
+    *,
+    algorithms: tuple[str, ...] = ("A", "B"),
+    n_images: int = 8,
+    practice: int = 2,
+    main: int = 4,
+    vigilance: int = 0,
+    exposure_ms: int = 200,
+    pairing: str = "paired",
+    raters: int = 50,
+    timeout_s: int = 3600,
+    image_size: int = 32,
+    extra: str = "",
+) -> Path:
+    """Write real and fake image folders (32x32 PNGs) and a study.toml; return its path."""
+    rng = np.random.default_rng(0)
+    for folder in ("real",) + tuple(f"fake_{name}" for name in algorithms):
+        for i in range(n_images):
+            write_png(root / folder / f"frame{i:03d}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    tables = "".join(f'\n[[algorithms]]\nname = "{name}"\nimages = "fake_{name}"\n' for name in algorithms)
+    path = root / "study.toml"
+    path.write_text(
+        f'title = "Test study"\nadmin_token = "{ADMIN_TOKEN}"\n{extra}\n'
+        f'[protocol]\npairing = "{pairing}"\nexposure_ms = {exposure_ms}\npractice_trials = {practice}\n'
+        f"main_trials = {main}\nvigilance_trials = {vigilance}\nraters_per_algorithm = {raters}\n"
+        f"image_size = {image_size}\nsession_timeout_s = {timeout_s}\n\n"
+        f'[real]\nimages = "real"\n{tables}\n[completion]\ncode = "DONE42"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+class RaterActions:
+    """One rater going through the site with a Flask test client."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def start(self, query: str = "") -> str:
+        """Open the landing page, press Start; return the session id."""
+        landing = self._client.get("/" + query)
+        if landing.status_code == 303:  # a running session resumes
+            return landing.headers["Location"].rsplit("/", 1)[-1]
+        token = re.search(r'name="start_token" value="([^"]+)"', landing.get_data(as_text=True)).group(1)
+        started = self._client.post("/start", data={"start_token": token})
+        assert started.status_code == 303, started.get_data(as_text=True)
+        return started.headers["Location"].rsplit("/", 1)[-1]
+
+    def csrf(self, session_id: str) -> str:
+        page = self._client.get(f"/s/{session_id}").get_data(as_text=True)
+        return re.search(r'data-csrf="([^"]+)"', page).group(1)
+
+    def trial(self, session_id: str) -> dict:
+        return self._client.get(f"/api/s/{session_id}/trial").get_json()
+
+    def answer(self, session_id: str, index: int, choice: str = "left", *, csrf: str | None = None, **fields):
+        body = {"index": index, "choice": choice, "reaction_ms": 850.0, "exposure_ms": 200.0,
+                "exposure_frames": 12, "frame_ms": 16.7} | fields
+        headers = {"X-CSRF-Token": self.csrf(session_id) if csrf is None else csrf}
+        return self._client.post(f"/api/s/{session_id}/answer", json=body, headers=headers)
+
+    def complete(self, session_id: str, choose=lambda trial: "left") -> None:
+        """Answer every remaining trial."""
+        csrf = self.csrf(session_id)
+        while not (trial := self.trial(session_id))["done"]:
+            response = self.answer(session_id, trial["index"], choose(trial), csrf=csrf)
+            assert response.status_code == 200, response.get_json()
+
+
+@pytest.fixture
+def study_config(tmp_path: Path) -> Path:
+    return make_study(tmp_path / "study")
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+_cluster: dict[str, str] = {}
+
+
+@pytest.fixture
+def postgres_server() -> str:
+    """Base URL of a throw-away PostgreSQL cluster on a free loopback port.
+
+    Started once per test process (test modules import this fixture, so a
+    session-scoped fixture would start one per module) and stopped at exit.
+    Needs Debian's `postgresql` package (the Makefile's APT_PACKAGES) and root,
+    because `initdb` refuses root and runs as user `postgres` instead.
+    """
+    if "url" not in _cluster:
+        _cluster["url"] = _start_postgres()
+    return _cluster["url"]
+
+
+def _start_postgres() -> str:
+    import atexit
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bin_dir = _postgres_bin()
+    if bin_dir is None or os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("PostgreSQL tests need Debian's postgresql package and root (to run initdb as `postgres`)")
+    # Not under pytest's tmp folder: that is private to root, and the server runs as `postgres`.
+    root = Path(tempfile.mkdtemp(prefix="p2p-study-pg-"))
+    shutil.chown(root, "postgres")
+    data = root / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_postgres + [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    subprocess.run(as_postgres + [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                                  f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+
+    def stop() -> None:
+        subprocess.run(as_postgres + [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+    atexit.register(stop)
+    return f"postgresql://postgres@127.0.0.1:{port}"
+
+
+_databases = iter(range(1_000_000))
+
+
+def database_url(backend: str, request) -> str | None:
+    """None for the default SQLite file; a fresh PostgreSQL database otherwise."""
+    if backend == "sqlite":
+        return None
+    from sqlalchemy import create_engine
+
+    from study_app.db import driver_url
+
+    base = request.getfixturevalue("postgres_server")
+    name = f"study_{next(_databases)}"
+    admin = create_engine(driver_url(base + "/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return f"{base}/{name}"
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.xdist_group("postgres"))]
+"""Parametrize a test's `app` (indirect) or backend over both databases."""
+
+
+@pytest.fixture
+def app(request, study_config: Path):
+    """The study app; ``@pytest.mark.parametrize("app", BACKENDS, indirect=True)`` adds PostgreSQL."""
+    from study_app import create_app
+
+    test_config = {"STUDY_CONFIG": str(study_config), "TESTING": True}
+    url = database_url(getattr(request, "param", "sqlite"), request)
+    if url:
+        test_config["DATABASE_URL"] = url
+    return create_app(test_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def rater(client) -> RaterActions:
+    return RaterActions(client)
+
+
+class StudyServer:
+    """`p2p-eval study serve` in a child process (the production waitress server)."""
+
+    def __init__(self, config: Path, threads: int = 4):
+        import os
+        import subprocess
+        import sys
+
+        root = Path(__file__).resolve().parent.parent
+        env = dict(os.environ, PYTHONPATH=str(root))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "p2p_eval", "study", "serve", str(config), "--port", "0", "--threads", str(threads)],
+            cwd=root, env=env, stderr=subprocess.PIPE, text=True,
+        )
+        self.url = None
+        for line in self.process.stderr:
+            found = re.search(r"on (http://127\.0\.0\.1:\d+)/", line)
+            if found:
+                self.url = found.group(1)
+                break
+        if self.url is None:
+            self.process.kill()
+            raise RuntimeError(f"server did not start (exit {self.process.wait()})")
+        # Keep reading the server's log: a full pipe would block the server.
+        self.log: list[str] = []
+        self._drain = threading.Thread(target=lambda: self.log.extend(self.process.stderr), daemon=True)
+        self._drain.start()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, as in a crash or an OOM kill."""
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self._drain.join(timeout=10)

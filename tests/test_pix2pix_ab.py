@@ -1,0 +1,93 @@
+"""`prepare pix2pix-ab`: side-by-side import, palette decoding and its far-pixel report."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from p2p_eval.classes import colorize
+from p2p_eval.cli import main
+from p2p_eval.data.files import read_label_png, read_rgb
+from p2p_eval.data.pix2pix_ab import AbConfig, decode_colors, prepare_pix2pix_ab
+from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.errors import InputError
+
+from conftest import make_prepared_dataset
+
+
+def _write_ab(prepared, src, suffix=".png", labels_in="B", quality=100):
+    """AB images from a prepared dataset: photo | colour labels (or swapped), one per frame."""
+    data = PreparedDataset.load(prepared)
+    truth = {}
+    for split in data.splits:
+        for i, frame in enumerate(data.frames(split)):
+            photo = read_rgb(data.path(split, frame, "photo"))
+            ids = read_label_png(data.path(split, frame, "trainids"))[:, ::2]  # 32x32, like the photo
+            halves = (photo, colorize(ids)) if labels_in == "B" else (colorize(ids), photo)
+            path = src / split / f"{i + 1}{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.concatenate(halves, axis=1)).save(path, quality=quality, subsampling=0)
+            truth[split, str(i + 1)] = (photo, ids)
+    return truth
+
+
+@pytest.mark.parametrize("labels_in, direction", [("B", "BtoA"), ("A", "AtoB")])
+def test_png_round_trip_is_exact(prepared, tmp_path, labels_in, direction):
+    truth = _write_ab(prepared, tmp_path / "ab", labels_in=labels_in)
+    meta = prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "out", AbConfig(direction=direction), progress=False)
+    data = PreparedDataset.load(tmp_path / "out")
+    assert set(data.frames("train")) == {"1", "2", "3", "4"}
+    for (split, frame), (photo, ids) in truth.items():
+        np.testing.assert_array_equal(read_label_png(data.path(split, frame, "trainids")), ids)
+        np.testing.assert_array_equal(read_rgb(data.path(split, frame, "photo")), photo)
+        np.testing.assert_array_equal(read_rgb(data.path(split, frame, "color")), colorize(ids))
+    assert meta["decode"]["far_pixels"] == 0 and meta["decode"]["pixels"] == 7 * 32 * 32
+
+
+def test_jpeg_labels_decode_nearly_exactly_and_far_pixels_are_counted(prepared, tmp_path):
+    truth = _write_ab(prepared, tmp_path / "ab", suffix=".jpg", quality=75)
+    meta = prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "out", AbConfig(direction="BtoA", tolerance=10),
+                              workers=2, progress=False)
+    data = PreparedDataset.load(tmp_path / "out")
+    agree = [np.mean(read_label_png(data.path(s, f, "trainids")) == ids) for (s, f), (_, ids) in truth.items()]
+    assert min(agree) > 0.95
+    decode = meta["decode"]
+    assert decode["frames_counted"] == 7 and 0 < decode["far_pixels"] < 0.1 * decode["pixels"]
+    on_disk = json.loads((tmp_path / "out" / "dataset.json").read_text())["decode"]
+    assert on_disk["far_pixels"] == decode["far_pixels"] and on_disk["worst_frames"]
+
+
+def test_decode_counts_exactly_the_far_pixels():
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[0] = [(128, 64, 128), (138, 64, 128), (250, 250, 250)]  # road, road + 10, far from all
+    rgb[1] = [(0, 0, 142), (153, 153, 153), (0, 0, 0)]  # car (= licence plate), pole (= pole group), void
+    ids, far = decode_colors(rgb, tolerance=20)
+    assert ids.tolist() == [[0, 0, 255], [13, 5, 255]]
+    assert far == 1
+    assert decode_colors(rgb, tolerance=5)[1] == 2
+
+
+def test_bad_ab_inputs_are_named(tmp_path, prepared):
+    with pytest.raises(InputError, match="no train/, val/ or test/"):
+        prepare_pix2pix_ab(tmp_path, tmp_path / "out", AbConfig(direction="BtoA"), progress=False)
+    _write_ab(prepared, tmp_path / "ab")
+    odd = tmp_path / "ab" / "val" / "9.png"
+    Image.fromarray(np.zeros((32, 63, 3), np.uint8)).save(odd)
+    with pytest.raises(InputError, match="9.png.*not two 32x32 halves"):
+        prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "out", AbConfig(direction="BtoA"), progress=False)
+    assert not (tmp_path / "out" / "dataset.json").exists()
+    with pytest.raises(ValueError, match="direction"):
+        AbConfig(direction="labels-first")
+
+
+def test_size_option_squashes_and_cli_reports(tmp_path, capsys):
+    make_prepared_dataset(tmp_path / "src", splits={"train": 2, "val": 1})
+    _write_ab(tmp_path / "src", tmp_path / "ab")
+    code = main(["prepare", "pix2pix-ab", "--src", str(tmp_path / "ab"), "--out", str(tmp_path / "out"),
+                 "--direction", "BtoA", "--size", "16", "--color", "decoded", "--workers", "1", "--quiet"])
+    assert code == 0
+    assert "0 of 3072 pixels farther than 30" in capsys.readouterr().out
+    data = PreparedDataset.load(tmp_path / "out")
+    assert data.image_size == (16, 16) and data.meta["label_size"] == [32, 32]
+    assert read_rgb(data.path("train", "1", "photo")).shape == (16, 16, 3)

@@ -113,13 +113,25 @@ def score_images(
     """
     device = torch.device(device) if device is not None else _model_device(segmenter.model)
     segmenter.model.to(device)
-    with _exact_fp32():
-        states = _per_frame_states(
-            dataset, split, pairs, decode=photo_input, predict=segmenter.predict, device=device,
-            batch_size=batch_size, workers=workers, cache=cache, space=fcn_namespace(segmenter),
-            progress=progress, desc="fcn-score",
-        )
+    was_training = segmenter.model.training  # a trainer may score mid-training
+    segmenter.model.eval()  # running BatchNorm statistics: a frame never depends on its batch
+    try:
+        with _exact_fp32():
+            states = _per_frame_states(
+                dataset, split, pairs, decode=photo_input, predict=segmenter.predict, device=device,
+                batch_size=batch_size, workers=workers, cache=cache, space=fcn_namespace(segmenter),
+                progress=progress, desc="fcn-score",
+            )
+    finally:
+        segmenter.model.train(was_training)
     return states[:, :-1].reshape(-1, *STATE_SHAPE)
+
+
+def real_pairs(dataset: PreparedDataset, split: str, kind: str = "photo") -> list[tuple[str, os.PathLike]]:
+    """The ground-truth row's input: every frame of `split` with its real photo
+    (``kind="photo"``, for `score_images`) or colour label map (``"color"``,
+    for `score_label_maps`), both at generation size."""
+    return [(frame, dataset.path(split, frame, kind)) for frame in dataset.frames(split)]
 
 
 def score_label_maps(

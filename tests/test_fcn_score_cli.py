@@ -80,6 +80,17 @@ def test_runs_folder_alone_writes_every_field(workspace, score):
     assert "good" in out and "*" in out and "vs noise" in out
 
 
+def test_baseline_given_as_a_folder_is_scored_too(workspace, score):
+    code, out, _ = score(workspace / "runs" / "good", "--baseline", workspace / "runs" / "noise",
+                         "--json", workspace / "r.json")
+    assert code == 0
+    runs = json.loads((workspace / "r.json").read_text())["runs"]
+    assert [r["name"] for r in runs] == ["good", "noise"]
+    assert runs[0]["baseline_test"]["baseline"] == "noise" and runs[0]["baseline_test"]["n_images"] == 4
+    code, _, err = score(workspace / "runs" / "good", "--baseline", "nonesuch")
+    assert code == 2 and "neither the name of a scored run" in err
+
+
 def test_json_confusion_equals_the_official_loop(workspace, score):
     code, _, _ = score(workspace / "runs" / "good", "--json", workspace / "r.json", "--batch-size", "1")
     assert code == 0

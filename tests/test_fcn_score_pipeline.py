@@ -14,7 +14,7 @@ from p2p_eval.data.files import write_png
 from p2p_eval.data.prepared import PreparedDataset, write_dataset_json
 from p2p_eval.data.runs import discover_runs, match_frames
 from p2p_eval.errors import InputError
-from p2p_eval.fcn_score import score_images, score_label_maps
+from p2p_eval.fcn_score import real_pairs, score_images, score_label_maps
 
 
 def _pairs(run_root, data, split="val"):
@@ -74,6 +74,17 @@ def test_identical_for_any_worker_count_and_frame_order(scored):
                          progress=False)
     np.testing.assert_array_equal(first, again)
     np.testing.assert_array_equal(first[shuffled], third)
+
+
+def test_a_model_in_training_mode_is_scored_in_eval_mode_and_left_training(scored):
+    data, _, _ = scored
+    segmenter = unet_segmenter()
+    pairs = real_pairs(data, "val")
+    expected = score_images(segmenter, data, "val", pairs, batch_size=2, workers=0, progress=False)
+    segmenter.model.train()
+    got = score_images(segmenter, data, "val", pairs, batch_size=2, workers=0, progress=False)
+    np.testing.assert_array_equal(got, expected)
+    assert segmenter.model.training
 
 
 def test_batch_size_changes_only_pixels_within_float_noise(scored):

@@ -19,7 +19,7 @@ from p2p_eval.classes import CLASS_SET, IGNORE
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.data.runs import Run, discover_runs, match_frames
 from p2p_eval.errors import InputError
-from p2p_eval.fcn_score import score_images, score_label_maps
+from p2p_eval.fcn_score import real_pairs, score_images, score_label_maps
 from p2p_eval.metrics.confusion import ABSENT_RULES
 from p2p_eval.results import results_document
 from p2p_eval.scoring.loader import FAR_DISTANCE, LABEL_MAP_RESIZE, RESIZE_KERNEL, label_size
@@ -95,8 +95,7 @@ def score_runs(config: ScoreConfig, *, device: torch.device, progress: bool = Tr
     scored: list[ScoredRun] = []
     left_out: dict[str, int] = {}
     if config.with_real:
-        kind = "photo" if segmenter is not None else "color"
-        pairs = [(f, dataset.path(config.split, f, kind)) for f in frames]
+        pairs = real_pairs(dataset, config.split, "photo" if segmenter is not None else "color")
         scored.append(_score(config, segmenter, dataset, pairs, cache_path_for(dataset.root), device, progress,
                              name=REAL_ROW, meta={}, is_real=True))
     for run in runs:

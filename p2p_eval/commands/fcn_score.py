@@ -91,10 +91,10 @@ def _run(args: argparse.Namespace, measure: str, parser: argparse.ArgumentParser
         config = ScoreConfig(
             measure=measure, runs=tuple(args.runs), data=args.data, segmenter=args.segmenter, split=args.split,
             with_real=args.with_real, baseline=args.baseline, batch_size=args.batch_size, workers=args.workers,
-            device=args.device, absent_classes=args.absent_classes, allow_missing=args.allow_missing,
+            absent_classes=args.absent_classes, allow_missing=args.allow_missing,
             protocol=args.protocol, bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
         )
-        device = pick_device(config.device)
+        device = pick_device(args.device)
     except ValueError as err:
         parser.error(str(err))
     device, rank = _join_process_group(device)

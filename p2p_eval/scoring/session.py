@@ -52,7 +52,6 @@ class ScoreConfig:
     baseline: str | None = None
     batch_size: int = 4
     workers: int = 2
-    device: str = "auto"
     absent_classes: str | None = None
     allow_missing: bool = False
     protocol: str = "default"

@@ -139,7 +139,7 @@ def format_table(entries: Sequence[dict]) -> str:
     for e in entries:
         cells = []
         for score in SCORES:
-            mark = "*" if best[score] is not None and e[score] == best[score] else " "
+            mark = "*" if not e["is_real"] and best[score] is not None and e[score] == best[score] else " "
             low, high = e["intervals"][score]
             cells.append(f"{_num(e[score])}{mark} [{_num(low)}, {_num(high)}]")
         rows.append([e["name"] + (" (real)" if e["is_real"] else ""), str(e["n_images"]), *cells])

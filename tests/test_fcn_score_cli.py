@@ -78,6 +78,8 @@ def test_runs_folder_alone_writes_every_field(workspace, score):
     assert [r["name"] for r in rows] == ["ground truth", "good", "noise"]
     assert float(rows[1]["class_iou"]) == pytest.approx(doc["runs"][1]["class_iou"])
     assert "good" in out and "*" in out and "vs noise" in out
+    real_line = next(line for line in out.splitlines() if line.startswith("ground truth"))
+    assert "*" not in real_line  # the ceiling row is not a contender
 
 
 def test_baseline_given_as_a_folder_is_scored_too(workspace, score):

@@ -7,8 +7,8 @@ and compares them with the trainIds directly. Both return one ``(19, 20)``
 confusion state per frame (`p2p_eval.metrics.confusion`), which add up to the
 scored set's matrix and feed the bootstrap.
 
-Decoding and resizing run in DataLoader workers (`p2p_eval.scoring.loader`)
-while the segmenter runs; every frame is segmented in a batch of the same size
+Decoding and resizing run in threads (`p2p_eval.scoring.loader`) while the
+segmenter runs; every frame is segmented in a batch of the same size
 (the last batch is padded), so a frame's result does not depend on frame
 order, worker count or process count. Under ``torchrun`` (an initialised
 `torch.distributed` group) each process scores every WORLD_SIZE-th frame and
@@ -37,7 +37,7 @@ from p2p_eval.errors import InputError
 from p2p_eval.metrics.confusion import confusion_delta_torch
 from p2p_eval.scoring.keys import fcn_namespace, item_keys, label_namespace
 from p2p_eval.scoring.loader import (
-    Batch, ScoringItems, label_map_input, label_size, make_loader, photo_input, size_batches,
+    Batch, ScoringItems, iterate_batches, label_map_input, label_size, photo_input, size_batches,
 )
 from p2p_eval.segmenters.checkpoint import Segmenter
 
@@ -75,7 +75,7 @@ def score_images(
     batch_size : int, optional
         Frames per forward pass (frames of different label size never share one).
     workers : int, optional
-        Decoding processes (0 decodes in this process).
+        Decoding threads (0 decodes each batch when it is needed).
     device : torch.device or str, optional
         Where the segmenter runs (moved there); default: where it already is.
     cache : path-like, optional
@@ -185,9 +185,9 @@ def _per_frame_states(
         padded_size = min(batch_size, len(pairs))  # every forward pass the same size (module docstring)
         with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=desc, unit="img", file=sys.stderr,
                   disable=not progress or rank != 0, dynamic_ncols=True) as bar:
-            loader = make_loader(ScoringItems(images, labels, decode), batches, workers=workers,
-                                 pin_memory=device.type == "cuda")
-            for batch in loader if batches else ():
+            loader = iterate_batches(ScoringItems(images, labels, decode), batches, workers=workers,
+                                     pin_memory=device.type == "cuda")
+            for batch in loader:
                 errors += batch.errors
                 modes += batch.modes
                 if batch.indices:

@@ -70,7 +70,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="paired bootstrap test of every run against this one (a run name or folder)")
     parser.add_argument("--batch-size", type=int, default=4, help="frames per forward pass (default: 4)")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
-                        help="decoding processes, 0 = decode in the main process (default: min(4, CPUs))")
+                        help="decoding threads, 0 = decode between forward passes (default: min(4, CPUs))")
     parser.add_argument("--absent-classes", choices=("nan", "zero"), default=None,
                         help="classes absent from the ground truth: nan = left out of the means "
                              "(cityscapesScripts, default), zero = counted as 0 (official pix2pix script)")

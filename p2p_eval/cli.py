@@ -18,13 +18,16 @@ from p2p_eval.errors import InputError
 
 COMMAND_MODULES = (
     "p2p_eval.commands.classes",
+    "p2p_eval.commands.segmenter",
+    "trainers.segmenter.cli",
+    "p2p_eval.commands.fcn_score",
     "p2p_eval.commands.colorfulness",
     "p2p_eval.commands.demo",
-    "p2p_eval.commands.fcn_score",
     "p2p_eval.commands.prepare",
     "p2p_eval.commands.show",
     "reports.cli",
     "study_app.cli",
+    "trainers.pix2pix.cli",
 )
 
 log = logging.getLogger("p2p_eval")

@@ -87,7 +87,8 @@ class Demo:
         c = self.config
         resume = ("--resume",) if (run / "checkpoints" / "latest.pt").is_file() else ()
         self.command("train", "--data", str(self.data), "--variant", variant, "--out", str(run),
-                     "--size", str(c.size), "--ngf", str(c.ngf), "--ndf", str(c.ngf),
+                     "--size", str(c.size), "--ngf", str(c.ngf),
+                     *(() if variant.endswith("-l1") else ("--ndf", str(c.ngf))),  # L1 alone has no D
                      "--epochs", str(c.epochs), "--decay-epochs", str(c.epochs),
                      "--sample-every", "0", "--threads", str(os.cpu_count() or 1), *resume)
 

@@ -19,9 +19,23 @@ def _smp(kind: str) -> Callable[..., nn.Module]:
     return build
 
 
+def _fcn8s(num_outputs: int, dropout: float = 0.5, width_divisor: int = 1) -> nn.Module:
+    from p2p_eval.segmenters.fcn8s import FCN8s
+
+    return FCN8s(num_outputs, dropout=dropout, width_divisor=width_divisor)
+
+
+def _small_unet(num_outputs: int, width: int = 16) -> nn.Module:
+    from p2p_eval.segmenters.small_unet import SmallUNet
+
+    return SmallUNet(num_outputs, width=width)
+
+
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "unet-small": _small_unet,  # trains in minutes on a CPU: the synthetic city's default
     "smp-unet": _smp("Unet"),
     "smp-deeplabv3plus": _smp("DeepLabV3Plus"),
+    "fcn8s": _fcn8s,  # the pix2pix evaluator's FCN-8s; `p2p-eval segmenter import-caffe` fills it
 }
 
 

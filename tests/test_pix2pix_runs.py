@@ -1,0 +1,159 @@
+"""pix2pix runs end to end: the run layout, resume after SIGKILL, NaN stop, generate, DDP with gloo."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from p2p_eval.cli import main
+from p2p_eval.data.files import read_json
+from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.data.runs import discover_runs, match_frames
+from trainers.pix2pix import losses
+from trainers.pix2pix.checkpoint import LATEST, read_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--size", "32", "--ngf", "4", "--sample-every", "2"]
+
+
+def _train_args(data, out, *extra, variant="unet-l1-cgan", epochs=(1, 1)):
+    return ["train", "--data", str(data), "--variant", variant, "--out", str(out),
+            "--epochs", str(epochs[0]), "--decay-epochs", str(epochs[1]), *SMALL, *extra]
+
+
+def test_trained_run_is_scoreable_and_documented(prepared, tmp_path):
+    out = tmp_path / "runs" / "unet-l1-cgan"
+    assert main(_train_args(prepared, out, "--ndf", "4")) == 0
+    meta = read_json(out / "run.json")
+    for key in ("name", "variant", "preset", "dataset", "direction", "seed", "steps", "config", "versions", "eval_mode"):
+        assert key in meta, key
+    assert meta["dataset"] == str(prepared.resolve()) and meta["steps"] == 8 and meta["status"] == "done"
+    assert meta["config"]["loss"]["l1_weight"] == 100 and meta["config"]["discriminator"]["receptive_field"] == "70"
+    data = PreparedDataset.load(prepared)
+    (run,) = discover_runs([tmp_path / "runs"])
+    pairs = match_frames(run, data.frames("val"), "val")  # every val frame has its image
+    for _, path in pairs:
+        image = Image.open(path)
+        assert (image.mode, image.size) == ("RGB", (32, 32))
+    with (out / "losses.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == list(range(1, 9))
+    assert {"g_gan", "g_l1", "d_real", "d_fake", "lr"} <= set(rows[0])
+    assert float(rows[0]["lr"]) == 2e-4 and float(rows[-1]["lr"]) < 2e-4
+    assert sorted(p.name for p in (out / "samples").iterdir()) == [f"step_{s:07d}.png" for s in (2, 4, 6, 8)]
+    page = (out / "index.html").read_text()
+    assert page.count("<tr><td>") == 3 and "html/val/city_000000_000019_input.png" in page
+    assert read_checkpoint(out / LATEST)["step"] == 8
+
+
+def test_generate_paper_mode_and_eval_mode(prepared, tmp_path):
+    out = tmp_path / "run"
+    assert main(_train_args(prepared, out, variant="unet-l1")) == 0
+    image = out / "images" / "val" / "city_000000_000019.png"
+    paper = np.asarray(Image.open(image))
+    before = read_checkpoint(out / LATEST)["generator"]
+    assert main(["generate", str(out), "--split", "val"]) == 0
+    assert np.array_equal(np.asarray(Image.open(image)), paper)  # seeded per frame: reproducible
+    assert main(["generate", str(out), "--data", str(prepared), "--split", "train", "--eval-mode"]) == 0
+    meta = read_json(out / "run.json")
+    assert meta["eval_mode"] is True and meta["generated"]["train"] == {"frames": 4, "step": 8, "eval_mode": True}
+    assert len(list((out / "images" / "train").glob("*.png"))) == 4
+    after = read_checkpoint(out / LATEST)["generator"]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_refuses_settings_that_do_not_apply_and_existing_runs(prepared, tmp_path, capsys):
+    assert main(_train_args(prepared, tmp_path / "a", "--gan-mode", "lsgan", variant="unet-l1")) == 2
+    assert "--gan-mode" in capsys.readouterr().err
+    assert main(_train_args(prepared, tmp_path / "b", variant="unet-l1")) == 0
+    assert main(_train_args(prepared, tmp_path / "b", variant="unet-l1")) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(_train_args(prepared, tmp_path / "b", "--resume", "--seed", "5", variant="unet-l1")) == 2
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(prepared, tmp_path, monkeypatch, capsys):
+    real_l1 = losses.F.l1_loss
+    calls = []
+
+    def l1_turning_nan(a, b):
+        calls.append(1)
+        return real_l1(a, b) * (float("nan") if len(calls) == 6 else 1.0)
+
+    monkeypatch.setattr(losses.F, "l1_loss", l1_turning_nan)
+    out = tmp_path / "run"
+    assert main(_train_args(prepared, out, "--checkpoint-every", "4", variant="unet-l1")) == 1
+    assert "non-finite loss at step 6" in capsys.readouterr().err
+    assert read_checkpoint(out / LATEST)["step"] == 4
+    assert read_json(out / "run.json")["status"] == "training"
+
+
+def _subprocess_env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_reaches_the_same_final_weights(prepared, tmp_path):
+    base = [sys.executable, "-m", "p2p_eval", *_train_args(prepared, tmp_path / "killed", epochs=(6, 6)),
+            "--checkpoint-every", "2", "--sample-every", "0"]
+    straight = [a if a != str(tmp_path / "killed") else str(tmp_path / "straight") for a in base]
+    reference_run = subprocess.Popen(straight, cwd=ROOT, env=_subprocess_env(), stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(base, cwd=ROOT, env=_subprocess_env(), stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "killed" / LATEST
+    deadline = time.monotonic() + 120
+    while not (checkpoint.is_file() and read_checkpoint(checkpoint)["step"] >= 4):
+        assert proc.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = read_checkpoint(checkpoint)["step"]
+    assert 4 <= killed_at < 48
+    subprocess.run([*base, "--resume"], cwd=ROOT, env=_subprocess_env(), check=True, stderr=subprocess.DEVNULL)
+    assert reference_run.wait(timeout=300) == 0
+    resumed, reference = (read_checkpoint(tmp_path / r / LATEST) for r in ("killed", "straight"))
+    assert resumed["step"] == reference["step"] == 48
+    for name in ("generator", "discriminator"):
+        for key, value in reference[name].items():
+            torch.testing.assert_close(resumed[name][key], value, rtol=1e-5, atol=1e-6, msg=f"{name}.{key}")
+    with (tmp_path / "killed" / "losses.csv").open() as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 49))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ddp")
+def test_ddp_two_cpu_processes_stay_in_sync(prepared, tmp_path):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "p2p_eval", *_train_args(prepared, out, "--device", "cpu", epochs=(2, 1))]
+    result = subprocess.run(command, cwd=ROOT, env=_subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    meta = read_json(out / "run.json")
+    sync = meta["distributed"]
+    assert sync["world_size"] == 2 and sync["backend"] == "gloo" and sync["in_sync"]
+    assert sync["checksums"][0] == sync["checksums"][1]
+    assert meta["steps"] == 6  # 4 frames / (batch 1 x 2 ranks) = 2 steps per epoch, 3 epochs
+    assert len(list((out / "images" / "val").glob("*.png"))) == 3
+
+
+def test_worker_processes_do_not_change_the_numbers(prepared, tmp_path):
+    logs = []
+    for workers in ("0", "2"):
+        out = tmp_path / f"w{workers}"
+        assert main(_train_args(prepared, out, "--workers", workers, variant="unet-l1", epochs=(1, 0))) == 0
+        with (out / "losses.csv").open() as f:
+            logs.append([r["g_l1"] for r in csv.DictReader(f)])
+    assert logs[0] == logs[1] and len(logs[0]) == 4
+
+
+def test_bf16_autocast_trains(prepared, tmp_path):
+    out = tmp_path / "amp"
+    assert main(_train_args(prepared, out, "--amp", variant="unet-l1-cgan-pixel", epochs=(1, 0))) == 0
+    assert read_json(out / "run.json")["config"]["amp"] is True

@@ -1,0 +1,1 @@
+"""The pix2pix trainers: every generator, discriminator and loss variant of the paper."""

@@ -3,7 +3,7 @@
 Scores the same generated images three ways, in one process, with one segmenter:
 
 1. ``pipeline``: `p2p_eval.fcn_score.score_images` (decode and resize in
-   DataLoader workers, batched forward passes, confusions on the device);
+   decoding threads, batched forward passes, confusions on the device);
 2. ``naive``: the official ``evaluate.py`` loop, one image at a time: PIL load,
    bilinear resize to label size, forward, argmax to the host, numpy
    ``bincount`` histogram (the labels are prepared trainIds, so no id loop);

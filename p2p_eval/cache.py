@@ -11,9 +11,11 @@ most the batch in flight. WAL mode lets several scoring processes share a file.
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -72,11 +74,20 @@ class ItemCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.space = space
         self._db = sqlite3.connect(self.path, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS items (space TEXT, digest TEXT, value BLOB, PRIMARY KEY (space, digest))"
-        )
-        self._db.commit()
+        for attempt in itertools.count():
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS items (space TEXT, digest TEXT, value BLOB, PRIMARY KEY (space, digest))"
+                )
+                self._db.commit()
+                break
+            except sqlite3.OperationalError:
+                # Switching a new file to WAL fails at once (no busy wait) while
+                # another process, e.g. a torchrun peer, is creating it too.
+                if attempt >= 100:
+                    raise
+                time.sleep(0.05)
 
     def get_many(self, digests: Iterable[str]) -> dict[str, np.ndarray]:
         """Cached arrays of the digests that have one."""

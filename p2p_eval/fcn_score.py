@@ -7,8 +7,8 @@ and compares them with the trainIds directly. Both return one ``(19, 20)``
 confusion state per frame (`p2p_eval.metrics.confusion`), which add up to the
 scored set's matrix and feed the bootstrap.
 
-Decoding and resizing run in DataLoader workers (`p2p_eval.scoring.loader`)
-while the segmenter runs; every frame is segmented in a batch of the same size
+Decoding and resizing run in threads (`p2p_eval.scoring.loader`) while the
+segmenter runs; every frame is segmented in a batch of the same size
 (the last batch is padded), so a frame's result does not depend on frame
 order, worker count or process count. Under ``torchrun`` (an initialised
 `torch.distributed` group) each process scores every WORLD_SIZE-th frame and
@@ -19,48 +19,32 @@ finishes, so an interrupted run resumes where it stopped.
 """
 
 import contextlib
-import functools
 import itertools
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from p2p_eval.cache import ItemCache, file_digest, namespace
+from p2p_eval.cache import ItemCache
 from p2p_eval.classes import NUM_CLASSES
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
 from p2p_eval.metrics.confusion import confusion_delta_torch
+from p2p_eval.scoring.keys import fcn_namespace, item_keys, label_namespace
 from p2p_eval.scoring.loader import (
-    LABEL_MAP_RESIZE, RESIZE_KERNEL, Batch, ScoringItems, label_map_input, label_size, make_loader,
-    photo_input, size_batches,
+    Batch, ScoringItems, iterate_batches, label_map_input, label_size, photo_input, size_batches,
 )
-from p2p_eval.scoring.palette import FAR_DISTANCE
 from p2p_eval.segmenters.checkpoint import Segmenter
 
 log = logging.getLogger(__name__)
 
 STATE_SHAPE = (NUM_CLASSES, NUM_CLASSES + 1)
 Pairs = Sequence[tuple[str, str | os.PathLike]]
-
-
-def fcn_namespace(segmenter: Segmenter) -> str:
-    """Cache namespace of FCN-score states: everything a frame's confusion depends on."""
-    return namespace(
-        "fcn-score", segmenter=segmenter.sha256, arch=segmenter.arch, outputs=list(segmenter.output_to_train_id),
-        preprocess=asdict(segmenter.preprocess), resize=RESIZE_KERNEL, resolution="label",
-    )
-
-
-def label_namespace() -> str:
-    """Cache namespace of label-score states."""
-    return namespace("label-score", decode="nearest-cityscapes-color", far=FAR_DISTANCE, resize=LABEL_MAP_RESIZE)
 
 
 def score_images(
@@ -91,7 +75,7 @@ def score_images(
     batch_size : int, optional
         Frames per forward pass (frames of different label size never share one).
     workers : int, optional
-        Decoding processes (0 decodes in this process).
+        Decoding threads (0 decodes each batch when it is needed).
     device : torch.device or str, optional
         Where the segmenter runs (moved there); default: where it already is.
     cache : path-like, optional
@@ -114,13 +98,25 @@ def score_images(
     """
     device = torch.device(device) if device is not None else _model_device(segmenter.model)
     segmenter.model.to(device)
-    with _exact_fp32():
-        states = _per_frame_states(
-            dataset, split, pairs, decode=photo_input, predict=segmenter.predict, device=device,
-            batch_size=batch_size, workers=workers, cache=cache, space=fcn_namespace(segmenter),
-            progress=progress, desc="fcn-score",
-        )
+    was_training = segmenter.model.training  # a trainer may score mid-training
+    segmenter.model.eval()  # running BatchNorm statistics: a frame never depends on its batch
+    try:
+        with _exact_fp32():
+            states = _per_frame_states(
+                dataset, split, pairs, decode=photo_input, predict=segmenter.predict, device=device,
+                batch_size=batch_size, workers=workers, cache=cache, space=fcn_namespace(segmenter),
+                progress=progress, desc="fcn-score",
+            )
+    finally:
+        segmenter.model.train(was_training)
     return states[:, :-1].reshape(-1, *STATE_SHAPE)
+
+
+def real_pairs(dataset: PreparedDataset, split: str, kind: str = "photo") -> list[tuple[str, os.PathLike]]:
+    """The ground-truth row's input: every frame of `split` with its real photo
+    (``kind="photo"``, for `score_images`) or colour label map (``"color"``,
+    for `score_label_maps`), both at generation size."""
+    return [(frame, dataset.path(split, frame, kind)) for frame in dataset.frames(split)]
 
 
 def score_label_maps(
@@ -136,14 +132,15 @@ def score_label_maps(
     """Per-frame confusions of generated colour label maps (photo->labels).
 
     Each map is decoded by nearest Cityscapes label colour at its own size
-    (`p2p_eval.scoring.palette`), then upsampled (nearest) to the trainIds size.
+    (`p2p_eval.data.pix2pix_ab.decode_colors`), then upsampled (nearest) to the trainIds size.
     Parameters as in `score_images`.
 
     Returns
     -------
     confusions : (N, 19, 20) int64 ndarray
     far_pixels : (N,) int64 ndarray
-        Per frame, pixels further than `FAR_DISTANCE` from every label colour.
+        Per frame, pixels further than `p2p_eval.scoring.loader.FAR_DISTANCE` from every
+        label colour.
     """
     states = _per_frame_states(
         dataset, split, pairs, decode=label_map_input, predict=None, device=torch.device("cpu"),
@@ -176,7 +173,7 @@ def _per_frame_states(
     rank, world = _rank_and_world()
     states = np.zeros((len(pairs), int(np.prod(STATE_SHAPE)) + 1), dtype=np.int64)
     mine = list(range(rank, len(pairs), world))
-    store, keys = (ItemCache(cache, space), _item_keys(images, labels, mine)) if cache is not None else (None, {})
+    store, keys = (ItemCache(cache, space), item_keys(images, labels, mine)) if cache is not None else (None, {})
     errors: list[tuple[int, str]] = []
     modes: list[tuple[int, str]] = []
     try:
@@ -184,21 +181,12 @@ def _per_frame_states(
         todo = [i for i in mine if keys.get(i) not in found]
         for i in set(mine) - set(todo):
             states[i] = found[keys[i]]
-        sizes = {}
-        for i in todo:
-            try:
-                sizes[i] = label_size(labels[i])
-            except InputError as err:
-                errors.append((i, str(err)))
-        order = list(sizes)
-        batches = [[order[k] for k in b] for b in size_batches(list(sizes.values()), batch_size)]
-        loader = make_loader(
-            ScoringItems(images, labels, decode), batches, workers=workers, pin_memory=device.type == "cuda"
-        )
-        # Every forward pass sees the same batch size (see the module docstring).
-        padded_size = min(batch_size, len(pairs))
+        batches = _size_batches(todo, labels, batch_size, errors)
+        padded_size = min(batch_size, len(pairs))  # every forward pass the same size (module docstring)
         with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=desc, unit="img", file=sys.stderr,
                   disable=not progress or rank != 0, dynamic_ncols=True) as bar:
+            loader = iterate_batches(ScoringItems(images, labels, decode), batches, workers=workers,
+                                     pin_memory=device.type == "cuda")
             for batch in loader:
                 errors += batch.errors
                 modes += batch.modes
@@ -221,9 +209,22 @@ def _per_frame_states(
         shown = "\n  ".join(message for _, message in sorted(errors)[:5])
         raise InputError(
             f"{len(errors)} of {len(pairs)} frame(s) could not be scored:\n  {shown}\n"
-            "Fix or regenerate these files and re-run: the other frames are cached and not recomputed."
+            "Fix or regenerate these files and re-run"
+            + (": the other frames are cached and not recomputed." if cache is not None else ".")
         )
     return states
+
+
+def _size_batches(todo: list[int], labels: list[Path], batch_size: int, errors: list) -> list[list[int]]:
+    """Batches of the items to compute, grouped by label size; unreadable label maps go to `errors`."""
+    sizes = {}
+    for i in todo:
+        try:
+            sizes[i] = label_size(labels[i])
+        except InputError as err:
+            errors.append((i, str(err)))
+    order = list(sizes)
+    return [[order[k] for k in batch] for batch in size_batches(list(sizes.values()), batch_size)]
 
 
 def _batch_confusions(
@@ -240,31 +241,6 @@ def _batch_confusions(
             inputs = torch.cat([inputs, inputs.new_zeros((padded_size - n, *inputs.shape[1:]))])
         predicted = predict(inputs)[:n]
     return confusion_delta_torch(predicted, labels, per_item=True).cpu().numpy()
-
-
-def _item_keys(images: list[Path], labels: list[Path], indices: list[int]) -> dict[int, str]:
-    """Cache key of each item: digest of the image and of its label map.
-
-    An unreadable file gets no key: the loader reports it, nothing is cached.
-    """
-    keys = {}
-    for i in indices:
-        try:
-            keys[i] = f"{file_digest(images[i])}:{_label_digest(labels[i], *_stat(labels[i]))}"
-        except OSError:
-            continue
-    return keys
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    info = path.stat()
-    return info.st_mtime_ns, info.st_size
-
-
-@functools.lru_cache(maxsize=8192)
-def _label_digest(path: Path, mtime_ns: int, size: int) -> str:
-    """Label digests are shared by every run scored on a dataset: digest each file once."""
-    return file_digest(path)
 
 
 @contextlib.contextmanager

@@ -78,6 +78,19 @@ def test_runs_folder_alone_writes_every_field(workspace, score):
     assert [r["name"] for r in rows] == ["ground truth", "good", "noise"]
     assert float(rows[1]["class_iou"]) == pytest.approx(doc["runs"][1]["class_iou"])
     assert "good" in out and "*" in out and "vs noise" in out
+    real_line = next(line for line in out.splitlines() if line.startswith("ground truth"))
+    assert "*" not in real_line  # the ceiling row is not a contender
+
+
+def test_baseline_given_as_a_folder_is_scored_too(workspace, score):
+    code, out, _ = score(workspace / "runs" / "good", "--baseline", workspace / "runs" / "noise",
+                         "--json", workspace / "r.json")
+    assert code == 0
+    runs = json.loads((workspace / "r.json").read_text())["runs"]
+    assert [r["name"] for r in runs] == ["good", "noise"]
+    assert runs[0]["baseline_test"]["baseline"] == "noise" and runs[0]["baseline_test"]["n_images"] == 4
+    code, _, err = score(workspace / "runs" / "good", "--baseline", "nonesuch")
+    assert code == 2 and "neither the name of a scored run" in err
 
 
 def test_json_confusion_equals_the_official_loop(workspace, score):
@@ -192,7 +205,7 @@ def test_label_score_on_generated_colour_maps(workspace, score):
                  "--workers", "1"])
     assert code == 0
     doc = json.loads((workspace / "l.json").read_text())
-    assert doc["kind"] == "label-score" and doc["protocol"]["decode"]["far_distance"] == 32.0
+    assert doc["kind"] == "label-score" and doc["protocol"]["decode"]["far_distance"] == 30.0
     real, generated = doc["runs"]
     assert set(generated) == RUN_FIELDS | {"far_pixels"} and generated["far_pixels"] == 0
     assert real["is_real"] and real["pixel_acc"] > generated["pixel_acc"]

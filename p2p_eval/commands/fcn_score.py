@@ -11,7 +11,7 @@ examples:
   p2p-eval fcn-score results/label2photo --data data/cityscapes --segmenter seg.pt   # PyTorch pix2pix layout
   p2p-eval fcn-score runs/ --baseline unet-l1 --resamples 2000 --seed 1
   p2p-eval fcn-score gen/ --data data/cityscapes --segmenter fcn8s-cityscapes.pt --protocol official
-  torchrun --nproc_per_node 2 -m p2p_eval fcn-score runs/   # frames sharded, confusions all-reduced
+  torchrun --standalone --nproc_per_node 2 -m p2p_eval fcn-score runs/   # frames sharded, all-reduced
 
 Runs are p2p-eval runs (run.json + images/<split>/<frame>.png), PyTorch pix2pix
 results (<name>/test_latest/images/<id>_fake_B.png), flat folders of
@@ -69,7 +69,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", metavar="RUN",
                         help="paired bootstrap test of every run against this one (a run name or folder)")
     parser.add_argument("--batch-size", type=int, default=4, help="frames per forward pass (default: 4)")
-    parser.add_argument("--workers", type=int, default=2, help="decoding processes, 0 = none (default: 2)")
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                        help="decoding threads, 0 = decode between forward passes (default: min(4, CPUs))")
     parser.add_argument("--absent-classes", choices=("nan", "zero"), default=None,
                         help="classes absent from the ground truth: nan = left out of the means "
                              "(cityscapesScripts, default), zero = counted as 0 (official pix2pix script)")
@@ -90,10 +91,10 @@ def _run(args: argparse.Namespace, measure: str, parser: argparse.ArgumentParser
         config = ScoreConfig(
             measure=measure, runs=tuple(args.runs), data=args.data, segmenter=args.segmenter, split=args.split,
             with_real=args.with_real, baseline=args.baseline, batch_size=args.batch_size, workers=args.workers,
-            device=args.device, absent_classes=args.absent_classes, allow_missing=args.allow_missing,
+            absent_classes=args.absent_classes, allow_missing=args.allow_missing,
             protocol=args.protocol, bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
         )
-        device = pick_device(config.device)
+        device = pick_device(args.device)
     except ValueError as err:
         parser.error(str(err))
     device, rank = _join_process_group(device)

@@ -133,23 +133,22 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
         raise
 
 
+def write_json(path: str | os.PathLike, document: Any) -> None:
+    """Write a JSON document atomically (indented, NaN written as null)."""
+    write_text(path, json.dumps(_nan_to_none(document), indent=2, allow_nan=False) + "\n")
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a text file (CSV, LaTeX ...) atomically, UTF-8."""
+    """Write a UTF-8 text file (LaTeX, HTML, Markdown) atomically."""
     path = Path(path)
     fd, tmp = _atomic_target(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def write_json(path: str | os.PathLike, document: Any) -> None:
-    """Write a JSON document atomically (indented, NaN written as null)."""
-    path = Path(path)
-    write_text(path, json.dumps(_nan_to_none(document), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -1,13 +1,16 @@
 """The input side of scoring: decode, bring to label resolution, group and batch.
 
-It runs in DataLoader worker processes, so decoding and resizing overlap the
-segmenter. Frames are grouped by label size (no padding, no cropping) and
+It runs in decoding threads (`iterate_batches`), so decoding and resizing
+overlap the segmenter. Frames are grouped by label size (no padding, no cropping) and
 batched in their given order within each group. A bad file never raises in
 a worker: the item comes back with its error, so the caller can score the
 rest, cache it, and then name every bad file at once.
 """
 
-from collections.abc import Callable, Sequence
+import collections
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +20,8 @@ from PIL import Image
 
 from p2p_eval.classes import IGNORE, NUM_CLASSES
 from p2p_eval.data.files import decode_rgb, read_label_png
+from p2p_eval.data.pix2pix_ab import decode_colors
 from p2p_eval.errors import InputError
-from p2p_eval.scoring.palette import decode_label_colors
 
 RESIZE_KERNEL = "pillow-bilinear-uint8"
 """Generated images are resized with Pillow's BILINEAR filter on uint8 RGB: what
@@ -29,6 +32,11 @@ different FCN-scores (pytorch-CycleGAN-and-pix2pix PR #1190)."""
 LABEL_MAP_RESIZE = "decode-then-pillow-nearest"
 """Generated colour label maps are decoded at their own size, then the trainIds
 are upsampled with Pillow's NEAREST filter (no colours are invented)."""
+
+FAR_DISTANCE = 30.0
+"""RGB distance beyond which a decoded label-map pixel counts as far from every
+Cityscapes label colour (reported, still decoded to the nearest); the default
+tolerance of `p2p-eval prepare pix2pix-ab`, which decodes the same way."""
 
 
 def resize_bilinear(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -65,7 +73,7 @@ def photo_input(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, str, int
 def label_map_input(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, str, int]:
     """A generated colour label map as trainIds at label size: ((H, W) uint8, mode, far pixels)."""
     rgb, mode = decode_rgb(path)
-    ids, n_far = decode_label_colors(rgb)
+    ids, n_far = decode_colors(rgb, FAR_DISTANCE)
     return upsample_nearest(ids, size), mode, n_far
 
 
@@ -126,7 +134,7 @@ class Batch:
         return self
 
 
-class ScoringItems(torch.utils.data.Dataset):
+class ScoringItems:
     """(generated image, label map) items decoded at the label map's size.
 
     Parameters
@@ -134,7 +142,7 @@ class ScoringItems(torch.utils.data.Dataset):
     images, labels : sequences of Path
         Item i is ``images[i]`` scored against ``labels[i]``.
     decode : callable
-        `photo_input` or `label_map_input` (module-level, so workers can pickle it).
+        `photo_input` or `label_map_input`.
     """
 
     def __init__(self, images: Sequence[Path], labels: Sequence[Path], decode: Decoder):
@@ -181,17 +189,46 @@ def size_batches(sizes: Sequence[tuple[int, int]], batch_size: int) -> list[list
     return [group[k : k + batch_size] for group in groups.values() for k in range(0, len(group), batch_size)]
 
 
-def make_loader(
-    items: ScoringItems, batches: list[list[int]], *, workers: int, pin_memory: bool
-) -> torch.utils.data.DataLoader:
-    """A DataLoader over prepared batches, decoding in `workers` processes (0: in this one)."""
-    return torch.utils.data.DataLoader(
-        items,
-        batch_sampler=batches,
-        num_workers=workers,
-        collate_fn=collate,
-        pin_memory=pin_memory,
-        prefetch_factor=4 if workers else None,
-    )
+def iterate_batches(items: "ScoringItems", batches: list[list[int]], *, workers: int,
+                    pin_memory: bool) -> Iterator[Batch]:
+    """The batches, in order, decoded by `workers` threads ahead of the consumer.
 
+    Threads rather than worker processes: Pillow's decoders and resizes and
+    numpy's loops release the GIL, so threads decode in parallel while the
+    segmenter runs, without forking the process (on a 2-core machine, starting
+    and feeding worker processes cost more than all the decoding they hid).
+    Up to ``2 * workers`` batches are decoded ahead; ``workers=0`` decodes
+    each batch when it is needed.
 
+    Parameters
+    ----------
+    items : ScoringItems
+    batches : list of list of int
+        Item positions per batch (`size_batches`).
+    workers : int
+    pin_memory : bool
+        Pin each batch in page-locked memory (for asynchronous copies to a GPU).
+    """
+
+    def finish(results: list[dict]) -> Batch:
+        batch = collate(results)
+        return batch.pin_memory() if pin_memory else batch
+
+    if workers == 0:
+        for indices in batches:
+            yield finish([items[i] for i in indices])
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="p2p-eval-decode")
+    pending: collections.deque = collections.deque()
+    upcoming = iter(batches)
+    try:
+        for indices in itertools.islice(upcoming, 2 * workers):
+            pending.append([pool.submit(items.__getitem__, i) for i in indices])
+        while pending:
+            batch = finish([future.result() for future in pending.popleft()])
+            indices = next(upcoming, None)
+            if indices is not None:
+                pending.append([pool.submit(items.__getitem__, i) for i in indices])
+            yield batch
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

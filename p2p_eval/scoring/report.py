@@ -128,7 +128,7 @@ def format_table(entries: Sequence[dict]) -> str:
     >>> row = {"name": "a", "is_real": False, "n_images": 2, "pixel_acc": 0.5, "class_acc": 0.25,
     ...        "class_iou": 0.125, "intervals": {s: [0.0, 1.0] for s in SCORES}, "baseline_test": None}
     >>> print(format_table([row]))
-    run  n  Per-pixel acc.        Per-class acc.        Class IOU
+    run  n  Per-pixel acc.         Per-class acc.         Class IOU
     a    2  0.500* [0.000, 1.000]  0.250* [0.000, 1.000]  0.125* [0.000, 1.000]
     """
     best = {}
@@ -139,7 +139,7 @@ def format_table(entries: Sequence[dict]) -> str:
     for e in entries:
         cells = []
         for score in SCORES:
-            mark = "*" if best[score] is not None and e[score] == best[score] else " "
+            mark = "*" if not e["is_real"] and best[score] is not None and e[score] == best[score] else " "
             low, high = e["intervals"][score]
             cells.append(f"{_num(e[score])}{mark} [{_num(low)}, {_num(high)}]")
         rows.append([e["name"] + (" (real)" if e["is_real"] else ""), str(e["n_images"]), *cells])

@@ -17,13 +17,12 @@ import torch
 from p2p_eval.cache import cache_path_for
 from p2p_eval.classes import CLASS_SET, IGNORE
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.data.runs import Run, discover_runs, match_frames
+from p2p_eval.data.runs import Run, discover_runs, match_frames, recorded_dataset
 from p2p_eval.errors import InputError
-from p2p_eval.fcn_score import score_images, score_label_maps
+from p2p_eval.fcn_score import real_pairs, score_images, score_label_maps
 from p2p_eval.metrics.confusion import ABSENT_RULES
 from p2p_eval.results import results_document
-from p2p_eval.scoring.loader import LABEL_MAP_RESIZE, RESIZE_KERNEL, label_size
-from p2p_eval.scoring.palette import FAR_DISTANCE
+from p2p_eval.scoring.loader import FAR_DISTANCE, LABEL_MAP_RESIZE, RESIZE_KERNEL, label_size
 from p2p_eval.scoring.report import Bootstrap, ScoredRun, absent_classes, run_entry
 from p2p_eval.segmenters.checkpoint import Segmenter, load_segmenter
 
@@ -53,7 +52,6 @@ class ScoreConfig:
     baseline: str | None = None
     batch_size: int = 4
     workers: int = 2
-    device: str = "auto"
     absent_classes: str | None = None
     allow_missing: bool = False
     protocol: str = "default"
@@ -85,7 +83,7 @@ def score_runs(config: ScoreConfig, *, device: torch.device, progress: bool = Tr
     """Score every run of `config` and return the results document (`p2p_eval.results`)."""
     runs = discover_runs(config.runs)
     baseline = _baseline(config.baseline, runs)
-    dataset = _dataset(config.data, runs)
+    dataset = recorded_dataset(runs, config.data)
     dataset.check_files(config.split)
     frames = dataset.frames(config.split)
     segmenter = None
@@ -96,8 +94,7 @@ def score_runs(config: ScoreConfig, *, device: torch.device, progress: bool = Tr
     scored: list[ScoredRun] = []
     left_out: dict[str, int] = {}
     if config.with_real:
-        kind = "photo" if segmenter is not None else "color"
-        pairs = [(f, dataset.path(config.split, f, kind)) for f in frames]
+        pairs = real_pairs(dataset, config.split, "photo" if segmenter is not None else "color")
         scored.append(_score(config, segmenter, dataset, pairs, cache_path_for(dataset.root), device, progress,
                              name=REAL_ROW, meta={}, is_real=True))
     for run in runs:
@@ -152,20 +149,6 @@ def _baseline(given: str | None, runs: list[Run]) -> Run | None:
         raise InputError(f"--baseline {given}: another run is already named {run.name!r}; rename one folder.")
     runs.append(run)
     return run
-
-
-def _dataset(given: str | None, runs: list[Run]) -> PreparedDataset:
-    if given is not None:
-        return PreparedDataset.load(given)
-    recorded = {r.dataset.resolve() for r in runs if r.dataset is not None}
-    unknown = [r.name for r in runs if r.dataset is None]
-    if len(recorded) == 1 and not unknown:
-        return PreparedDataset.load(recorded.pop())
-    if len(recorded) > 1:
-        raise InputError(f"The runs come from {len(recorded)} different datasets {sorted(map(str, recorded))}; "
-                         "score them separately, or pass --data to score all on one.")
-    raise InputError(f"Runs {unknown[:5]} do not record their dataset (no run.json, or no \"dataset\" in it); "
-                     "pass --data PREPARED.")
 
 
 def _segmenter_path(given: str | None, dataset: PreparedDataset) -> Path:

@@ -162,3 +162,15 @@ def test_cli_prepares_the_city_and_refuses_a_bad_size(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["prepare", "synthetic", "--out", str(tmp_path / "bad"), "--size", "8"])
     assert exit_info.value.code == 2 and "`size` >= 16" in capsys.readouterr().err
+
+
+def test_rerunning_prepare_keeps_the_recorded_segmenter(tmp_path):
+    from p2p_eval.cli import main
+    from p2p_eval.data.prepared import PreparedDataset, record_segmenter
+
+    args = ["prepare", "synthetic", "--out", str(tmp_path), "--n-train", "1", "--n-val", "1",
+            "--size", "32", "--label-size", "32x64", "--workers", "1", "--quiet"]
+    assert main(args) == 0
+    record_segmenter(PreparedDataset.load(tmp_path), tmp_path / "seg.pt")
+    assert main(args) == 0
+    assert PreparedDataset.load(tmp_path).segmenter == tmp_path / "seg.pt"

@@ -285,6 +285,10 @@ def prepare_frames(
     document["splits"] = splits
     if report is not None:
         document.update(report(stats))
+    if (out / "dataset.json").is_file():
+        # Same parameters (checked above), so the segmenter trained on it still scores it:
+        # re-running prepare must not forget what `train-segmenter` recorded.
+        document["segmenter"] = read_json(out / "dataset.json").get("segmenter")
     write_dataset_json(out, document)
     (out / PARAMS_FILE).unlink(missing_ok=True)
     return document

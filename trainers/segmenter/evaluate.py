@@ -11,7 +11,7 @@ import torch
 
 from p2p_eval.classes import TRAIN_CLASSES
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.fcn_score import score_images
+from p2p_eval.fcn_score import real_pairs, score_images
 from p2p_eval.metrics.confusion import fcn_scores, per_class_scores
 from p2p_eval.segmenters import Segmenter
 
@@ -31,7 +31,7 @@ def evaluate_real(
         ``confusion_other`` (19 counts predicted as no train class) and
         ``protocol``, as in an fcn-score results file.
     """
-    pairs = [(frame, dataset.path(split, frame, "photo")) for frame in dataset.frames(split)]
+    pairs = real_pairs(dataset, split)
     confusions = score_images(
         segmenter, dataset, split, pairs, batch_size=batch_size, workers=workers, device=device, progress=progress
     )

@@ -56,7 +56,7 @@ def test_runs_folder_alone_writes_every_field(workspace, score):
     assert code == 0
     doc = json.loads(out_json.read_text())
     assert doc["kind"] == "fcn-score" and doc["data"]["split"] == "val"
-    assert [r["name"] for r in doc["runs"]] == ["ground truth", "good", "noise"]
+    assert [r["name"] for r in doc["runs"]] == ["Ground truth", "good", "noise"]
     assert doc["protocol"]["segmenter"]["sha256"] == unet_segmenter().sha256
     assert doc["protocol"]["resize"]["kernel"] == "pillow-bilinear-uint8"
     assert doc["protocol"]["absent_classes"] == "nan" and doc["protocol"]["bootstrap"]["resamples"] == 200
@@ -75,10 +75,10 @@ def test_runs_folder_alone_writes_every_field(workspace, score):
     test = doc["runs"][1]["baseline_test"]
     assert test["baseline"] == "noise" and 0 <= test["class_iou"]["p_value"] <= 1
     rows = list(csv.DictReader(out_csv.open()))
-    assert [r["name"] for r in rows] == ["ground truth", "good", "noise"]
+    assert [r["name"] for r in rows] == ["Ground truth", "good", "noise"]
     assert float(rows[1]["class_iou"]) == pytest.approx(doc["runs"][1]["class_iou"])
     assert "good" in out and "*" in out and "vs noise" in out
-    real_line = next(line for line in out.splitlines() if line.startswith("ground truth"))
+    real_line = next(line for line in out.splitlines() if line.startswith("Ground truth"))
     assert "*" not in real_line  # the ceiling row is not a contender
 
 

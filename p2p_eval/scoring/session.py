@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from p2p_eval.paper import GROUND_TRUTH
 from p2p_eval.cache import cache_path_for
 from p2p_eval.classes import CLASS_SET, IGNORE
 from p2p_eval.data.prepared import PreparedDataset
@@ -32,7 +33,6 @@ MEASURES = ("fcn-score", "label-score")
 PROTOCOLS = ("default", "official")
 OFFICIAL_LABEL_SIZE = (1024, 2048)
 """Cityscapes frames at full resolution: the official protocol scores there."""
-REAL_ROW = "ground truth"
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def score_runs(config: ScoreConfig, *, device: torch.device, progress: bool = Tr
     if config.with_real:
         pairs = real_pairs(dataset, config.split, "photo" if segmenter is not None else "color")
         scored.append(_score(config, segmenter, dataset, pairs, cache_path_for(dataset.root), device, progress,
-                             name=REAL_ROW, meta={}, is_real=True))
+                             name=GROUND_TRUTH, meta={}, is_real=True))
     for run in runs:
         pairs = match_frames(run, frames, config.split, allow_missing=config.allow_missing)
         left_out[run.name] = len(frames) - len(pairs)

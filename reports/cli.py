@@ -5,6 +5,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+from p2p_eval.commands.argtypes import positive_int
 from reports.formatting import INTERVAL_STYLES
 
 if TYPE_CHECKING:  # annotations only: registration stays free of pandas
@@ -40,12 +41,6 @@ def _decimals(text: str) -> int:
 
     if not text.isdigit() or int(text) > MAX_DECIMALS:
         raise argparse.ArgumentTypeError(f"expected a whole number 0..{MAX_DECIMALS}, got {text!r}")
-    return int(text)
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return int(text)
 
 
@@ -96,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 help="run folders (or folders of runs) for the qualitative grid")
             parser.add_argument("--data", metavar="PREPARED", help="the prepared dataset the runs were generated from")
             parser.add_argument("--split", default="val", help="split of the qualitative grid (default: val)")
-            parser.add_argument("--frames", type=_positive, default=4, metavar="N", help="frames in the grid (default: 4)")
+            parser.add_argument("--frames", type=positive_int, default=4, metavar="N", help="frames in the grid (default: 4)")
             parser.add_argument("--out", required=True, metavar="DIR", help="the report folder to write")
         else:
             parser.add_argument("--out", metavar="FILE", help="the .md file to write (default: standard output)")

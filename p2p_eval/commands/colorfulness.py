@@ -2,6 +2,9 @@
 
 import argparse
 
+from p2p_eval.commands.argtypes import positive_int
+
+
 EPILOG = """\
 examples:
   p2p-eval colorfulness runs/ --json results/colorfulness.json --plot results/colorfulness.png --with-real
@@ -34,13 +37,6 @@ def _png(text: str) -> str:
     return text
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "colorfulness",
@@ -61,12 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bins", type=_binning, default=None, metavar="N|L,a,b",
                         help="bins per channel over L [0,100], a and b [-128,128] (default: 100,256,256, width 1)")
     parser.add_argument("--baseline", metavar="RUN", help="paired bootstrap test of every run against this run")
-    parser.add_argument("--resamples", type=_positive, default=1000, metavar="B",
+    parser.add_argument("--resamples", type=positive_int, default=1000, metavar="B",
                         help="bootstrap resamples (default: 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score the frames a run has, warning about the rest, instead of stopping")
-    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
                         help="threads reading and histogramming images (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)

@@ -4,6 +4,9 @@ import argparse
 import os
 import sys
 
+from p2p_eval.commands.argtypes import positive_int
+from p2p_eval.data.pix2pix_ab import FAR_DISTANCE
+
 SYNTHETIC_EPILOG = """\
 examples:
   p2p-eval prepare synthetic --out data/synth
@@ -38,13 +41,6 @@ trainIds by the nearest Cityscapes colour; pixels farther than --tolerance from 
 them are counted, logged and recorded under "decode" in dataset.json."""
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
-
-
 def _label_size(text: str) -> tuple[int, int]:
     try:
         height, width = (int(v) for v in text.lower().split("x"))
@@ -55,7 +51,7 @@ def _label_size(text: str) -> tuple[int, int]:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder to write the prepared dataset to")
-    parser.add_argument("--workers", type=_positive, default=min(os.cpu_count() or 1, 8),
+    parser.add_argument("--workers", type=positive_int, default=min(os.cpu_count() or 1, 8),
                         help="worker processes (default: CPU count, at most 8); output does not depend on it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -101,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ab.add_argument("--src", required=True, help="folder holding train/, val/, test/ of AB images")
     ab.add_argument("--direction", required=True, choices=("AtoB", "BtoA"), help="which half is the label map's input side")
     ab.add_argument("--size", type=int, default=None, help="squash photos and colour maps to this size (default: keep)")
-    ab.add_argument("--tolerance", type=float, default=30.0,
+    ab.add_argument("--tolerance", type=float, default=FAR_DISTANCE,
                     help="RGB distance from every label colour that counts as far (default 30)")
     ab.add_argument("--color", choices=("original", "decoded"), default="original",
                     help="colour map to write: the label half as shipped (default) or the decoded trainIds' colours")

@@ -51,6 +51,11 @@ def _decode_table() -> tuple[np.ndarray, np.ndarray]:
 DECODE_COLORS, DECODE_TRAIN_IDS = _decode_table()
 
 
+FAR_DISTANCE = 30.0
+"""RGB distance beyond which a decoded pixel counts as far from every Cityscapes
+label colour (still decoded to the nearest; counted and reported)."""
+
+
 def decode_colors(rgb: np.ndarray, tolerance: float) -> tuple[np.ndarray, int]:
     """Map a colour label image to trainIds by nearest Cityscapes label colour.
 
@@ -108,7 +113,7 @@ class AbConfig:
 
     direction: str
     size: int | None = None
-    tolerance: float = 30.0
+    tolerance: float = FAR_DISTANCE
     color: str = "original"
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ from PIL import Image
 
 from p2p_eval.classes import IGNORE, NUM_CLASSES
 from p2p_eval.data.files import decode_rgb, read_label_png
-from p2p_eval.data.pix2pix_ab import decode_colors
+from p2p_eval.data.pix2pix_ab import FAR_DISTANCE, decode_colors
 from p2p_eval.errors import InputError
 
 RESIZE_KERNEL = "pillow-bilinear-uint8"
@@ -33,10 +33,6 @@ LABEL_MAP_RESIZE = "decode-then-pillow-nearest"
 """Generated colour label maps are decoded at their own size, then the trainIds
 are upsampled with Pillow's NEAREST filter (no colours are invented)."""
 
-FAR_DISTANCE = 30.0
-"""RGB distance beyond which a decoded label-map pixel counts as far from every
-Cityscapes label colour (reported, still decoded to the nearest); the default
-tolerance of `p2p-eval prepare pix2pix-ab`, which decodes the same way."""
 
 
 def resize_bilinear(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -3,6 +3,8 @@
 import argparse
 import re
 
+from p2p_eval.commands.argtypes import positive_float, positive_int
+
 EPILOG = """\
 examples:
   p2p-eval train-segmenter --data data/synthetic --out data/synthetic/segmenter.pt
@@ -29,15 +31,6 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-        return value
-    return parse
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train-segmenter",
@@ -55,9 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--encoder", help="encoder of the smp-* architectures (default resnet18)")
     parser.add_argument("--encoder-weights", metavar="FILE", help="local encoder weights to start from (nothing is downloaded)")
-    parser.add_argument("--epochs", type=_positive(int), default=15, help="passes over the train split (default 15)")
-    parser.add_argument("--batch-size", type=_positive(int), default=8, help="default 8")
-    parser.add_argument("--lr", type=_positive(float), default=5e-3, help="AdamW peak learning rate, cosine decay (default 5e-3)")
+    parser.add_argument("--epochs", type=positive_int, default=15, help="passes over the train split (default 15)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="default 8")
+    parser.add_argument("--lr", type=positive_float, default=5e-3, help="AdamW peak learning rate, cosine decay (default 5e-3)")
     parser.add_argument("--size", type=_size, help="training size HxW (default: the dataset's label size)")
     parser.add_argument("--crop", type=_size, help="train on random HxW crops of it (same scale, cheaper steps)")
     parser.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu, cuda or cuda:N")

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from p2p_eval.classes import CLASS_SET, IGNORE, NUM_CLASSES
+from p2p_eval.data.files import read_torch_file
 from p2p_eval.errors import InputError
 from p2p_eval.segmenters.registry import build_model
 
@@ -139,17 +140,11 @@ def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") 
         newer version, or is for another class set.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: segmenter checkpoint not found; train one with `p2p-eval train-segmenter`.")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a bad file
-        raise InputError(f"{path}: cannot read the checkpoint ({err}).") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise InputError(
-            f"{path}: not a p2p-eval segmenter checkpoint; import Caffe models with "
-            "`p2p-eval segmenter import-caffe`."
-        )
+    blob = read_torch_file(
+        path, FORMAT, what="p2p-eval segmenter checkpoint",
+        fix="train one with `p2p-eval train-segmenter`, or import the Caffe FCN-8s with "
+        "`p2p-eval segmenter import-caffe`.",
+    )
     if blob["version"] > VERSION:
         raise InputError(f"{path}: checkpoint version {blob['version']} is newer than this p2p-eval reads.")
     if blob["class_set"] != CLASS_SET:

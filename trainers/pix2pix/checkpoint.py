@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from p2p_eval.data.files import read_torch_file
 from p2p_eval.errors import InputError
 from trainers.pix2pix.config import TrainConfig
 
@@ -95,15 +96,10 @@ def save_checkpoint(run: Path, state: TrainState, config: TrainConfig) -> Path:
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint onto the CPU; a missing or foreign file raises `InputError`."""
-    if not path.is_file():
-        raise InputError(f"{path}: no checkpoint; train the run first (`p2p-eval train ... --out {path.parent.parent}`).")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many kinds for a corrupt file
-        raise InputError(f"{path}: cannot read the checkpoint ({err}); delete it and retrain.") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise InputError(f"{path}: not a p2p-eval pix2pix checkpoint (format {FORMAT}).")
-    return blob
+    return read_torch_file(
+        path, FORMAT, what="p2p-eval pix2pix checkpoint",
+        fix=f"train the run first (`p2p-eval train ... --out {path.parent.parent}`), or delete a corrupt file and retrain.",
+    )
 
 
 def restore(blob: dict[str, Any], state: TrainState, config: TrainConfig, path: Path) -> None:

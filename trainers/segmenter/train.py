@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from p2p_eval import __version__
 from p2p_eval.classes import IGNORE, NUM_CLASSES
+from p2p_eval.data.files import read_torch_file
 from p2p_eval.data.prepared import PreparedDataset, record_segmenter
 from p2p_eval.errors import InputError
 from p2p_eval.segmenters import Preprocess, Segmenter, build_model, save_segmenter
@@ -182,12 +183,7 @@ def _restore(config, model, optimizer, schedule, generator) -> int:
     if not path.exists():
         log.info("%s: no saved state, starting from scratch.", path)
         return 0
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a bad file
-        raise InputError(f"{path}: cannot read the training state ({err}); delete it to start over.") from None
-    if not isinstance(blob, dict) or blob.get("format") != STATE_FORMAT:
-        raise InputError(f"{path}: not a train-segmenter state; delete it to start over.")
+    blob = read_torch_file(path, STATE_FORMAT, what="train-segmenter state", fix="delete it to start over.")
     saved, wanted = blob["config"], _plain(config)
     changed = [k for k in wanted if k not in RESUME_INSENSITIVE and saved.get(k) != wanted[k]]
     if changed:

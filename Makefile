@@ -23,7 +23,7 @@ install-test: system-packages
 	$(PIP) install -q -e '.[test]'
 
 demo: install
-	p2p-eval demo
+	$(PYTHON) -m p2p_eval demo  # not the console script: a fresh pyenv may not have its shim yet
 
 test: install-test
 	$(PYTHON) -m pytest -n 2 --dist loadgroup

@@ -4,8 +4,8 @@ import argparse
 import os
 import sys
 
-from p2p_eval.commands.argtypes import positive_int
-from p2p_eval.data.pix2pix_ab import FAR_DISTANCE
+from p2p_eval.commands.argtypes import positive_int, seed
+from p2p_eval.data.pix2pix_ab import FAR_DISTANCE, FAR_REFUSE
 
 SYNTHETIC_EPILOG = """\
 examples:
@@ -38,7 +38,9 @@ examples:
 --direction names the label side as pix2pix does: AtoB = labels in A, BtoA = labels in B
 (the pix2pix Cityscapes download is photo|labels, so BtoA). Label colours are decoded to
 trainIds by the nearest Cityscapes colour; pixels farther than --tolerance from all of
-them are counted, logged and recorded under "decode" in dataset.json."""
+them are counted, logged and recorded under "decode" in dataset.json. When more than
+25% of them are far (the label map is probably the other half), the import is refused
+and the other --direction suggested; --force imports anyway."""
 
 
 def _label_size(text: str) -> tuple[int, int]:
@@ -76,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--size", type=int, default=256, help="generation size of photos and colour maps (default 256)")
     synth.add_argument("--label-size", type=_label_size, default=(256, 512),
                        help="HxW of the frames and trainIds (default 256x512, the Cityscapes aspect)")
-    synth.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    synth.add_argument("--seed", type=seed, default=0, help="base seed, 0 to 2**32-1 (default 0)")
     synth.set_defaults(func=run_synthetic)
 
     city = sources.add_parser("cityscapes", help="prepare the official Cityscapes layout",
@@ -101,6 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="RGB distance from every label colour that counts as far (default 30)")
     ab.add_argument("--color", choices=("original", "decoded"), default="original",
                     help="colour map to write: the label half as shipped (default) or the decoded trainIds' colours")
+    ab.add_argument("--force", action="store_true",
+                    help=f"import even when more than {FAR_REFUSE:.0%} of the label pixels are far from every label colour")
     ab.set_defaults(func=run_ab)
 
 
@@ -147,7 +151,8 @@ def run_cityscapes(args: argparse.Namespace) -> int:
 def run_ab(args: argparse.Namespace) -> int:
     from p2p_eval.data.pix2pix_ab import AbConfig, prepare_pix2pix_ab
 
-    config = _config(AbConfig, direction=args.direction, size=args.size, tolerance=args.tolerance, color=args.color)
+    config = _config(AbConfig, direction=args.direction, size=args.size, tolerance=args.tolerance, color=args.color,
+                     force=args.force)
     _print_summary(args.out, prepare_pix2pix_ab(args.src, args.out, config, workers=args.workers,
                                                 progress=not args.quiet))
     return 0

@@ -5,6 +5,7 @@ import os
 import sys
 
 from p2p_eval.commands.argtypes import positive_int, seed
+from p2p_eval.data.cityscapes import LIKE
 from p2p_eval.data.pix2pix_ab import FAR_DISTANCE, FAR_REFUSE
 
 SYNTHETIC_EPILOG = """\
@@ -21,13 +22,19 @@ Interrupted? Run the same command again: finished frames are kept."""
 CITYSCAPES_EPILOG = """\
 examples:
   p2p-eval prepare cityscapes --root ~/cityscapes --out data/cityscapes
+  p2p-eval prepare cityscapes --root ~/cityscapes --out data/cs-clean --like clean
   p2p-eval prepare cityscapes --root ~/cityscapes --out data/cs128 --size 128 --splits val --workers 8
 
---root holds leftImg8bit/<split>/<city>/*_leftImg8bit.png and gtFine/<split>/<city>/*_gtFine_labelIds.png.
-Photos are squashed to --size with bicubic resampling (Pillow's default, which the PyTorch
-pix2pix preparation uses); colour maps are drawn from the trainIds and squashed with
---color-resample (nearest; bicubic matches that preparation's blurred maps); trainIds stay
-at full resolution. Interrupted? Run the same command again: finished frames are kept."""
+--root holds leftImg8bit/<split>/<city>/*_leftImg8bit.png and gtFine/<split>/<city>/ with
+*_gtFine_labelIds.png and *_gtFine_color.png. trainIds come from the labelIds and stay at full
+resolution. Photos and colour maps (the generator's input) are made --like:
+  pytorch-pix2pix  (default) byte for byte what PyTorch pix2pix's prepare_cityscapes_dataset.py
+                   feeds its trainer: *_gtFine_color.png (29 label colours) and the photo resized
+                   with Pillow's default filter, side by side as JPEG quality 100, decoded
+  clean            photos bicubic, colour maps drawn from the trainIds (19 colours, the rest black),
+                   --color-resample nearest (default) or bicubic, no JPEG
+dataset.json records the mode, and the order in which that script numbers the frames (from 0).
+Interrupted? Run the same command again: finished frames are kept."""
 
 AB_EPILOG = """\
 examples:
@@ -88,8 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     city.add_argument("--root", required=True, help="Cityscapes folder holding leftImg8bit/ and gtFine/")
     city.add_argument("--size", type=int, default=256, help="generation size (default 256)")
     city.add_argument("--splits", default="train,val", help="comma-separated splits (default train,val)")
-    city.add_argument("--color-resample", choices=("nearest", "bicubic"), default="nearest",
-                      help="filter for the colour label maps (default nearest)")
+    city.add_argument("--like", choices=LIKE, default="pytorch-pix2pix",
+                      help="make photos and colour maps as the PyTorch pix2pix preparation (default) or clean")
+    city.add_argument("--color-resample", choices=("nearest", "bicubic"),
+                      help="--like clean: filter for the colour label maps (default nearest)")
     city.set_defaults(func=run_cityscapes)
 
     ab = sources.add_parser("pix2pix-ab", help="import a side-by-side pix2pix dataset",
@@ -142,7 +151,8 @@ def run_cityscapes(args: argparse.Namespace) -> int:
     from p2p_eval.data.cityscapes import CityscapesConfig, prepare_cityscapes
 
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
-    config = _config(CityscapesConfig, size=args.size, splits=splits, color_resample=args.color_resample)
+    config = _config(CityscapesConfig, size=args.size, splits=splits, like=args.like,
+                     color_resample=args.color_resample)
     _print_summary(args.out, prepare_cityscapes(args.root, args.out, config, workers=args.workers,
                                                 progress=not args.quiet))
     return 0

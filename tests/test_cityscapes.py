@@ -298,3 +298,27 @@ def test_missing_colour_maps_are_named_with_the_way_out(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:  # a setting that does not apply is an error, like argparse's
         main([*args, "--out", str(tmp_path / "x"), "--color-resample", "bicubic"])
     assert exit_.value.code == 2 and "applies to like='clean'" in capsys.readouterr().err
+
+
+def test_export_gives_pytorch_pix2pix_the_pixels_of_its_own_preparation(tmp_path):
+    from PIL import JpegImagePlugin
+
+    root = make_cityscapes(tmp_path / "cs")
+    script = tmp_path / "script"
+    for phase in ("val", "train"):
+        _prepare_cityscapes_dataset_py(root / "gtFine", root / "leftImg8bit", script, phase)
+    prepare_cityscapes(root, tmp_path / "data", CityscapesConfig(), progress=False)
+    meta = json.loads((tmp_path / "data" / "dataset.json").read_text())
+    assert main(["export", "pix2pix-ab", str(tmp_path / "data"), "--out", str(tmp_path / "ab"), "--quiet"]) == 0
+    for split, folder in (("train", "train"), ("val", "test")):
+        for i, frame in enumerate(meta["pix2pix_numbering"][split]["frames"]):
+            for ours, theirs in zip(_aligned_halves(tmp_path / "ab" / folder / f"{frame}.png"),
+                                    _aligned_halves(script / folder / f"{i}.jpg")):
+                np.testing.assert_array_equal(ours, theirs)  # what its aligned loader hands the networks
+    assert main(["export", "pix2pix-ab", str(tmp_path / "data"), "--out", str(tmp_path / "numbered"), "--quiet",
+                 "--names", "index", "--format", "jpg"]) == 0
+    assert sorted(p.name for p in (tmp_path / "numbered" / "test").iterdir()) == ["0.jpg", "1.jpg"]
+    record = json.loads((tmp_path / "numbered" / "p2p-eval-export.json").read_text())
+    assert record["frames"]["test"] == {str(i): f for i, f in enumerate(meta["pix2pix_numbering"]["val"]["frames"])}
+    with Image.open(tmp_path / "numbered" / "test" / "0.jpg") as jpeg:  # as the script saves: 4:4:4, quality 100
+        assert JpegImagePlugin.get_sampling(jpeg) == 0 and all(max(t) == 1 for t in jpeg.quantization.values())

@@ -76,6 +76,7 @@ def _commands(data: Path, out: Path, kind: str) -> dict[str, list[str]]:
     }
     folder_outputs = {
         "prepare": _prepare(data, out),
+        "export": ["export", "pix2pix-ab", str(data), "--out", str(out)],
         "train": ["train", "--data", str(data), "--variant", "unet-l1", "--out", str(out), "--size", "32",
                   "--ngf", "4", "--epochs", "1"],
     }
@@ -99,7 +100,7 @@ def test_file_outputs_that_are_folders_or_below_files_stop_at_once(tiny, tmp_pat
     assert json.loads((tiny / "dataset.json").read_text())["segmenter"] is None
 
 
-@pytest.mark.parametrize("command", ["prepare", "train"])
+@pytest.mark.parametrize("command", ["prepare", "export", "train"])
 def test_folder_outputs_that_are_files_stop_at_once(tiny, tmp_path, capsys, command):
     (tmp_path / "plain").write_text("x")
     for out, message in ((tmp_path / "plain", "this is a file, but --out must name a folder"),

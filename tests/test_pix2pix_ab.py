@@ -130,3 +130,43 @@ def test_a_refusal_after_the_sample_passed_is_not_undone_by_a_rerun(prepared, tm
         prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "out", config, progress=False)  # every frame is written now
     meta = prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "out", AbConfig(direction="BtoA", force=True), progress=False)
     assert meta["decode"]["forced"] is True
+
+
+def test_export_then_import_gives_back_the_prepared_photos_and_colour_maps(prepared, tmp_path, capsys):
+    from p2p_eval.data.pix2pix_ab_export import AbExportConfig, export_pix2pix_ab
+
+    data = PreparedDataset.load(prepared)
+    record = export_pix2pix_ab(data, tmp_path / "ab", AbExportConfig(phases=(("train", "train"), ("val", "val"))),
+                               progress=False)
+    assert record["a"] == "photo" and record["b"] == "colour labels" and record["direction"] == "BtoA"
+    assert record["frames"]["val"] == {f: f for f in data.frames("val")}
+    meta = prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "back", AbConfig(direction="BtoA", color="original"),
+                              progress=False)
+    back = PreparedDataset.load(tmp_path / "back")
+    assert meta["decode"]["far_pixels"] == 0 and {s: set(f) for s, f in back.splits.items()} == \
+        {s: set(f) for s, f in data.splits.items()}
+    for split in ("train", "val"):
+        for frame in data.frames(split):
+            for kind in ("photo", "color"):
+                np.testing.assert_array_equal(read_rgb(back.path(split, frame, kind)), read_rgb(data.path(split, frame, kind)))
+    # Labels in A for --direction AtoB; the record says which half is which.
+    record = export_pix2pix_ab(data, tmp_path / "atob", AbExportConfig(direction="AtoB"), progress=False)
+    assert record["a"] == "colour labels" and sorted(record["frames"]) == ["test", "train"]
+    frame = data.frames("val")[0]
+    ab = read_rgb(tmp_path / "atob" / "test" / f"{frame}.png")
+    np.testing.assert_array_equal(ab[:, :32], read_rgb(data.path("val", frame, "color")))
+
+
+def test_export_refuses_folders_with_other_images_and_missing_splits(prepared, tmp_path, capsys):
+    stray = tmp_path / "ab" / "train" / "stray.jpg"
+    stray.parent.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 16, 3), np.uint8)).save(stray)
+    args = ["export", "pix2pix-ab", str(prepared), "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "ab")]) == 2
+    assert "holds 1 other image(s) (stray.jpg)" in capsys.readouterr().err
+    assert sorted(p.name for p in stray.parent.iterdir()) == ["stray.jpg"]
+    assert main([*args, "--out", str(tmp_path / "x"), "--phases", "train=train,test=test"]) == 2
+    assert "no split 'test' to export" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "y")]) == 0
+    assert main([*args, "--out", str(tmp_path / "y")]) == 0  # its own files are no strangers: re-running is fine
+    assert "train/ 4, test/ 3 PNG images, A = photo, B = colour labels" in capsys.readouterr().out

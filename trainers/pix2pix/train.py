@@ -207,7 +207,7 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
             state.discriminator = nn.parallel.DistributedDataParallel(state.discriminator, device_ids=ids)
     _loop(state, config, data, options, ddp, device, total, per_epoch)
     extra: dict[str, Any] = {}
-    if ddp.world_size > 1:
+    if dist.is_initialized():  # under torchrun, even with one process: which backend ran is worth knowing
         extra["distributed"] = {"world_size": ddp.world_size, "backend": dist.get_backend(),
                                 "checksums": _check_in_sync(state, ddp, device), "in_sync": True}
         dist.barrier()

@@ -73,6 +73,8 @@ def _commands(data: Path, out: Path, kind: str) -> dict[str, list[str]]:
     file_outputs = {
         "show": ["show", str(data), "--out", str(out), "--quiet"],
         "train-segmenter": ["train-segmenter", "--data", str(data), "--out", str(out), "--epochs", "1", "--workers", "1"],
+        # checked before the (here missing) .caffemodel is even opened
+        "import-caffe": ["segmenter", "import-caffe", str(data / "fcn-8s.caffemodel"), "--out", str(out)],
     }
     folder_outputs = {
         "prepare": _prepare(data, out),
@@ -88,7 +90,7 @@ def tiny(tmp_path) -> Path:
     return make_prepared_dataset(tmp_path / "data", splits={"train": 2, "val": 1})
 
 
-@pytest.mark.parametrize("command", ["show", "train-segmenter"])
+@pytest.mark.parametrize("command", ["show", "train-segmenter", "import-caffe"])
 def test_file_outputs_that_are_folders_or_below_files_stop_at_once(tiny, tmp_path, capsys, command):
     (tmp_path / "folder").mkdir()
     (tmp_path / "plain").write_text("x")

@@ -113,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ab.add_argument("--color", choices=("original", "decoded"), default="original",
                     help="colour map to write: the label half as shipped (default) or the decoded trainIds' colours")
     ab.add_argument("--force", action="store_true",
-                    help=f"import even when more than {FAR_REFUSE:.0%} of the label pixels are far from every label colour")
+                    help=f"import even when more than {100 * FAR_REFUSE:.0f}%% of the label pixels are far from every label colour")
     ab.set_defaults(func=run_ab)
 
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "p2p_eval.commands.colorfulness",
     "p2p_eval.commands.demo",
     "p2p_eval.commands.prepare",
+    "p2p_eval.commands.export",
     "p2p_eval.commands.show",
     "reports.cli",
     "study_app.cli",

@@ -29,7 +29,7 @@ class DemoConfig:
     size: int  # generation size (pix2pix input/output side)
     label_size: str  # HxW of the trainIds the scorer segments at
     variants: tuple[str, ...]
-    epochs: int  # constant-lr epochs; as many decay epochs follow
+    epochs: int  # at constant lr: `p2p-eval train`'s default schedule, the paper's Torch code
     ngf: int
     segmenter_epochs: int
     segmenter_crop: str  # HxW random crops at label scale (the whole frame costs 4x more)
@@ -38,12 +38,12 @@ class DemoConfig:
 DEFAULT = DemoConfig(
     n_train=200, n_val=50, size=64, label_size="128x256",
     variants=("unet-l1", "unet-cgan", "unet-l1-cgan", "encdec-l1", "encdec-l1-cgan"),
-    epochs=3, ngf=32, segmenter_epochs=8, segmenter_crop="64x128",
+    epochs=6, ngf=32, segmenter_epochs=8, segmenter_crop="64x128",
 )
 QUICK = DemoConfig(
     n_train=100, n_val=24, size=64, label_size="64x128",
     variants=("unet-l1", "unet-cgan", "unet-l1-cgan", "encdec-l1-cgan"),
-    epochs=1, ngf=32, segmenter_epochs=5, segmenter_crop="64x128",
+    epochs=2, ngf=32, segmenter_epochs=5, segmenter_crop="64x128",
 )
 
 
@@ -89,7 +89,7 @@ class Demo:
         self.command("train", "--data", str(self.data), "--variant", variant, "--out", str(run),
                      "--size", str(c.size), "--ngf", str(c.ngf),
                      *(() if variant.endswith("-l1") else ("--ndf", str(c.ngf))),  # L1 alone has no D
-                     "--epochs", str(c.epochs), "--decay-epochs", str(c.epochs),
+                     "--epochs", str(c.epochs),
                      "--sample-every", "0", "--threads", "1", *resume)
 
     def score(self) -> None:

@@ -30,6 +30,7 @@ class PaperTable:
     columns: tuple[str, ...]  # column headers, LaTeX
     rows: tuple[PaperRow, ...]
     row_header: str = "Loss"  # header of the row-label column, LaTeX
+    batch_size: int = 1  # the batch size its models were trained with (the trainer preset's default)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -54,10 +55,11 @@ TABLES: dict[str, PaperTable] = {t.key: t for t in (
         PaperRow("unet-l1-cgan", "L1+cGAN",      (0.66, 0.23, 0.17)),
         PaperRow(None,           GROUND_TRUTH,   (0.80, 0.26, 0.21)),
     )),
+    # v3 Table 2's caption: this experiment used batch size 10 (the others batch size 1).
     PaperTable("generators", "Table 2", "(v3 only)",
                "FCN-scores for different generator architectures (and objectives), evaluated on "
                "Cityscapes labels$\\to$photos.",
-               "fcn-score", FCN_COLUMNS, (
+               "fcn-score", FCN_COLUMNS, batch_size=10, rows=(
         PaperRow("encdec-l1",      "Encoder-decoder (L1)",      (0.35, 0.12, 0.08)),
         PaperRow("encdec-l1-cgan", "Encoder-decoder (L1+cGAN)", (0.29, 0.09, 0.05)),
         PaperRow("unet-l1",        "U-net (L1)",                (0.48, 0.18, 0.13)),
@@ -113,7 +115,8 @@ PAPER_ERRORS = {
 PRESETS: dict[str, tuple[str, ...]] = {
     key: TABLES[key].variants for key in ("losses", "receptive-field", "generators", "photo2labels")
 }
-"""Trainer presets: each trains every variant of one paper table."""
+"""Trainer presets: each trains every variant of one paper table, with the table's `PaperTable.batch_size`
+and the schedule of the paper's Torch code (200 epochs at constant lr; `trainers.pix2pix.schedule`)."""
 
 
 def table_of(kind: str, variants: list[str]) -> PaperTable | None:

@@ -1,6 +1,8 @@
 """`prepare cityscapes` on a tiny fake Cityscapes tree: real PNGs, official names, real labelIds."""
 
+import glob
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +30,25 @@ def _official_train_ids(label_ids: np.ndarray) -> np.ndarray:
     return out
 
 
+def _official_colors(label_ids: np.ndarray) -> np.ndarray:
+    """``*_gtFine_color.png`` as cityscapesScripts' json2labelImg writes it: RGBA, label.color per labelId."""
+    rgba = np.full((*label_ids.shape, 4), 255, np.uint8)
+    for (r, c), value in np.ndenumerate(label_ids):
+        rgba[r, c, :3] = id2label[int(value)].color
+    return rgba
+
+
 def make_cityscapes(root: Path, frames=FRAMES, seed: int = 0) -> Path:
-    """Write photos and labelIds in the official layout; labelIds cover every official id 0..33."""
+    """Write photos, labelIds and colour maps in the official layout; labelIds cover every official id 0..33."""
     rng = np.random.default_rng(seed)
     for split, ids in frames.items():
         for frame in ids:
             city = frame.split("_")[0]
             photo = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
-            labels = rng.integers(0, 34, (H, W), dtype=np.uint8)
+            labels = np.kron(rng.integers(0, 34, (H // 4, W // 4), dtype=np.uint8), np.ones((4, 4), np.uint8))
             labels[0, :34] = np.arange(34)
-            for folder, suffix, image in (("leftImg8bit", "leftImg8bit", photo), ("gtFine", "gtFine_labelIds", labels)):
+            for folder, suffix, image in (("leftImg8bit", "leftImg8bit", photo), ("gtFine", "gtFine_labelIds", labels),
+                                          ("gtFine", "gtFine_color", _official_colors(labels))):
                 path = root / folder / split / city / f"{frame}_{suffix}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(image).save(path)
@@ -52,9 +63,9 @@ def _photo_path(root, split, frame):
     return root / "leftImg8bit" / split / frame.split("_")[0] / f"{frame}_leftImg8bit.png"
 
 
-def test_prepared_values_match_the_official_table_and_pillow_resizes(tmp_path):
+def test_clean_values_match_the_official_table_and_pillow_resizes(tmp_path):
     root = make_cityscapes(tmp_path / "cs")
-    meta = prepare_cityscapes(root, tmp_path / "out", CityscapesConfig(size=SIZE), progress=False)
+    meta = prepare_cityscapes(root, tmp_path / "out", CityscapesConfig(size=SIZE, like="clean"), progress=False)
     data = PreparedDataset.load(tmp_path / "out")
     assert {s: list(f) for s, f in data.splits.items()} == FRAMES
     assert meta["image_size"] == [SIZE, SIZE] and meta["label_size"] == [H, W]
@@ -190,3 +201,124 @@ def test_cli_prepares_and_reports_bad_input_with_exit_2(tmp_path, capsys):
     assert json.loads((out / "dataset.json").read_text())["source"]["splits"] == ["val"]
     code = main(["prepare", "cityscapes", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "o2"), "--quiet"])
     assert code == 2 and "no such folder" in capsys.readouterr().err
+
+
+def _prepare_cityscapes_dataset_py(gtFine_dir: Path, leftImg8bit_dir: Path, output_dir: Path, phase: str) -> None:
+    """PyTorch pix2pix's datasets/prepare_cityscapes_dataset.py process_cityscapes, its steps written out
+    (the CycleGAN A/B copies and the prints left out)."""
+    def load_resized_img(path):
+        return Image.open(path).convert("RGB").resize((256, 256))
+
+    save_phase = "test" if phase == "val" else "train"
+    savedir = os.path.join(output_dir, save_phase)
+    os.makedirs(savedir, exist_ok=True)
+    segmap_paths = sorted(glob.glob(os.path.join(gtFine_dir, phase) + "/*/*_color.png"))
+    photo_paths = sorted(glob.glob(os.path.join(leftImg8bit_dir, phase) + "/*/*_leftImg8bit.png"))
+    assert len(segmap_paths) == len(photo_paths)
+    for i, (segmap_path, photo_path) in enumerate(zip(segmap_paths, photo_paths)):
+        assert os.path.basename(segmap_path).replace("_gtFine_color", "") == \
+            os.path.basename(photo_path).replace("_leftImg8bit", "")
+        segmap = load_resized_img(segmap_path)
+        photo = load_resized_img(photo_path)
+        sidebyside = Image.new("RGB", (512, 256))
+        sidebyside.paste(segmap, (256, 0))
+        sidebyside.paste(photo, (0, 0))
+        savepath = os.path.join(savedir, "%d.jpg" % i)
+        sidebyside.save(savepath, format="JPEG", subsampling=0, quality=100)
+
+
+def _aligned_halves(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A and B as PyTorch pix2pix's aligned dataset cuts them from an AB file."""
+    AB = Image.open(path).convert("RGB")
+    w, h = AB.size
+    w2 = int(w / 2)
+    return np.asarray(AB.crop((0, 0, w2, h))), np.asarray(AB.crop((w2, 0, w, h)))
+
+
+def test_pytorch_mode_is_what_the_pytorch_preparation_feeds_its_trainer_byte_for_byte(tmp_path):
+    root = make_cityscapes(tmp_path / "cs")
+    script = tmp_path / "script"
+    for phase in ("val", "train"):  # the script's __main__ order
+        _prepare_cityscapes_dataset_py(root / "gtFine", root / "leftImg8bit", script, phase)
+    meta = prepare_cityscapes(root, tmp_path / "out", CityscapesConfig(), workers=2, progress=False)
+    data = PreparedDataset.load(tmp_path / "out")
+    assert meta["source"]["like"] == "pytorch-pix2pix" and meta["image_size"] == [256, 256]
+    assert meta["color_check"]["mismatched_pixels"] == 0 and meta["color_check"]["frames_counted"] == 5
+    for split, folder in (("train", "train"), ("val", "test")):
+        numbering = meta["pix2pix_numbering"][split]
+        assert numbering["folder"] == folder and numbering["first"] == 0
+        assert sorted(p.name for p in (script / folder).iterdir()) == [f"{i}.jpg" for i in range(len(FRAMES[split]))]
+        for i, frame in enumerate(numbering["frames"]):
+            photo, labels = _aligned_halves(script / folder / f"{i}.jpg")
+            np.testing.assert_array_equal(np.asarray(Image.open(data.path(split, frame, "photo"))), photo)
+            np.testing.assert_array_equal(np.asarray(Image.open(data.path(split, frame, "color"))), labels)
+            label_ids = np.asarray(Image.open(_label_path(root, split, frame)))
+            np.testing.assert_array_equal(np.asarray(Image.open(data.path(split, frame, "trainids"))),
+                                          _official_train_ids(label_ids))
+    # The input is the 29-colour map, blurred by bicubic and JPEG: not the 19 train colours drawn nearest.
+    clean = prepare_cityscapes(root, tmp_path / "clean", CityscapesConfig(like="clean"), progress=False)
+    assert clean["source"]["like"] == "clean"
+    frame = FRAMES["val"][0]
+    ours = np.asarray(Image.open(data.path("val", frame, "color"))).reshape(-1, 3)
+    theirs = np.asarray(Image.open(PreparedDataset.load(tmp_path / "clean").path("val", frame, "color"))).reshape(-1, 3)
+    assert len(np.unique(theirs, axis=0)) <= 20 < len(np.unique(ours, axis=0))
+
+
+def test_the_numbering_follows_the_scripts_sorted_colour_paths(tmp_path):
+    frames = {"val": ["munster_000000_000019", "frankfurt_000001_000019", "lindau_000000_000019",
+                      "frankfurt_000000_000294"]}
+    root = make_cityscapes(tmp_path / "cs", frames=frames)
+    meta = prepare_cityscapes(root, tmp_path / "out", CityscapesConfig(size=SIZE, splits=("val",)), progress=False)
+    listed = sorted(glob.glob(str(root / "gtFine" / "val") + "/*/*_color.png"))
+    assert meta["pix2pix_numbering"]["val"]["frames"] == [os.path.basename(p)[: -len("_gtFine_color.png")] for p in listed]
+
+
+def test_colour_maps_that_disagree_with_their_labelids_are_counted(tmp_path, caplog):
+    root = make_cityscapes(tmp_path / "cs")
+    frame = FRAMES["train"][1]
+    path = root / "gtFine" / "train" / "aachen" / f"{frame}_gtFine_color.png"
+    rgba = np.asarray(Image.open(path)).copy()
+    rgba[5, 7, :3] = (1, 2, 3)
+    Image.fromarray(rgba).save(path)
+    meta = prepare_cityscapes(root, tmp_path / "out", CityscapesConfig(size=SIZE), progress=False)
+    check = meta["color_check"]
+    assert check["mismatched_pixels"] == 1 and check["worst_frames"] == [{"frame": f"train/{frame}", "mismatched_pixels": 1}]
+    assert "do not have their labelId's colour" in caplog.text
+
+
+def test_missing_colour_maps_are_named_with_the_way_out(tmp_path, capsys):
+    root = make_cityscapes(tmp_path / "cs")
+    gone = root / "gtFine" / "val" / "lindau" / f"{FRAMES['val'][1]}_gtFine_color.png"
+    gone.unlink()
+    args = ["prepare", "cityscapes", "--root", str(root), "--size", str(SIZE), "--workers", "1", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert gone.name in err and "--like clean" in err and not (tmp_path / "out").exists()
+    assert main([*args, "--out", str(tmp_path / "clean"), "--like", "clean"]) == 0  # trainIds need no colour map
+    with pytest.raises(SystemExit) as exit_:  # a setting that does not apply is an error, like argparse's
+        main([*args, "--out", str(tmp_path / "x"), "--color-resample", "bicubic"])
+    assert exit_.value.code == 2 and "applies to like='clean'" in capsys.readouterr().err
+
+
+def test_export_gives_pytorch_pix2pix_the_pixels_of_its_own_preparation(tmp_path):
+    from PIL import JpegImagePlugin
+
+    root = make_cityscapes(tmp_path / "cs")
+    script = tmp_path / "script"
+    for phase in ("val", "train"):
+        _prepare_cityscapes_dataset_py(root / "gtFine", root / "leftImg8bit", script, phase)
+    prepare_cityscapes(root, tmp_path / "data", CityscapesConfig(), progress=False)
+    meta = json.loads((tmp_path / "data" / "dataset.json").read_text())
+    assert main(["export", "pix2pix-ab", str(tmp_path / "data"), "--out", str(tmp_path / "ab"), "--quiet"]) == 0
+    for split, folder in (("train", "train"), ("val", "test")):
+        for i, frame in enumerate(meta["pix2pix_numbering"][split]["frames"]):
+            for ours, theirs in zip(_aligned_halves(tmp_path / "ab" / folder / f"{frame}.png"),
+                                    _aligned_halves(script / folder / f"{i}.jpg")):
+                np.testing.assert_array_equal(ours, theirs)  # what its aligned loader hands the networks
+    assert main(["export", "pix2pix-ab", str(tmp_path / "data"), "--out", str(tmp_path / "numbered"), "--quiet",
+                 "--names", "index", "--format", "jpg"]) == 0
+    assert sorted(p.name for p in (tmp_path / "numbered" / "test").iterdir()) == ["0.jpg", "1.jpg"]
+    record = json.loads((tmp_path / "numbered" / "p2p-eval-export.json").read_text())
+    assert record["frames"]["test"] == {str(i): f for i, f in enumerate(meta["pix2pix_numbering"]["val"]["frames"])}
+    with Image.open(tmp_path / "numbered" / "test" / "0.jpg") as jpeg:  # as the script saves: 4:4:4, quality 100
+        assert JpegImagePlugin.get_sampling(jpeg) == 0 and all(max(t) == 1 for t in jpeg.quantization.values())

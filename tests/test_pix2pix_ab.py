@@ -16,13 +16,20 @@ from p2p_eval.errors import InputError
 from conftest import make_prepared_dataset
 
 
-def _write_ab(prepared, src, suffix=".png", labels_in="B", quality=100):
-    """AB images from a prepared dataset: photo | colour labels (or swapped), one per frame."""
+def _write_ab(prepared, src, suffix=".png", labels_in="B", quality=100, photos="fixture"):
+    """AB images from a prepared dataset: photo | colour labels (or swapped), one per frame.
+
+    ``photos="noise"`` puts uniform noise in the photo half: like a real photo, most of its
+    pixels are far from every label colour (the fixture's photos are label colours +- 20).
+    """
     data = PreparedDataset.load(prepared)
+    rng = np.random.default_rng(0)
     truth = {}
     for split in data.splits:
         for i, frame in enumerate(data.frames(split)):
             photo = read_rgb(data.path(split, frame, "photo"))
+            if photos == "noise":
+                photo = rng.integers(0, 256, photo.shape, dtype=np.uint8)
             ids = read_label_png(data.path(split, frame, "trainids"))[:, ::2]  # 32x32, like the photo
             halves = (photo, colorize(ids)) if labels_in == "B" else (colorize(ids), photo)
             path = src / split / f"{i + 1}{suffix}"
@@ -91,3 +98,75 @@ def test_size_option_squashes_and_cli_reports(tmp_path, capsys):
     data = PreparedDataset.load(tmp_path / "out")
     assert data.image_size == (16, 16) and data.meta["label_size"] == [32, 32]
     assert read_rgb(data.path("train", "1", "photo")).shape == (16, 16, 3)
+
+
+def test_the_wrong_direction_is_refused_and_the_right_one_named(prepared, tmp_path, capsys):
+    _write_ab(prepared, tmp_path / "ab", suffix=".jpg", quality=90, photos="noise")  # photo | labels, as pix2pix's
+    args = ["prepare", "pix2pix-ab", "--src", str(tmp_path / "ab"), "--out", str(tmp_path / "out"), "--workers", "1",
+            "--quiet", "--direction"]
+    assert main([*args, "AtoB"]) == 2
+    err = capsys.readouterr().err
+    assert "with --direction AtoB (label map in A)" in err and "pass --direction BtoA" in err
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    assert main([*args, "AtoB", "--force"]) == 0  # as asked, and recorded
+    assert json.loads((tmp_path / "out" / "dataset.json").read_text())["decode"]["forced"] is True
+    assert main([*args, "BtoA"]) == 2  # another direction into the same folder
+    assert "other parameters" in capsys.readouterr().err
+
+
+def test_a_refusal_after_the_sample_passed_is_not_undone_by_a_rerun(prepared, tmp_path, capsys, monkeypatch):
+    from p2p_eval.data import pix2pix_ab
+
+    _write_ab(prepared, tmp_path / "ab", photos="noise")
+    for path in sorted((tmp_path / "ab").rglob("*.png"))[1:6]:  # most images swapped: photo in the label half
+        image = np.asarray(Image.open(path))
+        Image.fromarray(np.concatenate([image[:, 32:], image[:, :32]], axis=1)).save(path)
+    monkeypatch.setattr(pix2pix_ab, "CHECK_IMAGES", 1)  # a sample that misses them: only the whole can tell
+    config = AbConfig(direction="BtoA")
+    with pytest.raises(InputError, match="the 7 images imported"):
+        prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "out", config, progress=False)
+    assert not (tmp_path / "out" / "dataset.json").exists()
+    with pytest.raises(InputError, match="an earlier run refused this import"):
+        prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "out", config, progress=False)  # every frame is written now
+    meta = prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "out", AbConfig(direction="BtoA", force=True), progress=False)
+    assert meta["decode"]["forced"] is True
+
+
+def test_export_then_import_gives_back_the_prepared_photos_and_colour_maps(prepared, tmp_path, capsys):
+    from p2p_eval.data.pix2pix_ab_export import AbExportConfig, export_pix2pix_ab
+
+    data = PreparedDataset.load(prepared)
+    record = export_pix2pix_ab(data, tmp_path / "ab", AbExportConfig(phases=(("train", "train"), ("val", "val"))),
+                               progress=False)
+    assert record["a"] == "photo" and record["b"] == "colour labels" and record["direction"] == "BtoA"
+    assert record["frames"]["val"] == {f: f for f in data.frames("val")}
+    meta = prepare_pix2pix_ab(tmp_path / "ab", tmp_path / "back", AbConfig(direction="BtoA", color="original"),
+                              progress=False)
+    back = PreparedDataset.load(tmp_path / "back")
+    assert meta["decode"]["far_pixels"] == 0 and {s: set(f) for s, f in back.splits.items()} == \
+        {s: set(f) for s, f in data.splits.items()}
+    for split in ("train", "val"):
+        for frame in data.frames(split):
+            for kind in ("photo", "color"):
+                np.testing.assert_array_equal(read_rgb(back.path(split, frame, kind)), read_rgb(data.path(split, frame, kind)))
+    # Labels in A for --direction AtoB; the record says which half is which.
+    record = export_pix2pix_ab(data, tmp_path / "atob", AbExportConfig(direction="AtoB"), progress=False)
+    assert record["a"] == "colour labels" and sorted(record["frames"]) == ["test", "train"]
+    frame = data.frames("val")[0]
+    ab = read_rgb(tmp_path / "atob" / "test" / f"{frame}.png")
+    np.testing.assert_array_equal(ab[:, :32], read_rgb(data.path("val", frame, "color")))
+
+
+def test_export_refuses_folders_with_other_images_and_missing_splits(prepared, tmp_path, capsys):
+    stray = tmp_path / "ab" / "train" / "stray.jpg"
+    stray.parent.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 16, 3), np.uint8)).save(stray)
+    args = ["export", "pix2pix-ab", str(prepared), "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "ab")]) == 2
+    assert "holds 1 other image(s) (stray.jpg)" in capsys.readouterr().err
+    assert sorted(p.name for p in stray.parent.iterdir()) == ["stray.jpg"]
+    assert main([*args, "--out", str(tmp_path / "x"), "--phases", "train=train,test=test"]) == 2
+    assert "no split 'test' to export" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "y")]) == 0
+    assert main([*args, "--out", str(tmp_path / "y")]) == 0  # its own files are no strangers: re-running is fine
+    assert "train/ 4, test/ 3 PNG images, A = photo, B = colour labels" in capsys.readouterr().out

@@ -43,11 +43,36 @@ def test_discriminator_loss_is_halved_and_generator_loss_weights_l1():
     assert set(terms) == {"g_gan"}
 
 
-def test_schedule_constant_then_linear_to_zero():
-    factors = [lr_factor(s, 10, 6) for s in range(10)]
-    assert factors[:7] == [1.0] * 7
-    assert factors[7:] == pytest.approx([0.75, 0.5, 0.25])
-    assert lr_factor(10, 10, 6) == 0.0
+def _pytorch_epoch_factors(n_epochs: int, n_epochs_decay: int) -> list[float]:
+    """PyTorch pix2pix's lr factor per epoch, its steps written out (networks.py get_scheduler @7891385,
+    stepped by update_learning_rate() at the end of each epoch in train.py @b621837; epoch_count = 1)."""
+    def lambda_rule(epoch):
+        return 1.0 - max(0, epoch + 1 + 1 - n_epochs) / float(n_epochs_decay + 1)
+
+    scheduler_epoch, factors = 0, []
+    for _epoch in range(1, n_epochs + n_epochs_decay + 1):
+        factors.append(lambda_rule(scheduler_epoch))  # LambdaLR: lr = base * lambda(last_epoch)
+        scheduler_epoch += 1  # model.update_learning_rate() after the epoch
+    return factors
+
+
+@pytest.mark.parametrize("epochs, decay", [(100, 100), (3, 3), (1, 2), (5, 0)])
+def test_pytorch_schedule_is_the_ports_per_epoch_rule(epochs, decay):
+    config = ScheduleConfig("pytorch", epochs=epochs, decay_epochs=decay)
+    per_epoch = 7
+    ours = [lr_factor(step, per_epoch, config) for step in range(per_epoch * config.total_epochs)]
+    expected = _pytorch_epoch_factors(epochs, decay)
+    assert ours == pytest.approx([f for f in expected for _ in range(per_epoch)], abs=1e-15)
+    if (epochs, decay) == (100, 100):  # constant to epoch 99, then 100/101 ... 0/101 in epoch 200
+        assert expected[98] == 1.0 and expected[99] == pytest.approx(100 / 101) and expected[-1] == 0.0
+
+
+def test_torch_schedule_is_constant_and_has_no_decay():
+    config = ScheduleConfig()  # the paper's train.lua: niter = 200 at lr 2e-4
+    assert (config.kind, config.epochs, config.decay_epochs, config.lr) == ("torch", 200, 0, 2e-4)
+    assert {lr_factor(step, 5, config) for step in range(5 * 200)} == {1.0}
+    with pytest.raises(ValueError, match="no decay epochs with the Torch schedule"):
+        ScheduleConfig("torch", epochs=100, decay_epochs=100)
 
 
 def test_every_paper_row_is_a_variant_with_the_right_parts():
@@ -135,9 +160,9 @@ def _reference_step(G, D, opt_g, opt_d, x, y):
 def test_train_step_equals_the_reference_step():
     config = config_for_variant("unet-l1-cgan", size=32, ngf=4, ndf=4)
     torch.manual_seed(0)
-    ours = build_state(config, 10, 5, torch.device("cpu"))
+    ours = build_state(config, 10, torch.device("cpu"))
     torch.manual_seed(0)
-    ref = build_state(config, 10, 5, torch.device("cpu"))
+    ref = build_state(config, 10, torch.device("cpu"))
     x, y = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
     for _ in range(2):
         torch.manual_seed(1)
@@ -147,7 +172,7 @@ def test_train_step_equals_the_reference_step():
     for a, b in zip([*ours.generator.parameters(), *ours.discriminator.parameters()],
                     [*ref.generator.parameters(), *ref.discriminator.parameters()]):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
-    assert ours.opt_g.param_groups[0]["lr"] == 2e-4  # constant before the decay starts
+    assert ours.opt_g.param_groups[0]["lr"] == 2e-4  # the Torch schedule: constant
 
 
 def test_settings_that_do_not_fit_are_refused():
@@ -158,3 +183,25 @@ def test_settings_that_do_not_fit_are_refused():
     with pytest.raises(ValueError, match="at least 96 px"):
         config_for_variant("unet-l1-cgan-286", size=64)
     assert config_for_variant("unet-l1-cgan-286", size=128).discriminator.receptive_field == "286"
+
+
+def _tensor2im(input_image: torch.Tensor, imtype=np.uint8) -> np.ndarray:
+    """PyTorch pix2pix's util/util.py tensor2im, its steps written out (first image of the batch)."""
+    image_numpy = input_image[0].cpu().float().numpy()
+    image_numpy = (np.transpose(image_numpy, (1, 2, 0)) + 1) / 2.0 * 255.0
+    return image_numpy.astype(imtype)
+
+
+def test_truncation_is_tensor2im_bit_for_bit_and_round_is_half_a_level_brighter():
+    from trainers.pix2pix.data import to_uint8
+
+    torch.manual_seed(0)
+    outputs = torch.tanh(torch.randn(1, 3, 64, 64) * 2)  # a generator's last layer
+    levels = torch.arange(256).float().div(127.5).sub(1).reshape(1, 1, 16, 16).expand(1, 3, 16, 16)
+    for x in (outputs, levels, torch.tensor([-1.0, 1.0, 0.0, -0.0]).reshape(1, 1, 2, 2).expand(1, 3, 2, 2)):
+        np.testing.assert_array_equal(to_uint8(x, "truncate")[0], _tensor2im(x))
+    difference = to_uint8(outputs, "round").astype(int) - to_uint8(outputs, "truncate")
+    assert set(np.unique(difference).tolist()) == {0, 1} and 0.4 < difference.mean() < 0.6
+    np.testing.assert_array_equal(to_uint8(levels, "round")[0, ..., 0].ravel(), np.arange(256))
+    with pytest.raises(ValueError, match="quantize"):
+        to_uint8(outputs, "floor")

@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import make_prepared_dataset
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_json
 from p2p_eval.data.prepared import PreparedDataset
@@ -24,9 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--size", "32", "--ngf", "4", "--sample-every", "2"]
 
 
-def _train_args(data, out, *extra, variant="unet-l1-cgan", epochs=(1, 1)):
-    return ["train", "--data", str(data), "--variant", variant, "--out", str(out),
-            "--epochs", str(epochs[0]), "--decay-epochs", str(epochs[1]), *SMALL, *extra]
+def _train_args(data, out, *extra, variant="unet-l1-cgan", epochs=(2, None)):
+    """Arguments of a tiny run: the Torch schedule for (n, None), the PyTorch one for (n, decay)."""
+    schedule = ["--epochs", str(epochs[0])]
+    if epochs[1] is not None:
+        schedule = ["--schedule", "pytorch", *schedule, "--decay-epochs", str(epochs[1])]
+    return ["train", "--data", str(data), "--variant", variant, "--out", str(out), *schedule, *SMALL, *extra]
 
 
 def test_trained_run_is_scoreable_and_documented(prepared, tmp_path):
@@ -36,6 +40,9 @@ def test_trained_run_is_scoreable_and_documented(prepared, tmp_path):
     for key in ("name", "variant", "preset", "dataset", "direction", "seed", "steps", "config", "versions", "eval_mode"):
         assert key in meta, key
     assert meta["dataset"] == str(prepared.resolve()) and meta["steps"] == 8 and meta["status"] == "done"
+    assert meta["protocol"] == {"schedule": "torch", "epochs": 2, "decay_epochs": 0, "batch_size": 1,
+                                "quantize": "truncate"}
+    assert meta["config"]["schedule"]["kind"] == "torch" and meta["generated"]["val"]["quantize"] == "truncate"
     assert meta["config"]["loss"]["l1_weight"] == 100 and meta["config"]["discriminator"]["receptive_field"] == "70"
     data = PreparedDataset.load(prepared)
     (run,) = discover_runs([tmp_path / "runs"])
@@ -47,7 +54,7 @@ def test_trained_run_is_scoreable_and_documented(prepared, tmp_path):
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == list(range(1, 9))
     assert {"g_gan", "g_l1", "d_real", "d_fake", "lr"} <= set(rows[0])
-    assert float(rows[0]["lr"]) == 2e-4 and float(rows[-1]["lr"]) < 2e-4
+    assert {float(r["lr"]) for r in rows} == {2e-4}  # the Torch schedule: constant, no decay
     assert sorted(p.name for p in (out / "samples").iterdir()) == [f"step_{s:07d}.png" for s in (2, 4, 6, 8)]
     page = (out / "index.html").read_text()
     assert page.count("<tr><td>") == 3 and "html/val/city_000000_000019_input.png" in page
@@ -64,10 +71,29 @@ def test_generate_paper_mode_and_eval_mode(prepared, tmp_path):
     assert np.array_equal(np.asarray(Image.open(image)), paper)  # seeded per frame: reproducible
     assert main(["generate", str(out), "--data", str(prepared), "--split", "train", "--eval-mode"]) == 0
     meta = read_json(out / "run.json")
-    assert meta["eval_mode"] is True and meta["generated"]["train"] == {"frames": 4, "step": 8, "eval_mode": True}
+    assert meta["eval_mode"] is True
+    assert meta["generated"]["train"] == {"frames": 4, "step": 8, "eval_mode": True, "quantize": "truncate"}
     assert len(list((out / "images" / "train").glob("*.png"))) == 4
     after = read_checkpoint(out / LATEST)["generator"]
     assert all(torch.equal(before[k], after[k]) for k in before)
+    # Rounding instead of tensor2im's truncation: the same output, at most one level brighter.
+    assert main(["generate", str(out), "--split", "val", "--quantize", "round"]) == 0
+    rounded = np.asarray(Image.open(image)).astype(int)
+    assert set(np.unique(rounded - paper).tolist()) == {0, 1}
+    meta = read_json(out / "run.json")
+    assert meta["protocol"]["quantize"] == "round" and meta["generated"]["val"]["quantize"] == "round"
+    assert main(["generate", str(out), "--split", "val"]) == 0  # run.json's choice is the default now
+    assert np.array_equal(np.asarray(Image.open(image)), rounded)
+
+
+def test_pytorch_schedule_decays_per_epoch_in_training(prepared, tmp_path):
+    out = tmp_path / "run"
+    assert main(_train_args(prepared, out, variant="unet-l1", epochs=(2, 1))) == 0
+    with (out / "losses.csv").open() as f:
+        lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+    assert lrs == [2e-4] * 4 + [1e-4] * 4 + [0.0] * 4  # epochs 1-3 of 4 steps: 1, 1 - 1/2, 1 - 2/2
+    protocol = read_json(out / "run.json")["protocol"]
+    assert (protocol["schedule"], protocol["epochs"], protocol["decay_epochs"]) == ("pytorch", 2, 1)
 
 
 def test_refuses_settings_that_do_not_apply_and_existing_runs(prepared, tmp_path, capsys):
@@ -147,7 +173,7 @@ def test_worker_processes_do_not_change_the_numbers(prepared, tmp_path):
     logs = []
     for workers in ("0", "2"):
         out = tmp_path / f"w{workers}"
-        assert main(_train_args(prepared, out, "--workers", workers, variant="unet-l1", epochs=(1, 0))) == 0
+        assert main(_train_args(prepared, out, "--workers", workers, variant="unet-l1", epochs=(1, None))) == 0
         with (out / "losses.csv").open() as f:
             logs.append([r["g_l1"] for r in csv.DictReader(f)])
     assert logs[0] == logs[1] and len(logs[0]) == 4
@@ -155,5 +181,35 @@ def test_worker_processes_do_not_change_the_numbers(prepared, tmp_path):
 
 def test_bf16_autocast_trains(prepared, tmp_path):
     out = tmp_path / "amp"
-    assert main(_train_args(prepared, out, "--amp", variant="unet-l1-cgan-pixel", epochs=(1, 0))) == 0
+    assert main(_train_args(prepared, out, "--amp", variant="unet-l1-cgan-pixel", epochs=(1, None))) == 0
     assert read_json(out / "run.json")["config"]["amp"] is True
+
+
+def test_generators_preset_trains_with_the_papers_batch_size_10(tmp_path, capsys):
+    data = make_prepared_dataset(tmp_path / "data", splits={"train": 10, "val": 1})
+    small = make_prepared_dataset(tmp_path / "small", splits={"train": 4, "val": 1})
+    common = ["--size", "32", "--ngf", "4", "--ndf", "4", "--epochs", "1", "--sample-every", "0"]
+    assert main(["train", "--data", str(small), "--preset", "generators", "--out", str(tmp_path / "x"), *common]) == 2
+    assert "fewer than one batch of 10" in capsys.readouterr().err
+    assert main(["train", "--data", str(data), "--preset", "generators", "--out", str(tmp_path / "runs"), *common]) == 0
+    for variant in ("encdec-l1", "encdec-l1-cgan", "unet-l1", "unet-l1-cgan"):
+        meta = read_json(tmp_path / "runs" / variant / "run.json")
+        assert meta["protocol"]["batch_size"] == 10 and meta["steps"] == 1 and meta["preset"] == "generators"
+        assert meta["protocol"]["schedule"] == "torch"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--decay-epochs", "5"], "--decay-epochs applies to --schedule pytorch"),
+    (["--seed", "-1"], "--seed: expected a whole number in [0, 4294967296)"),
+    (["--seed", str(2**32)], "--seed: expected a whole number in [0, 4294967296)"),
+    (["--batch-size", "0"], "--batch-size: expected a whole number >= 1"),
+    (["--epochs", "-1"], "--epochs: expected a whole number >= 0"),
+])
+def test_bad_training_settings_stop_before_any_work(prepared, tmp_path, capsys, args, message):
+    out = tmp_path / "run"
+    try:
+        code = main(_train_args(prepared, out, *args, variant="unet-l1"))
+    except SystemExit as err:  # argparse's own errors
+        code = err.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not out.exists()

@@ -41,3 +41,19 @@ def test_cli_writes_the_grid_and_names_a_missing_dataset(prepared, tmp_path, cap
     assert "road" in capsys.readouterr().out
     assert main(["show", str(tmp_path), "--out", str(out)]) == 2
     assert "p2p-eval prepare" in capsys.readouterr().err
+
+
+def test_a_bad_trainids_file_stops_before_the_grid_is_written(prepared, tmp_path, capsys):
+    data = PreparedDataset.load(prepared)
+    out = tmp_path / "grid.png"
+    last = data.path("val", data.frames("val")[-1], "trainids")  # not in a one-frame grid
+    Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(last)  # a colour image where ids belong
+    assert main(["show", str(prepared), "--frames", "1", "--out", str(out), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert str(last) in captured.err and "mode RGB" in captured.err and "grid.png" not in captured.out
+    assert not out.exists()
+    ids = np.zeros((32, 64), np.uint8)
+    ids[0, 0] = 40  # no trainId
+    Image.fromarray(ids).save(last)
+    assert main(["show", str(prepared), "--frames", "1", "--out", str(out), "--quiet"]) == 2
+    assert "values [40] are no trainIds" in capsys.readouterr().err and not out.exists()

@@ -174,3 +174,13 @@ def test_rerunning_prepare_keeps_the_recorded_segmenter(tmp_path):
     record_segmenter(PreparedDataset.load(tmp_path), tmp_path / "seg.pt")
     assert main(args) == 0
     assert PreparedDataset.load(tmp_path).segmenter == tmp_path / "seg.pt"
+
+
+@pytest.mark.parametrize("value", ["-1", "4294967296"])
+def test_cli_refuses_a_seed_outside_the_generators_range_before_any_work(tmp_path, capsys, value):
+    from p2p_eval.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["prepare", "synthetic", "--out", str(tmp_path / "d"), "--n-train", "1", "--n-val", "1", "--seed", value])
+    assert exit_.value.code == 2 and "--seed: expected a whole number in [0, 4294967296)" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -130,3 +130,31 @@ def test_augment_keeps_labels_and_pixels_together():
     assert set(lab.unique().tolist()) <= set(labels.unique().tolist())  # nearest: no invented labels
     inner = (lab >= 6) & (lab < 255)  # away from the jump to 255, the grey ramp is linear
     assert inner.sum() > 50 and (p[:, 0].int() - lab.int())[inner].abs().max() <= 1  # pixels follow labels
+
+
+def test_a_finished_checkpoint_is_replaced_only_with_overwrite(prepared, tmp_path, capsys):
+    out = tmp_path / "seg.pt"
+    assert _train(prepared, out) == 0
+    kept = out.read_bytes()
+    recorded = json.loads((prepared / "dataset.json").read_text())["segmenter"]
+    assert _train(prepared, out, "--epochs", "1") == 2
+    assert "a finished segmenter checkpoint is already there; pass --overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == kept and not (tmp_path / "seg.pt.state").exists()  # refused before training
+    assert _train(prepared, out, "--epochs", "1", "--resume") == 2  # resuming is no way around it
+    capsys.readouterr()
+    assert _train(prepared, out, "--epochs", "1", "--overwrite") == 0
+    assert torch.load(out, weights_only=True)["trained_on"]["config"]["epochs"] == 1
+    assert json.loads((prepared / "dataset.json").read_text())["segmenter"] == recorded
+
+
+def test_resume_without_a_saved_state_is_an_error(prepared, tmp_path, capsys):
+    assert _train(prepared, tmp_path / "seg.pt", "--resume") == 2
+    assert "seg.pt.state: no saved training state, so there is nothing to resume" in capsys.readouterr().err
+    assert not (tmp_path / "seg.pt").exists()
+
+
+@pytest.mark.parametrize("value", ["-1", "4294967296", "x"])
+def test_seed_outside_the_generators_range_is_refused(prepared, tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        _train(prepared, tmp_path / "seg.pt", "--seed", value)
+    assert exit_.value.code == 2 and "--seed: expected a whole number in [0, 4294967296)" in capsys.readouterr().err

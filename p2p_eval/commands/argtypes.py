@@ -23,3 +23,18 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
+
+
+SEED_LIMIT = 2**32
+"""Seeds are whole numbers in [0, 2**32): what numpy's and torch's generators all accept."""
+
+
+def seed(text: str) -> int:
+    """A random seed: a whole number in [0, 2**32) (``--seed``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number in [0, {SEED_LIMIT}), got {text!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected a whole number in [0, {SEED_LIMIT}), got {text!r}")
+    return value

@@ -4,8 +4,9 @@ import argparse
 import os
 import sys
 
-from p2p_eval.commands.argtypes import positive_int
-from p2p_eval.data.pix2pix_ab import FAR_DISTANCE
+from p2p_eval.commands.argtypes import positive_int, seed
+from p2p_eval.data.cityscapes import LIKE
+from p2p_eval.data.pix2pix_ab import FAR_DISTANCE, FAR_REFUSE
 
 SYNTHETIC_EPILOG = """\
 examples:
@@ -21,13 +22,19 @@ Interrupted? Run the same command again: finished frames are kept."""
 CITYSCAPES_EPILOG = """\
 examples:
   p2p-eval prepare cityscapes --root ~/cityscapes --out data/cityscapes
+  p2p-eval prepare cityscapes --root ~/cityscapes --out data/cs-clean --like clean
   p2p-eval prepare cityscapes --root ~/cityscapes --out data/cs128 --size 128 --splits val --workers 8
 
---root holds leftImg8bit/<split>/<city>/*_leftImg8bit.png and gtFine/<split>/<city>/*_gtFine_labelIds.png.
-Photos are squashed to --size with bicubic resampling (Pillow's default, which the PyTorch
-pix2pix preparation uses); colour maps are drawn from the trainIds and squashed with
---color-resample (nearest; bicubic matches that preparation's blurred maps); trainIds stay
-at full resolution. Interrupted? Run the same command again: finished frames are kept."""
+--root holds leftImg8bit/<split>/<city>/*_leftImg8bit.png and gtFine/<split>/<city>/ with
+*_gtFine_labelIds.png and *_gtFine_color.png. trainIds come from the labelIds and stay at full
+resolution. Photos and colour maps (the generator's input) are made --like:
+  pytorch-pix2pix  (default) byte for byte what PyTorch pix2pix's prepare_cityscapes_dataset.py
+                   feeds its trainer: *_gtFine_color.png (29 label colours) and the photo resized
+                   with Pillow's default filter, side by side as JPEG quality 100, decoded
+  clean            photos bicubic, colour maps drawn from the trainIds (19 colours, the rest black),
+                   --color-resample nearest (default) or bicubic, no JPEG
+dataset.json records the mode, and the order in which that script numbers the frames (from 0).
+Interrupted? Run the same command again: finished frames are kept."""
 
 AB_EPILOG = """\
 examples:
@@ -38,7 +45,9 @@ examples:
 --direction names the label side as pix2pix does: AtoB = labels in A, BtoA = labels in B
 (the pix2pix Cityscapes download is photo|labels, so BtoA). Label colours are decoded to
 trainIds by the nearest Cityscapes colour; pixels farther than --tolerance from all of
-them are counted, logged and recorded under "decode" in dataset.json."""
+them are counted, logged and recorded under "decode" in dataset.json. When more than
+25% of them are far (the label map is probably the other half), the import is refused
+and the other --direction suggested; --force imports anyway."""
 
 
 def _label_size(text: str) -> tuple[int, int]:
@@ -76,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--size", type=int, default=256, help="generation size of photos and colour maps (default 256)")
     synth.add_argument("--label-size", type=_label_size, default=(256, 512),
                        help="HxW of the frames and trainIds (default 256x512, the Cityscapes aspect)")
-    synth.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    synth.add_argument("--seed", type=seed, default=0, help="base seed, 0 to 2**32-1 (default 0)")
     synth.set_defaults(func=run_synthetic)
 
     city = sources.add_parser("cityscapes", help="prepare the official Cityscapes layout",
@@ -86,8 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     city.add_argument("--root", required=True, help="Cityscapes folder holding leftImg8bit/ and gtFine/")
     city.add_argument("--size", type=int, default=256, help="generation size (default 256)")
     city.add_argument("--splits", default="train,val", help="comma-separated splits (default train,val)")
-    city.add_argument("--color-resample", choices=("nearest", "bicubic"), default="nearest",
-                      help="filter for the colour label maps (default nearest)")
+    city.add_argument("--like", choices=LIKE, default="pytorch-pix2pix",
+                      help="make photos and colour maps as the PyTorch pix2pix preparation (default) or clean")
+    city.add_argument("--color-resample", choices=("nearest", "bicubic"),
+                      help="--like clean: filter for the colour label maps (default nearest)")
     city.set_defaults(func=run_cityscapes)
 
     ab = sources.add_parser("pix2pix-ab", help="import a side-by-side pix2pix dataset",
@@ -101,6 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="RGB distance from every label colour that counts as far (default 30)")
     ab.add_argument("--color", choices=("original", "decoded"), default="original",
                     help="colour map to write: the label half as shipped (default) or the decoded trainIds' colours")
+    ab.add_argument("--force", action="store_true",
+                    help=f"import even when more than {100 * FAR_REFUSE:.0f}%% of the label pixels are far from every label colour")
     ab.set_defaults(func=run_ab)
 
 
@@ -138,7 +151,8 @@ def run_cityscapes(args: argparse.Namespace) -> int:
     from p2p_eval.data.cityscapes import CityscapesConfig, prepare_cityscapes
 
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
-    config = _config(CityscapesConfig, size=args.size, splits=splits, color_resample=args.color_resample)
+    config = _config(CityscapesConfig, size=args.size, splits=splits, like=args.like,
+                     color_resample=args.color_resample)
     _print_summary(args.out, prepare_cityscapes(args.root, args.out, config, workers=args.workers,
                                                 progress=not args.quiet))
     return 0
@@ -147,7 +161,8 @@ def run_cityscapes(args: argparse.Namespace) -> int:
 def run_ab(args: argparse.Namespace) -> int:
     from p2p_eval.data.pix2pix_ab import AbConfig, prepare_pix2pix_ab
 
-    config = _config(AbConfig, direction=args.direction, size=args.size, tolerance=args.tolerance, color=args.color)
+    config = _config(AbConfig, direction=args.direction, size=args.size, tolerance=args.tolerance, color=args.color,
+                     force=args.force)
     _print_summary(args.out, prepare_pix2pix_ab(args.src, args.out, config, workers=args.workers,
                                                 progress=not args.quiet))
     return 0

@@ -47,9 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from p2p_eval.data.files import check_output_path
     from p2p_eval.segmenters import save_segmenter
     from p2p_eval.segmenters.caffe import import_fcn8s
 
+    check_output_path(args.out)  # before reading half a gigabyte of weights
     segmenter = import_fcn8s(args.caffemodel)
     save_segmenter(args.out, segmenter)
     print(f"wrote {args.out}\n")

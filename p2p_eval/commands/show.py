@@ -1,7 +1,8 @@
 """`p2p-eval show`: a picture grid of a prepared dataset, and its class shares."""
 
 import argparse
-import sys
+
+from p2p_eval.commands.argtypes import positive_int
 
 EPILOG = """\
 examples:
@@ -23,26 +24,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("data", help="prepared dataset folder (holding dataset.json)")
     parser.add_argument("--out", required=True, help="PNG file to write")
-    parser.add_argument("--frames", type=int, default=8, help="frames to show (default 8)")
+    parser.add_argument("--frames", type=positive_int, default=8, help="frames to show (default 8)")
     parser.add_argument("--split", default="val", help="split to show (default val)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import write_png
+    from p2p_eval.data.files import check_output_path, write_png
     from p2p_eval.data.prepared import PreparedDataset
     from p2p_eval.data.preview import class_shares, frame_grid, pick_frames
 
-    if args.frames < 1:
-        print(f"p2p-eval show: error: expected --frames >= 1, got {args.frames}", file=sys.stderr)
-        return 2
+    check_output_path(args.out)
     dataset = PreparedDataset.load(args.data)
     frames = pick_frames(dataset, args.split, args.frames)
     dataset.check_files(args.split)
+    # Every trainIds file of the split is read (and checked) before the grid is written:
+    # a bad file stops the command with nothing written, not after "wrote ...".
+    shares = class_shares(dataset, args.split, progress=not args.quiet)
     write_png(args.out, frame_grid(dataset, args.split, frames))
     print(f"{args.out}: {len(frames)} frames of {dataset.name}/{args.split} (photo | colour labels | trainIds)")
-    shares = class_shares(dataset, args.split, progress=not args.quiet)
     for name, share in shares.items():
         print(f"  {name:<14} {100 * share:6.2f}%")
     return 0

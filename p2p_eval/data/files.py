@@ -2,12 +2,14 @@
 
 Every write goes to a temporary name in the same folder and is renamed into
 place, so an interrupted program never leaves a half-written file behind.
+`check_output_path` checks, before any work starts, that a command will be
+able to write where it was told to.
 """
 
 import json
 import logging
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +113,37 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
 
 
 def _atomic_target(path: Path) -> tuple[int, str]:
+    """Create ``.<name>.<random>.tmp`` beside `path`; return its descriptor and name.
+
+    Opened with mode 0666 so that the umask decides the permissions, as for
+    any file a program creates (0644 under umask 022). ``tempfile.mkstemp``
+    would make every output 0600, unreadable to other users and web servers.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), str(tmp)
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
 
 
 def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write a (H, W) or (H, W, 3) uint8 array as PNG, atomically."""
+    _write_image(path, array, format="PNG", compress_level=1)
+
+
+def write_jpeg(path: str | os.PathLike, array: np.ndarray, *, quality: int = 100, subsampling: int = 0) -> None:
+    """Write a (H, W, 3) uint8 array as JPEG, atomically.
+
+    The defaults are the PyTorch pix2pix Cityscapes preparation's
+    (``save(savepath, format='JPEG', subsampling=0, quality=100)``).
+    """
+    _write_image(path, array, format="JPEG", quality=quality, subsampling=subsampling)
+
+
+def _write_image(path: str | os.PathLike, array: np.ndarray, **save_options: Any) -> None:
     path = Path(path)
     array = np.asarray(array)
     if array.dtype != np.uint8 or array.ndim not in (2, 3):
@@ -126,7 +153,7 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
     fd, tmp = _atomic_target(path)
     try:
         with os.fdopen(fd, "wb") as f:
-            Image.fromarray(array).save(f, format="PNG", compress_level=1)
+            Image.fromarray(array).save(f, **save_options)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -207,3 +234,59 @@ def read_torch_file(path: str | os.PathLike, fmt: str, *, what: str, fix: str) -
     if not isinstance(blob, dict) or blob.get("format") != fmt:
         raise InputError(f"{path}: not a {what} (format {fmt!r}); {fix}")
     return blob
+
+
+def check_output_path(path: str | os.PathLike, *, folder: bool = False, option: str = "--out") -> Path:
+    """Check, before any work starts, that `path` can be written; return it.
+
+    Every command that writes calls this for each of its outputs first, so a
+    bad output path stops it at once instead of after the work (a trained
+    epoch, a scored dataset) that could not be saved.
+
+    Parameters
+    ----------
+    path : path-like
+        A file to write (created or replaced), or with `folder` a folder to
+        write into (created when missing).
+    folder : bool, optional
+        Whether `path` names a folder.
+    option : str, optional
+        The command-line option that gave `path`, for the message.
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    InputError
+        If `path` is a folder where a file is expected or the reverse, if a
+        parent on the way is a file, or if the folder that would receive the
+        file (or the missing folders) is not writable by this user.
+
+    Examples
+    --------
+    >>> check_output_path("results/fcn.json").name
+    'fcn.json'
+    """
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path}: this is a file, but {option} must name a folder; "
+                         "pass a folder path (it is created when missing).")
+    if not folder and path.is_dir():
+        raise InputError(f"{option} {path}: this is a folder, but {option} must name a file to write; "
+                         f"pass a file path (one inside {path}, if you like).")
+    nearest = Path(os.path.abspath(path if folder else path.parent))
+    try:
+        while not nearest.exists():
+            nearest = nearest.parent
+    except PermissionError:
+        raise InputError(f"{option} {path}: cannot reach {nearest}: permission denied; choose another path.") from None
+    if not nearest.is_dir():
+        raise InputError(f"{option} {path}: cannot be created, because {nearest} is a file, not a folder; "
+                         "choose another path.")
+    effective = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+    if not os.access(nearest, os.W_OK | os.X_OK, **effective):
+        raise InputError(f"{option} {path}: cannot write into {nearest}: the folder is read-only for this user; "
+                         f"choose another path, or make it writable (chmod u+w {nearest}).")
+    return path

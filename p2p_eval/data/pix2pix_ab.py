@@ -55,6 +55,14 @@ FAR_DISTANCE = 30.0
 """RGB distance beyond which a decoded pixel counts as far from every Cityscapes
 label colour (still decoded to the nearest; counted and reported)."""
 
+FAR_REFUSE = 0.25
+"""Share of far label pixels above which an import is refused unless forced: the
+half taken for the label map is then most likely the photo (wrong --direction).
+A JPEG-compressed Cityscapes label half has well under 1%."""
+
+CHECK_IMAGES = 8
+"""Images, spread over the dataset, decoded both ways before the import starts."""
+
 
 def decode_colors(rgb: np.ndarray, tolerance: float) -> tuple[np.ndarray, int]:
     """Map a colour label image to trainIds by nearest Cityscapes label colour.
@@ -109,12 +117,16 @@ class AbConfig:
     color : {"original", "decoded"}
         Colour map written: the label half as shipped (what pix2pix trained on)
         or the decoded trainIds drawn in exact palette colours.
+    force : bool
+        Import even when more than `FAR_REFUSE` of the label pixels are far
+        from every label colour (recorded in ``decode.forced``).
     """
 
     direction: str
     size: int | None = None
     tolerance: float = FAR_DISTANCE
     color: str = "original"
+    force: bool = False
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -169,17 +181,73 @@ def _ab_frame(job: FrameJob) -> FrameArrays:
                        train_ids=train_ids, stats={"far": n_far, "pixels": int(train_ids.size)})
 
 
-def _decode_report(tolerance: float):
+def _far_fractions(paths: list[Path], tolerance: float) -> dict[str, float]:
+    """Share of far label pixels in `paths` for each direction (the label map taken from A or from B)."""
+    far, pixels = {"AtoB": 0, "BtoA": 0}, 0
+    for path in paths:
+        ab = read_rgb(path)
+        half = ab.shape[1] // 2
+        far["AtoB"] += decode_colors(np.ascontiguousarray(ab[:, :half]), tolerance)[1]
+        far["BtoA"] += decode_colors(np.ascontiguousarray(ab[:, half : 2 * half]), tolerance)[1]
+        pixels += ab.shape[0] * half
+    return {direction: n / pixels for direction, n in far.items()}
+
+
+def _refusal(where: str, fractions: dict[str, float], direction: str, tolerance: float) -> str:
+    other = DIRECTIONS[1 - DIRECTIONS.index(direction)]
+    share = f"{100 * fractions[direction]:.0f}% of the label pixels of {where} are farther than {tolerance:g} from every " \
+            f"Cityscapes label colour with --direction {direction} (label map in {direction[0]})"
+    if other in fractions and fractions[other] <= FAR_REFUSE:
+        return (f"{share}; with --direction {other} it is {100 * fractions[other]:.1f}%. The label map is probably "
+                f"the other half: pass --direction {other} (or --force to import as asked).")
+    return (f"{share}. This does not look like a Cityscapes label map; check the dataset, or pass --force to "
+            "import it anyway.")
+
+
+def check_direction(images: dict[str, list[Path]], config: AbConfig) -> None:
+    """Refuse, before importing, a direction whose label half is mostly far from every label colour.
+
+    Decodes `CHECK_IMAGES` images spread over the dataset both ways.
+
+    Raises
+    ------
+    InputError
+        If more than `FAR_REFUSE` of the sampled label pixels are far and
+        ``config.force`` is not set; the message names the other direction
+        when that one fits.
+    """
+    paths = [path for split in images for path in images[split]]
+    sample = [paths[i] for i in sorted({round(k * (len(paths) - 1) / max(CHECK_IMAGES - 1, 1)) for k in range(CHECK_IMAGES)})]
+    fractions = _far_fractions(sample, config.tolerance)
+    if fractions[config.direction] <= FAR_REFUSE:
+        return
+    where = f"{len(sample)} images spread over {sample[0].parent.parent}"
+    if not config.force:
+        raise InputError(_refusal(where, fractions, config.direction, config.tolerance))
+    log.warning("--force: %s", _refusal(where, fractions, config.direction, config.tolerance))
+
+
+REFUSED_MARK = ".refused-far-labels"
+"""Left in the output folder when an import was refused after its frames were written,
+so that a plain re-run (which would find every frame done) refuses too."""
+
+
+def _decode_report(config: AbConfig, out: Path):
     def report(stats: dict[tuple[str, str], dict]) -> dict[str, Any]:
         far = sum(s["far"] for s in stats.values())
         pixels = sum(s["pixels"] for s in stats.values())
         worst = sorted(((s["far"], f"{split}/{frame}") for (split, frame), s in stats.items()), reverse=True)[:5]
+        if pixels and far / pixels > FAR_REFUSE and not config.force:  # the sample passed, the whole did not
+            message = _refusal(f"the {len(stats)} images imported", {config.direction: far / pixels},
+                               config.direction, config.tolerance)
+            (out / REFUSED_MARK).write_text(message + "\n", encoding="utf-8")
+            raise InputError(message + f" The frames are in {out}, but no dataset.json.")
         if far:
             log.warning("%d of %d label pixels (%.2f%%) are farther than %g from every Cityscapes label colour; "
-                        "each was given the nearest one's trainId.", far, pixels, 100 * far / pixels, tolerance)
-        return {"decode": {"method": "nearest Cityscapes label colour (RGB Euclidean)", "tolerance": tolerance,
+                        "each was given the nearest one's trainId.", far, pixels, 100 * far / pixels, config.tolerance)
+        return {"decode": {"method": "nearest Cityscapes label colour (RGB Euclidean)", "tolerance": config.tolerance,
                            "frames_counted": len(stats), "pixels": pixels, "far_pixels": far,
-                           "far_fraction": far / pixels if pixels else None,
+                           "far_fraction": far / pixels if pixels else None, "forced": config.force,
                            "worst_frames": [{"frame": name, "far_pixels": n} for n, name in worst if n]}}
 
     return report
@@ -192,8 +260,14 @@ def prepare_pix2pix_ab(src: str | Path, out: str | Path, config: AbConfig, *, wo
     ``decode`` in ``dataset.json`` reports the far pixels of the frames
     decoded by this run (``frames_counted``; a resumed run counts only the rest).
     """
-    src = Path(src).resolve()
+    src, out = Path(src).resolve(), Path(out)
     images = find_ab_images(src)
+    check_direction(images, config)
+    refused = out / REFUSED_MARK
+    if refused.is_file():
+        if not config.force:
+            raise InputError(f"{refused}: an earlier run refused this import: {refused.read_text().strip()}")
+        refused.unlink()
     size = config.size or read_rgb(next(iter(images.values()))[0]).shape[0]
     args = (config.direction, size, config.size is not None, config.tolerance, config.color)
     jobs = [FrameJob(split, path.stem, (str(path), *args)) for split, paths in images.items() for path in paths]
@@ -205,4 +279,4 @@ def prepare_pix2pix_ab(src: str | Path, out: str | Path, config: AbConfig, *, wo
                    "tolerance": config.tolerance, "color": config.color},
     }
     return prepare_frames(out, jobs, _ab_frame, meta=meta, image_size=size, label_size=None, workers=workers,
-                          progress=progress, report=_decode_report(config.tolerance))
+                          progress=progress, report=_decode_report(config, out))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from p2p_eval.data.files import read_json, write_json, write_png
+from p2p_eval.data.files import check_output_path, read_json, write_json, write_png
 from p2p_eval.data.prepared import KINDS, write_dataset_json
 from p2p_eval.errors import InputError
 
@@ -246,7 +246,8 @@ def prepare_frames(
     Raises
     ------
     InputError
-        If `out` holds a dataset prepared with other parameters, or a frame's
+        If `out` or a split folder in it cannot be written (checked before any
+        frame is made), if `out` holds a dataset prepared with other parameters, or a frame's
         input is bad (raised by `make_frame`; earlier frames stay written and a
         re-run resumes after the input is fixed).
     """
@@ -255,6 +256,8 @@ def prepare_frames(
     out = Path(out)
     if workers < 1:
         raise ValueError(f"Expected `workers` >= 1, got {workers}.")
+    for folder in (out, *sorted({out / job.split for job in jobs})):
+        check_output_path(folder, folder=True)
     _check_params(out, meta["source"])
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / PARAMS_FILE, meta["source"])

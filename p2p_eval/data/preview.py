@@ -8,6 +8,7 @@ from p2p_eval.classes import CLASS_NAMES, IGNORE, NUM_CLASSES, colorize
 from p2p_eval.data.files import read_label_png, read_rgb
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.data.preparing import resize_labels
+from p2p_eval.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,26 @@ def class_shares(dataset: PreparedDataset, split: str, *, progress: bool = True)
     shares : dict
         ``{class name: fraction of non-ignored pixels}`` for the 19 classes and
         ``"(ignored)"``: fraction of all pixels that are 255.
+
+    Raises
+    ------
+    InputError
+        If a trainIds file is unreadable, not single-channel 8-bit, or holds
+        values that are no trainId (named with the file).
     """
     from tqdm import tqdm
 
     counts = np.zeros(256, np.int64)
     for frame in tqdm(dataset.frames(split), desc=f"count {split}", unit="frame", disable=not progress):
-        counts += np.bincount(read_label_png(dataset.path(split, frame, "trainids")).ravel(), minlength=256)
+        path = dataset.path(split, frame, "trainids")
+        frame_counts = np.bincount(read_label_png(path).ravel(), minlength=256)
+        invalid = np.flatnonzero(frame_counts[NUM_CLASSES:IGNORE]) + NUM_CLASSES
+        if invalid.size:
+            raise InputError(
+                f"{path}: values {invalid[:5].tolist()} are no trainIds (0-{NUM_CLASSES - 1}, {IGNORE} = ignore); "
+                "re-run the `p2p-eval prepare` command that made this dataset."
+            )
+        counts += frame_counts
     labelled = counts[:NUM_CLASSES].sum()
     shares = {name: counts[i] / labelled if labelled else 0.0 for i, name in enumerate(CLASS_NAMES)}
     shares["(ignored)"] = counts[IGNORE] / counts.sum() if counts.sum() else 0.0

@@ -111,7 +111,10 @@ def restore(blob: dict[str, Any], state: TrainState, config: TrainConfig, path: 
         If the checkpoint was made with another configuration; the message
         names both and the fix.
     """
-    saved = TrainConfig.from_dict(blob["config"])
+    try:
+        saved = TrainConfig.from_dict(blob["config"])
+    except InputError as err:
+        raise InputError(f"{path}: {err}") from None
     if saved != config:
         diff = {k: (v, getattr(config, k)) for k, v in vars(saved).items() if v != getattr(config, k)}
         raise InputError(

@@ -9,17 +9,28 @@ import json
 import sys
 from pathlib import Path
 
+from p2p_eval.commands.argtypes import positive_float, positive_int, seed
+from trainers.pix2pix.protocol import DEFAULT_EPOCHS, QUANTIZE, SCHEDULES
+
 TRAIN_EPILOG = """examples:
   p2p-eval train --list
   p2p-eval train --describe unet-l1-cgan --size 256 --json
-  p2p-eval train --data data/city --variant unet-l1-cgan --out runs/unet-l1-cgan --epochs 100 --decay-epochs 100
+  p2p-eval train --data data/city --variant unet-l1-cgan --out runs/unet-l1-cgan
+  p2p-eval train --data data/city --variant unet-l1-cgan --out runs/unet-l1-cgan --schedule pytorch
   p2p-eval train --data data/city --variant unet-l1-cgan --out runs/unet-l1-cgan --resume
-  p2p-eval train --data data/city --preset losses --out runs/ --size 64 --ngf 32 --epochs 5 --decay-epochs 5
+  p2p-eval train --data data/city --preset generators --out runs/      # batch size 10, as Table 2
+  p2p-eval train --data data/city --preset losses --out runs/ --size 64 --ngf 32 --epochs 5
   torchrun --nproc_per_node 4 -m p2p_eval train --data data/city --variant unet-l1-cgan --out runs/x
+
+Defaults follow the paper's Torch code (train.lua): 200 epochs at a constant lr 2e-4
+(--schedule torch), batch size 1 (10 for --preset generators, as Table 2's caption says),
+outputs made 8-bit by truncation. --schedule pytorch is the PyTorch port's: 100 epochs at
+constant lr, then 100 epochs of linear decay (1 - k/101 in the k-th epoch from epoch 100).
 """
 GENERATE_EPILOG = """examples:
   p2p-eval generate runs/unet-l1-cgan --split val
   p2p-eval generate runs/unet-l1-cgan --data data/city --split val --eval-mode
+  p2p-eval generate runs/unet-l1-cgan --split val --quantize round
 """
 
 
@@ -47,15 +58,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opt = p.add_argument_group("objective and optimisation")
     opt.add_argument("--lambda-l1", type=float, help="weight of the L1 term (default 100)")
     opt.add_argument("--gan-mode", choices=("vanilla", "lsgan"), help="GAN loss (default vanilla: BCE on the patch logits)")
-    opt.add_argument("--epochs", type=int, default=100, help="epochs at constant lr (default 100)")
-    opt.add_argument("--decay-epochs", type=int, default=100, help="epochs of linear decay to 0 (default 100)")
-    opt.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default 2e-4)")
+    opt.add_argument("--schedule", choices=SCHEDULES, default="torch",
+                     help="lr schedule: torch (the paper's code: constant lr) or pytorch (constant, then linear "
+                     "decay) (default torch)")
+    opt.add_argument("--epochs", type=_epochs, help="epochs at constant lr (default: %d for torch, %d for pytorch)"
+                     % (DEFAULT_EPOCHS["torch"][0], DEFAULT_EPOCHS["pytorch"][0]))
+    opt.add_argument("--decay-epochs", type=_epochs,
+                     help="--schedule pytorch: epochs of linear decay after --epochs (default %d)" % DEFAULT_EPOCHS["pytorch"][1])
+    opt.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate (default 2e-4)")
     opt.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (default 0.5)")
-    opt.add_argument("--batch-size", type=int, default=1, help="batch size per process (default 1)")
+    opt.add_argument("--batch-size", type=positive_int,
+                     help="batch size per process (default: the preset's, as in the paper: 10 for generators, else 1)")
     opt.add_argument("--jitter", action=argparse.BooleanOptionalAction, default=True, help="resize to 286/256 and random-crop (default on)")
     opt.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True, help="random horizontal flips (default on)")
-    opt.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    opt.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32-1 (default 0)")
     opt.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    opt.add_argument("--quantize", choices=QUANTIZE, default="truncate",
+                     help="how generated images become 8-bit: truncate as the reference code, or round (default truncate)")
     run = p.add_argument_group("running")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     run.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0)")
@@ -75,15 +94,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--data", type=Path, help="prepared dataset (default: the one in run.json)")
     g.add_argument("--split", default="val", help="split to translate (default val)")
     g.add_argument("--eval-mode", action="store_true", help="no dropout, running BN statistics")
+    g.add_argument("--quantize", choices=QUANTIZE,
+                   help="truncate (as the reference code) or round (default: what run.json records, else truncate)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     g.set_defaults(func=run_generate)
+
+
+def _epochs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _schedule(args: argparse.Namespace):
+    """The `ScheduleConfig` asked for: each schedule's epochs default to its own code's."""
+    from trainers.pix2pix.schedule import ScheduleConfig
+
+    if args.schedule == "torch" and args.decay_epochs is not None:
+        raise ValueError("--decay-epochs applies to --schedule pytorch; the Torch schedule (the paper's code) "
+                         "keeps the lr constant for all --epochs.")
+    epochs, decay_epochs = DEFAULT_EPOCHS[args.schedule]
+    return ScheduleConfig(
+        args.schedule, args.lr, args.beta1, 0.999,
+        epochs if args.epochs is None else args.epochs,
+        decay_epochs if args.decay_epochs is None else args.decay_epochs,
+    )
+
+
+def _batch_size(args: argparse.Namespace) -> int:
+    """As asked, else the batch size the paper trained the preset's table with (1 for a single variant)."""
+    from p2p_eval.paper import TABLES
+
+    if args.batch_size is not None:
+        return args.batch_size
+    return TABLES[args.preset].batch_size if args.preset else 1
 
 
 def _config(variant: str, args: argparse.Namespace, size: int, strict: bool):
     """The `TrainConfig` of `variant`; with `strict`, settings that do not apply are errors."""
     from trainers.pix2pix.config import config_for_variant
     from trainers.pix2pix.losses import LossConfig
-    from trainers.pix2pix.schedule import ScheduleConfig
     from trainers.pix2pix.variants import get_variant
 
     loss = LossConfig(get_variant(variant).loss)
@@ -95,8 +149,8 @@ def _config(variant: str, args: argparse.Namespace, size: int, strict: bool):
     return config_for_variant(
         variant, size=size, ngf=args.ngf, ndf=args.ndf or 64, norm=args.norm, dropout=args.dropout,
         l1_weight=args.lambda_l1 or 100.0, gan_mode=args.gan_mode or "vanilla",
-        schedule=ScheduleConfig(args.lr, args.beta1, 0.999, args.epochs, args.decay_epochs),
-        batch_size=args.batch_size, seed=args.seed, jitter=args.jitter, mirror=args.mirror, amp=args.amp,
+        schedule=_schedule(args),
+        batch_size=_batch_size(args), seed=args.seed, jitter=args.jitter, mirror=args.mirror, amp=args.amp,
     )
 
 
@@ -120,8 +174,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train_all(args: argparse.Namespace, variants: tuple[str, ...]) -> int:
+    import torch.distributed as dist
+
     from p2p_eval.data.prepared import PreparedDataset
     from trainers.pix2pix.config import RunOptions
+    from trainers.pix2pix.outputs import check_run_folder
     from trainers.pix2pix.train import TrainingDiverged, train
 
     data = PreparedDataset.load(args.data)
@@ -130,19 +187,26 @@ def _train_all(args: argparse.Namespace, variants: tuple[str, ...]) -> int:
         configs = [_config(v, args, size, strict=not args.preset) for v in variants]
         options = [RunOptions(out=args.out / v if args.preset else args.out, device=args.device,
                               workers=args.workers, threads=args.threads, checkpoint_every=args.checkpoint_every,
-                              sample_every=args.sample_every, resume=args.resume, preset=args.preset)
+                              sample_every=args.sample_every, resume=args.resume, preset=args.preset,
+                              quantize=args.quantize)
                    for v in variants]
     except ValueError as err:
         print(f"p2p-eval train: error: {err}", file=sys.stderr)
         return 2
-    for config, option in zip(configs, options):
-        try:
-            meta = train(config, data, option)
-        except TrainingDiverged as err:
-            print(f"p2p-eval train: error: {err}", file=sys.stderr)
-            return 1
-        if meta:
-            print(f"{option.out}: {config.variant}, {meta['steps']} steps; generated {sorted(meta['generated'])}")
+    for option in options:  # every run of a preset, before the first one trains
+        check_run_folder(option.out, option.generate_splits)
+    try:
+        for config, option in zip(configs, options):
+            try:
+                meta = train(config, data, option)
+            except TrainingDiverged as err:
+                print(f"p2p-eval train: error: {err}", file=sys.stderr)
+                return 1
+            if meta:
+                print(f"{option.out}: {config.variant}, {meta['steps']} steps; generated {sorted(meta['generated'])}")
+    finally:
+        if dist.is_initialized():  # torchrun: leave the process group cleanly
+            dist.destroy_process_group()
     return 0
 
 
@@ -182,28 +246,38 @@ def run_generate(args: argparse.Namespace) -> int:
     from p2p_eval.data.prepared import PreparedDataset
     from p2p_eval.data.runs import write_run_json
     from p2p_eval.device import pick_device
+    from p2p_eval.errors import InputError
     from trainers.pix2pix.checkpoint import LATEST, read_checkpoint
     from trainers.pix2pix.config import TrainConfig
     from trainers.pix2pix.generate import generate_split
     from trainers.pix2pix.generators import build_generator
+    from trainers.pix2pix.outputs import check_run_folder
+    from trainers.pix2pix.train import run_protocol
 
     meta = read_json(args.run / "run.json")
+    check_run_folder(args.run, (args.split,), option="RUN")
     blob = read_checkpoint(args.run / LATEST)
-    config = TrainConfig.from_dict(blob["config"])
+    try:
+        config = TrainConfig.from_dict(blob["config"])
+    except InputError as err:
+        raise InputError(f"{args.run / LATEST}: {err}") from None
     data = PreparedDataset.load(args.data or meta["dataset"])
     try:
         device = pick_device(args.device)
     except ValueError as err:
         print(f"p2p-eval generate: error: {err}", file=sys.stderr)
         return 2
+    quantize = args.quantize or (meta.get("protocol") or {}).get("quantize", "truncate")
     generator = build_generator(config.generator).to(device)
     generator.load_state_dict(blob["generator"])
     count = generate_split(generator, data, args.split, run=args.run, direction=config.direction,
-                           size=config.size, eval_mode=args.eval_mode, seed=config.seed,
+                           size=config.size, eval_mode=args.eval_mode, seed=config.seed, quantize=quantize,
                            title=f"{args.run.name} ({config.variant}), step {blob['step']}")
     generated = dict(meta.get("generated") or {})
-    generated[args.split] = {"frames": count, "step": blob["step"], "eval_mode": args.eval_mode}
+    generated[args.split] = {"frames": count, "step": blob["step"], "eval_mode": args.eval_mode, "quantize": quantize}
     write_run_json(args.run, {**meta, "eval_mode": args.eval_mode, "generated": generated,
+                              "protocol": run_protocol(config, quantize),
                               "versions": {**meta.get("versions", {}), "torch": torch.__version__}})
-    print(f"{args.run}: wrote {count} {args.split} images (step {blob['step']}, eval_mode={args.eval_mode})")
+    print(f"{args.run}: wrote {count} {args.split} images (step {blob['step']}, eval_mode={args.eval_mode}, "
+          f"quantize={quantize})")
     return 0

@@ -9,9 +9,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from p2p_eval.errors import InputError
 from trainers.pix2pix.discriminators import DiscriminatorConfig, min_input_size
 from trainers.pix2pix.generators import GeneratorConfig, depth_for_size
 from trainers.pix2pix.losses import LossConfig
+from trainers.pix2pix.protocol import QUANTIZE
 from trainers.pix2pix.schedule import ScheduleConfig
 from trainers.pix2pix.variants import DIRECTIONS, get_variant
 
@@ -36,6 +38,8 @@ class TrainConfig:
             raise ValueError(f"Expected `direction` in {DIRECTIONS}, got {self.direction!r}.")
         if self.batch_size < 1:
             raise ValueError(f"Expected `batch_size` >= 1, got {self.batch_size}.")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"Expected `seed` in [0, 2**32), got {self.seed}.")
         if (self.discriminator is None) == self.loss.uses_gan:
             raise ValueError(f"Loss {self.loss.name!r} and discriminator {self.discriminator} do not fit.")
         if self.discriminator is not None and self.discriminator.conditional != self.loss.conditional:
@@ -58,6 +62,11 @@ class TrainConfig:
         d["generator"] = GeneratorConfig(**d["generator"])
         d["discriminator"] = DiscriminatorConfig(**d["discriminator"]) if d["discriminator"] else None
         d["loss"] = LossConfig(**d["loss"])
+        if "kind" not in d["schedule"]:
+            raise InputError(
+                "the run was trained by an older p2p-eval, whose lr schedule (a per-step linear decay) is "
+                "neither `--schedule torch` nor `pytorch`; train it again into a new --out."
+            )
         d["schedule"] = ScheduleConfig(**d["schedule"])
         return cls(**d)
 
@@ -108,8 +117,11 @@ class RunOptions:
     preset: str | None = None  # recorded in run.json
     progress: bool = True
     generate_splits: tuple[str, ...] = ("val",)  # generated at the end of training
+    quantize: str = "truncate"  # how generated images become 8-bit: one of protocol.QUANTIZE
 
     def __post_init__(self) -> None:
+        if self.quantize not in QUANTIZE:
+            raise ValueError(f"Expected `quantize` in {QUANTIZE}, got {self.quantize!r}.")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"Expected `threads` >= 1, got {self.threads}.")
         if self.workers < 0 or self.checkpoint_every < 1 or self.sample_every < 0:

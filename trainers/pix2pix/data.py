@@ -15,6 +15,7 @@ from PIL import Image
 from p2p_eval.data.files import read_rgb
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
+from trainers.pix2pix.protocol import QUANTIZE
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,44 @@ def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(rgb)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) float in [-1, 1] -> (N, H, W, 3) uint8."""
-    scaled = (images.detach().float().clamp(-1, 1) + 1.0) * 127.5
-    return scaled.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+def to_uint8(images: torch.Tensor, quantize: str) -> np.ndarray:
+    """(N, 3, H, W) float in [-1, 1] -> (N, H, W, 3) uint8.
+
+    Parameters
+    ----------
+    images : (N, 3, H, W) float tensor in [-1, 1]
+    quantize : {"truncate", "round"}
+        "truncate" is what the reference code writes. PyTorch pix2pix's
+        ``tensor2im`` (``util/util.py``)::
+
+            image_numpy = (np.transpose(image_numpy, (1, 2, 0)) + 1) / 2.0 * 255.0
+            return image_numpy.astype(imtype)
+
+        (the same float32 operations here, then truncation toward zero), and
+        the Torch code's ``image.save`` multiplies by 255 (``a:mul(255)``) and
+        casts to ``png_byte`` in C, which truncates too. On average that is
+        half a grey level darker than "round", which maps to the nearest
+        level; use "round" for inputs and targets, whose values are exact
+        levels that truncation would lower by one for 63 of the 256 levels.
+
+    Returns
+    -------
+    images : (N, H, W, 3) uint8 ndarray
+
+    Examples
+    --------
+    >>> x = torch.tensor([-1.0, -0.999, 0.999, 1.0]).reshape(1, 1, 2, 2).expand(1, 3, 2, 2)
+    >>> to_uint8(x, "truncate")[0, ..., 0].tolist(), to_uint8(x, "round")[0, ..., 0].tolist()
+    ([[0, 0], [254, 255]], [[0, 0], [255, 255]])
+    """
+    if quantize not in QUANTIZE:
+        raise ValueError(f"Expected `quantize` in {QUANTIZE}, got {quantize!r}.")
+    images = images.detach().float().clamp(-1, 1)  # tanh outputs are in range already: a no-op for them
+    if quantize == "truncate":
+        scaled = (images + 1) / 2.0 * 255.0  # tensor2im's float32 arithmetic, operation for operation
+    else:
+        scaled = ((images + 1.0) * 127.5).round()
+    return scaled.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 class PairedFrames(torch.utils.data.Dataset):

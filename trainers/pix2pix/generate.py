@@ -72,14 +72,16 @@ def generate_split(
     size: int,
     eval_mode: bool = False,
     seed: int = 0,
+    quantize: str = "truncate",
     progress: bool = True,
     title: str = "",
 ) -> int:
     """Translate every frame of `split` (batch 1), write PNGs and the HTML page.
 
-    Writes ``images/<split>/<frame>.png`` (uint8, `size` x `size`), the input and
-    target beside them for the page under ``html/<split>/``, and ``index.html``.
-    Returns the number of frames written.
+    Writes ``images/<split>/<frame>.png`` (uint8, `size` x `size`, made 8-bit by
+    `quantize`, see `trainers.pix2pix.data.to_uint8`), the input and target beside
+    them for the page under ``html/<split>/``, and ``index.html``. Returns the
+    number of frames written.
     """
     frames = PairedFrames(data, split, direction, size)
     device = next(generator.parameters()).device
@@ -91,9 +93,9 @@ def generate_split(
             x = x.contiguous(memory_format=torch.channels_last)
         output = translate(generator, x, eval_mode=eval_mode, seed=seed * 1_000_003 + index)
         frame = frames.frames[index]
-        write_png(run / "images" / split / f"{frame}.png", to_uint8(output)[0])
-        write_png(run / "html" / split / f"{frame}_input.png", to_uint8(source[None])[0])
-        write_png(run / "html" / split / f"{frame}_target.png", to_uint8(target[None])[0])
+        write_png(run / "images" / split / f"{frame}.png", to_uint8(output, quantize)[0])
+        write_png(run / "html" / split / f"{frame}_input.png", to_uint8(source[None], "round")[0])
+        write_png(run / "html" / split / f"{frame}_target.png", to_uint8(target[None], "round")[0])
     write_results_page(run, split, frames.frames, title or run.name)
     log.info("wrote %d %s images to %s", len(frames), split, run / "images" / split)
     return len(frames)

@@ -9,10 +9,25 @@ from pathlib import Path
 
 import numpy as np
 
-from p2p_eval.data.files import write_png, write_text
+from p2p_eval.data.files import check_output_path, write_png, write_text
 
 LOSS_LOG = "losses.csv"
 PAGE = "index.html"
+
+
+def check_run_folder(run: Path, splits: Sequence[str], *, option: str = "--out") -> None:
+    """Check, before training or generating, that every file and folder a run writes can be written.
+
+    Raises
+    ------
+    InputError
+        Naming the path and the fix (`p2p_eval.data.files.check_output_path`).
+    """
+    check_output_path(run, folder=True, option=option)
+    for folder in ("checkpoints", "samples", *(f"{kind}/{split}" for split in splits for kind in ("images", "html"))):
+        check_output_path(run / folder, folder=True, option=option)
+    for name in ("run.json", LOSS_LOG, PAGE, "checkpoints/latest.pt"):
+        check_output_path(run / name, option=option)
 
 
 def append_loss_rows(run: Path, rows: Sequence[dict[str, float]]) -> None:

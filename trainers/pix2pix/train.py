@@ -68,8 +68,8 @@ def setup_distributed(requested_device: str) -> tuple[Distributed, torch.device]
     return ddp, device
 
 
-def build_state(config: TrainConfig, total: int, decay_start: int, device: torch.device) -> TrainState:
-    """Fresh networks (initialised N(0, 0.02)), Adam optimisers and schedules."""
+def build_state(config: TrainConfig, steps_per_epoch: int, device: torch.device) -> TrainState:
+    """Fresh networks (initialised N(0, 0.02)), Adam optimisers and lr schedules (stepped per step)."""
     generator = build_generator(config.generator).to(device)
     discriminator = build_discriminator(config.discriminator).to(device) if config.discriminator else None
     if device.type == "cuda":
@@ -80,7 +80,8 @@ def build_state(config: TrainConfig, total: int, decay_start: int, device: torch
     opt_d = make_optimizer(discriminator.parameters(), config.schedule) if discriminator else None
     return TrainState(
         generator, discriminator, opt_g, opt_d,
-        make_schedule(opt_g, total, decay_start), make_schedule(opt_d, total, decay_start) if opt_d else None,
+        make_schedule(opt_g, steps_per_epoch, config.schedule),
+        make_schedule(opt_d, steps_per_epoch, config.schedule) if opt_d else None,
     )
 
 
@@ -144,11 +145,19 @@ def _check_in_sync(state: TrainState, ddp: Distributed, device: torch.device) ->
     return sums
 
 
+def run_protocol(config: TrainConfig, quantize: str) -> dict[str, Any]:
+    """run.json's ``protocol``: the choices between the paper's Torch code and the PyTorch port."""
+    s = config.schedule
+    return {"schedule": s.kind, "epochs": s.epochs, "decay_epochs": s.decay_epochs, "batch_size": config.batch_size,
+            "quantize": quantize}
+
+
 def _run_meta(config: TrainConfig, data: PreparedDataset, options: RunOptions, **extra: Any) -> dict[str, Any]:
     return {
         "name": options.out.name, "variant": config.variant, "preset": options.preset,
         "dataset": str(data.root.resolve()), "direction": config.direction, "seed": config.seed,
-        "image_size": [config.size, config.size], "eval_mode": False, "config": config.to_dict(),
+        "image_size": [config.size, config.size], "eval_mode": False,
+        "protocol": run_protocol(config, options.quantize), "config": config.to_dict(),
         "versions": {"p2p_eval": __version__, "torch": torch.__version__}, **extra,
     }
 
@@ -166,6 +175,7 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
     TrainingDiverged
         A loss became NaN or infinite.
     """
+    outputs.check_run_folder(options.out, options.generate_splits)
     ddp, device = setup_distributed(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -173,11 +183,11 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
     for split in options.generate_splits:
         check_split(data, split, config.direction)
     per_epoch = steps_per_epoch(n_train, config.batch_size, ddp.world_size)
-    total = per_epoch * (config.schedule.epochs + config.schedule.decay_epochs)
+    total = per_epoch * config.schedule.total_epochs
     torch.manual_seed(config.seed + ddp.rank)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    state = build_state(config, total, per_epoch * config.schedule.epochs, device)
+    state = build_state(config, per_epoch, device)
     run = options.out
     checkpoint = run / LATEST
     if checkpoint.is_file():
@@ -197,7 +207,7 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
             state.discriminator = nn.parallel.DistributedDataParallel(state.discriminator, device_ids=ids)
     _loop(state, config, data, options, ddp, device, total, per_epoch)
     extra: dict[str, Any] = {}
-    if ddp.world_size > 1:
+    if dist.is_initialized():  # under torchrun, even with one process: which backend ran is worth knowing
         extra["distributed"] = {"world_size": ddp.world_size, "backend": dist.get_backend(),
                                 "checksums": _check_in_sync(state, ddp, device), "in_sync": True}
         dist.barrier()
@@ -206,9 +216,9 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
     generator = unwrap(state.generator)
     generated = {
         split: {"frames": generate_split(generator, data, split, run=run, direction=config.direction,
-                                         size=config.size, seed=config.seed, progress=options.progress,
-                                         title=f"{run.name} ({config.variant}), step {total}"),
-                "step": total, "eval_mode": False}
+                                         size=config.size, seed=config.seed, quantize=options.quantize,
+                                         progress=options.progress, title=f"{run.name} ({config.variant}), step {total}"),
+                "step": total, "eval_mode": False, "quantize": options.quantize}
         for split in options.generate_splits
     }
     meta = _run_meta(config, data, options, status="done", steps=total, total_steps=total, generated=generated, **extra)
@@ -266,7 +276,7 @@ def _loop(
         bar.update()
         bar.set_postfix_str(outputs.format_losses(losses), refresh=False)
         if samples is not None and state.step % options.sample_every == 0:
-            _write_samples(state, samples, run, config.seed)
+            _write_samples(state, samples, run, config.seed, options.quantize)
         if state.step % options.checkpoint_every == 0 or state.step == total:
             if ddp.main:
                 outputs.append_loss_rows(run, rows)
@@ -285,9 +295,11 @@ def _sample_batch(data: PreparedDataset, config: TrainConfig, device: torch.devi
     return torch.stack([p[0] for p in pairs]).to(device), torch.stack([p[1] for p in pairs])
 
 
-def _write_samples(state: TrainState, samples: tuple[torch.Tensor, torch.Tensor], run: Path, seed: int) -> None:
+def _write_samples(state: TrainState, samples: tuple[torch.Tensor, torch.Tensor], run: Path, seed: int,
+                   quantize: str) -> None:
     inputs, targets = samples
     generator = unwrap(state.generator)
     fakes = torch.cat([translate(generator, inputs[i : i + 1], eval_mode=False, seed=seed) for i in range(len(inputs))])
-    path = outputs.write_sample_grid(run, state.step, to_uint8(inputs), to_uint8(fakes), to_uint8(targets))
+    path = outputs.write_sample_grid(run, state.step, to_uint8(inputs, "round"), to_uint8(fakes, quantize),
+                                     to_uint8(targets, "round"))
     log.debug("sample grid %s", path)

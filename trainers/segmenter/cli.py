@@ -3,7 +3,7 @@
 import argparse
 import re
 
-from p2p_eval.commands.argtypes import positive_float, positive_int
+from p2p_eval.commands.argtypes import positive_float, positive_int, seed
 
 EPILOG = """\
 examples:
@@ -17,7 +17,7 @@ default the label size the scorer segments at, as the paper's FCN was trained on
 to 256x256 and upsampled back), evaluates the real val photos with the FCN-score pipeline, stores
 those scores in the checkpoint and records the checkpoint in dataset.json, so that
 `p2p-eval fcn-score runs/` finds it. State is saved after every epoch to OUT.state; re-run with
---resume after an interruption."""
+--resume after an interruption. A finished OUT is never replaced without --overwrite."""
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -54,9 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", type=_size, help="training size HxW (default: the dataset's label size)")
     parser.add_argument("--crop", type=_size, help="train on random HxW crops of it (same scale, cheaper steps)")
     parser.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
-    parser.add_argument("--seed", type=int, default=0, help="default 0")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32-1 (default 0)")
     parser.add_argument("--workers", type=int, default=2, help="image decoding threads (default 2)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.state after an interruption")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished checkpoint OUT (and its record in dataset.json)")
     parser.set_defaults(func=run)
 
 
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         encoder=args.encoder,
         encoder_weights=args.encoder_weights, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         size=args.size, crop=args.crop, seed=args.seed, device=args.device, workers=args.workers, resume=args.resume,
+        overwrite=args.overwrite,
     )
     segmenter = train_segmenter(config, device)
     scores = segmenter.meta["scores"]

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from p2p_eval import __version__
 from p2p_eval.classes import IGNORE, NUM_CLASSES
-from p2p_eval.data.files import read_torch_file
+from p2p_eval.data.files import check_output_path, read_torch_file
 from p2p_eval.data.prepared import PreparedDataset, record_segmenter
 from p2p_eval.errors import InputError
 from p2p_eval.segmenters import Preprocess, Segmenter, build_model, save_segmenter
@@ -30,7 +30,7 @@ from trainers.segmenter.evaluate import evaluate_real
 log = logging.getLogger(__name__)
 
 STATE_FORMAT = "p2p-eval-segmenter-train-state"
-RESUME_INSENSITIVE = ("resume", "workers", "device", "progress")
+RESUME_INSENSITIVE = ("resume", "overwrite", "workers", "device", "progress")
 """Config fields that may change between an interrupted run and its resumption."""
 
 
@@ -52,6 +52,7 @@ class SegmenterTrainConfig:
     device: str = "auto"
     workers: int = 2
     resume: bool = False
+    overwrite: bool = False  # replace a finished checkpoint at `out`
     eval_split: str = "val"
     progress: bool = True
 
@@ -85,12 +86,8 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
         If the dataset is unusable, or a saved training state does not match `config`.
     """
     started, cpu_started = time.perf_counter(), time.process_time()
-    if not config.resume and config.state_path.exists():
-        raise InputError(
-            f"{config.state_path}: an interrupted training run left this state; add --resume to "
-            "continue it, or delete the file to start over."
-        )
     dataset = PreparedDataset.load(config.data)
+    _check_outputs(config, dataset)
     size = training_size(dataset, config.size)
     if config.crop and (config.crop[0] > size[0] or config.crop[1] > size[1]):
         raise InputError(f"--crop {config.crop[0]}x{config.crop[1]} is larger than the training size {size[0]}x{size[1]}.")
@@ -157,6 +154,36 @@ def train_segmenter(config: SegmenterTrainConfig, device: torch.device) -> Segme
     return segmenter
 
 
+def _check_outputs(config: SegmenterTrainConfig, dataset: PreparedDataset) -> None:
+    """Refuse, before any training, to lose work or to train what cannot be saved.
+
+    A finished checkpoint is replaced only with ``overwrite`` (it may be a
+    long run that `fcn-score` relies on); ``resume`` needs a saved state; a
+    state left by an interrupted run is never discarded without ``resume``.
+    The checkpoint, its state file and ``dataset.json`` (where the checkpoint
+    is recorded) must all be writable.
+    """
+    out, state = Path(config.out), config.state_path
+    check_output_path(out, option="--out")
+    check_output_path(state, option="--out (its training state)")
+    check_output_path(dataset.root / "dataset.json", option="--data")
+    if out.exists() and not config.overwrite:
+        raise InputError(
+            f"{out}: a finished segmenter checkpoint is already there; pass --overwrite to replace it "
+            "(and its record in dataset.json), or another --out."
+        )
+    if config.resume and not state.exists():
+        raise InputError(
+            f"{state}: no saved training state, so there is nothing to resume; leave out --resume to "
+            "start a new training run."
+        )
+    if not config.resume and state.exists():
+        raise InputError(
+            f"{state}: an interrupted training run left this state; add --resume to continue it, "
+            "or delete the file to start over."
+        )
+
+
 def _plain(config: SegmenterTrainConfig) -> dict[str, Any]:
     plain = asdict(config)
     plain["size"] = list(config.size) if config.size else None
@@ -178,11 +205,8 @@ def _save_state(config, model, optimizer, schedule, generator, epochs_done: int)
 
 
 def _restore(config, model, optimizer, schedule, generator) -> int:
-    """Load `config.state_path` if present; returns the number of epochs already done."""
+    """Load `config.state_path` (checked to exist); returns the number of epochs already done."""
     path = config.state_path
-    if not path.exists():
-        log.info("%s: no saved state, starting from scratch.", path)
-        return 0
     blob = read_torch_file(path, STATE_FORMAT, what="train-segmenter state", fix="delete it to start over.")
     saved, wanted = blob["config"], _plain(config)
     changed = [k for k in wanted if k not in RESUME_INSENSITIVE and saved.get(k) != wanted[k]]

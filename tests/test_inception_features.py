@@ -11,7 +11,7 @@ from weights_factory import NetworkBlocked, block_network, write_random_weights
 
 from p2p_eval.errors import InputError
 from p2p_eval.features.inception import FEATURE_DIM, load_inception
-from p2p_eval.features.resize import PROTOCOLS, clean_resize, inception_input
+from p2p_eval.features.resize import PROTOCOLS, clean_resize, inception_batch
 from p2p_eval.features.weights import INCEPTION_ENV, file_sha256
 
 
@@ -48,7 +48,7 @@ def test_clean_resize_is_clean_fids_bit_for_bit(shape):
 
 def test_legacy_pytorch_fid_resize_is_clean_fids_legacy_pytorch_mode():
     image = _images(1, [(64, 80, 3)])[0]
-    ours = (inception_input(image, "legacy-pytorch-fid").permute(1, 2, 0).numpy() + 1) / 2 * 255
+    ours = (inception_batch([image], "legacy-pytorch-fid")[0].permute(1, 2, 0).numpy() + 1) / 2 * 255
     theirs = build_resizer("legacy_pytorch")(image)  # F.interpolate on 0..255 values
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-3)
 

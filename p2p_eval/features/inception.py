@@ -10,9 +10,11 @@ same layers, in torch-fidelity's order, from the first convolution to the
 so both give the same features (tested).
 """
 
+import itertools
 import logging
 import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from p2p_eval.features.resize import DEFAULT_PROTOCOL, PROTOCOLS, inception_input
+from p2p_eval.features.resize import DEFAULT_PROTOCOL, check_protocol, inception_batch
 from p2p_eval.features.weights import INCEPTION_ENV, file_sha256, load_state_dict, locate_weights
 
 logger = logging.getLogger(__name__)
@@ -108,21 +110,25 @@ class InceptionFeatures:
         ValueError
             If an image is not (H, W, 3) uint8, or `protocol` or `batch_size` is invalid.
         """
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"Expected `protocol` in {PROTOCOLS}, got {protocol!r}.")
+        check_protocol(protocol)
         if batch_size < 1:
             raise ValueError(f"Expected `batch_size` >= 1, got {batch_size}.")
-        chunks, pending = [], []
-        # autocast off: FID is sensitive to feature precision, and torch.autocast
-        # set by a caller would otherwise run these convolutions in half precision.
-        with torch.autocast(self.device.type, enabled=False):
-            for image in images:
-                pending.append(inception_input(image, protocol, self.device))
-                if len(pending) == batch_size:
-                    chunks.append(self._forward(torch.stack(pending)).cpu().numpy())
-                    pending = []
-            if pending:
-                chunks.append(self._forward(torch.stack(pending)).cpu().numpy())
+        source = iter(images)
+
+        def next_batch() -> torch.Tensor | None:
+            chunk = list(itertools.islice(source, batch_size))
+            return inception_batch(chunk, protocol, self.device) if chunk else None
+
+        chunks = []
+        # One thread takes and resizes the next batch (decoding too, if `images`
+        # is lazy) while the network runs on this one; it alone reads `source`.
+        # autocast forced off here: FID is sensitive to feature precision, and a
+        # caller's torch.autocast would run these convolutions in half precision.
+        with ThreadPoolExecutor(max_workers=1) as prefetch, torch.autocast(self.device.type, enabled=False):
+            upcoming = prefetch.submit(next_batch)
+            while (batch := upcoming.result()) is not None:
+                upcoming = prefetch.submit(next_batch)
+                chunks.append(self._forward(batch).cpu().numpy())
         if not chunks:
             return np.zeros((0, FEATURE_DIM), np.float32)
         return np.concatenate(chunks).astype(np.float32, copy=False)

@@ -25,10 +25,13 @@ protocol here reproduces one tool exactly, and is named after it:
     mode='bilinear', align_corners=False)`` then ``2 * x - 1``; also clean-fid's
     "legacy_pytorch" mode.
 
-Every protocol maps one (H, W, 3) uint8 image to a (3, 299, 299) float32
-tensor in the network's input range, image by image, so an image's features
-never depend on the other images of its batch or on their sizes.
+Every protocol maps each (H, W, 3) uint8 image to a (3, 299, 299) float32
+tensor in the network's input range on its own, so an image's features never
+depend on the other images of its batch or on their sizes.
 """
+
+import itertools
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -55,11 +58,17 @@ def clean_resize(image: np.ndarray, size: int = INCEPTION_SIZE) -> np.ndarray:
     resized : (size, size, 3) float32 ndarray
         Values in [0, 255], not rounded.
 
+    Raises
+    ------
+    ValueError
+        If `image` is not (H, W, 3) uint8.
+
     Examples
     --------
     >>> clean_resize(np.full((8, 6, 3), 7, np.uint8)).shape
     (299, 299, 3)
     """
+    _check_image(image)
     channels = []
     for c in range(3):
         plane = Image.fromarray(image[:, :, c].astype(np.float32), mode="F")
@@ -73,20 +82,21 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"Expected an (H, W, 3) uint8 RGB image, got {described}.")
 
 
-def _check_protocol(protocol: str) -> None:
+def check_protocol(protocol: str) -> None:
+    """Raise ValueError unless `protocol` is one of `PROTOCOLS`."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"Expected `protocol` in {PROTOCOLS}, got {protocol!r}.")
 
 
-def inception_input(
-    image: np.ndarray, protocol: str = DEFAULT_PROTOCOL, device: torch.device | str = "cpu"
+def inception_batch(
+    images: Sequence[np.ndarray], protocol: str = DEFAULT_PROTOCOL, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
-    """One image as the FID Inception's input under a resize protocol.
+    """Images as the FID Inception's input batch under a resize protocol.
 
     Parameters
     ----------
-    image : (H, W, 3) uint8 ndarray
-        RGB.
+    images : sequence of (H, W, 3) uint8 ndarray
+        RGB; sizes may differ.
     protocol : {"clean", "legacy-tf1", "legacy-pytorch-fid"}, optional
         See the module docstring.
     device : torch.device or str, optional
@@ -94,22 +104,33 @@ def inception_input(
 
     Returns
     -------
-    x : (3, 299, 299) float32 tensor on `device`
-        Ready for the network's first convolution (range about [-1, 1]).
+    x : (N, 3, 299, 299) float32 tensor on `device`, contiguous
+        Ready for the network's first convolution (range about [-1, 1]). Each
+        image is resized on its own (the legacy protocols batch consecutive
+        images of one size: the same numbers, fewer calls).
 
     Raises
     ------
     ValueError
-        If `image` is not (H, W, 3) uint8 or `protocol` is unknown.
+        If an image is not (H, W, 3) uint8, `images` is empty, or `protocol` is unknown.
     """
-    _check_image(image)
-    _check_protocol(protocol)
+    for image in images:
+        _check_image(image)
+    check_protocol(protocol)
+    if len(images) == 0:
+        raise ValueError("Expected at least one image, got none.")
+    # NCHW contiguous throughout: a channels-last view would change which
+    # convolution kernels run, and the features in their last bits.
     if protocol == "clean":
-        x = torch.from_numpy(clean_resize(image)).permute(2, 0, 1).to(device)
-        return (x - 128) / 128
-    x = torch.tensor(image).permute(2, 0, 1)[None].to(device, torch.float32)  # a copy: decoded arrays may be read-only
-    if protocol == "legacy-tf1":
-        x = interpolate_bilinear_2d_like_tensorflow1x(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), align_corners=False)
-        return ((x - 128) / 128)[0]
-    x = F.interpolate(x / 255, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False)
-    return (2 * x - 1)[0]
+        x = torch.from_numpy(np.stack([clean_resize(image) for image in images])).permute(0, 3, 1, 2)
+        return (x.contiguous().to(device) - 128) / 128
+    parts = []
+    for _, group in itertools.groupby(images, key=lambda image: image.shape):
+        x = torch.from_numpy(np.stack(list(group))).permute(0, 3, 1, 2).contiguous().to(device, torch.float32)
+        if protocol == "legacy-tf1":
+            x = interpolate_bilinear_2d_like_tensorflow1x(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), align_corners=False)
+            parts.append((x - 128) / 128)
+        else:
+            x = F.interpolate(x / 255, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False)
+            parts.append(2 * x - 1)
+    return torch.cat(parts)

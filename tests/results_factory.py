@@ -17,7 +17,8 @@ PROTOCOL_FCN = {
     "absent_classes": "skipped (NaN)",
     "bootstrap": {"resamples": 200, "seed": 0, "confidence": 0.95},
 }
-DATA = {"dataset": "tiny", "split": "val", "frames": ["city_000000_000019", "city_000001_000019"]}
+DATA = {"dataset": "data/tiny", "dataset_name": "tiny", "split": "val",
+        "frames": ["city_000000_000019", "city_000001_000019"]}
 
 
 def _confusion(rng: np.random.Generator, quality: float) -> np.ndarray:

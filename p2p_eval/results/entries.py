@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from p2p_eval.errors import InputError
+from p2p_eval.results.fields import bounds, integer, number, text
 from p2p_eval.stats import PairedTest
 
 _TOLERANCE = 1e-9  # floating-point slack on range checks (a sum of normalised bins may exceed 1 by an ulp)
@@ -54,40 +55,6 @@ class Score:
                 f"{where}: {what or repr(self.key)} is {value}, outside [{self.low:g}, {self.high:g}]; "
                 "the file is damaged or was edited. Regenerate it with the command that wrote it."
             )
-
-
-def number(value: Any, where: str, key: str) -> float | None:
-    """A JSON number or null (None); NaN becomes None, a score that does not exist."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{where}: {key!r} must be a number or null, got {value!r}.")
-    return None if math.isnan(value) else float(value)
-
-
-def integer(value: Any, where: str, key: str, *, nullable: bool = True) -> int | None:
-    """A JSON integer >= 0 (or null when `nullable`)."""
-    if value is None and nullable:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"{where}: {key!r} must be a whole number >= 0, got {value!r}.")
-    return value
-
-
-def text(value: Any, where: str, key: str, *, nullable: bool = True) -> str | None:
-    """A JSON string (or null when `nullable`)."""
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"{where}: {key!r} must be a string, got {value!r}.")
-    return value
-
-
-def bounds(value: Any, where: str, key: str) -> tuple[float | None, float | None]:
-    """An interval ``[low, high]`` of numbers or nulls."""
-    if not (isinstance(value, list) and len(value) == 2):
-        raise InputError(f"{where}: interval of {key!r} must be [low, high], got {value!r}.")
-    return number(value[0], where, key), number(value[1], where, key)
 
 
 @dataclass(frozen=True)
@@ -230,6 +197,15 @@ class Entry:
     def _own_fields(cls, value: Mapping[str, Any], where: str) -> dict[str, Any]:
         """The subclass's fields read from `value` (defaults for those absent), as constructor arguments."""
         return {}
+
+    @classmethod
+    def check_document(cls, entries: "tuple[Entry, ...]", protocol: Mapping[str, Any], source: str) -> None:
+        """Checks that need the whole document, run after every entry was read (none by default).
+
+        For a kind whose scores can be recomputed from stored state under the
+        document's protocol (FCN-scores from the confusion and the absent-class
+        rule), this is where a contradiction is refused.
+        """
 
     def check(self, where: str) -> None:
         """Scores and interval bounds within their declared ranges; intervals only for declared scores.

@@ -6,7 +6,8 @@ from typing import Any
 
 from p2p_eval.errors import InputError
 from p2p_eval.metrics.colorfulness import CHANNELS
-from p2p_eval.results.entries import RunEntry, Score, integer
+from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.fields import integer
 
 COLOR_SCORES = tuple(Score(channel, channel) for channel in CHANNELS)
 """Intersection of the L*, a* and b* marginals with the real photos' (1 = identical)."""

@@ -8,7 +8,8 @@ from p2p_eval.classes import CLASS_NAMES, NUM_CLASSES
 from p2p_eval.errors import InputError
 from p2p_eval.metrics.confusion import SCORES
 from p2p_eval.paper import FCN_COLUMNS
-from p2p_eval.results.entries import RunEntry, Score, number
+from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.fields import number
 
 FCN_SCORES = tuple(Score(key, title) for key, title in zip(SCORES, FCN_COLUMNS))
 """Per-pixel accuracy, per-class accuracy and class IoU, titled as the paper's tables."""

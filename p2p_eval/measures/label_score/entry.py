@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2p_eval.measures.fcn_score.entry import FcnEntry
-from p2p_eval.results.entries import integer
+from p2p_eval.results.fields import integer
 
 
 @dataclass(frozen=True)

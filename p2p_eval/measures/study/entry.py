@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p2p_eval.errors import InputError
-from p2p_eval.results.entries import Entry, Score, bounds, integer, number
+from p2p_eval.results.entries import Entry, Score
+from p2p_eval.results.fields import bounds, integer, number
 
 STUDY_SCORES = (Score("fool_rate", r"\% labeled real", percent=True),)
 """Share of scored main trials on which the real image was picked as the fake."""

@@ -2,7 +2,7 @@
 
 Scores the same generated images three ways, in one process, with one segmenter:
 
-1. ``pipeline``: `p2p_eval.fcn_score.score_images` (decode and resize in
+1. ``pipeline``: `p2p_eval.measures.fcn_score.pipeline.score_images` (decode and resize in
    decoding threads, batched forward passes, confusions on the device);
 2. ``naive``: the official ``evaluate.py`` loop, one image at a time: PIL load,
    bilinear resize to label size, forward, argmax to the host, numpy
@@ -36,8 +36,8 @@ from p2p_eval.classes import NUM_CLASSES, colorize  # noqa: E402
 from p2p_eval.data.files import write_png  # noqa: E402
 from p2p_eval.data.prepared import PreparedDataset, write_dataset_json  # noqa: E402
 from p2p_eval.device import pick_device  # noqa: E402
-from p2p_eval.fcn_score import score_images  # noqa: E402
-from p2p_eval.scoring.loader import photo_input  # noqa: E402
+from p2p_eval.measures.fcn_score.inputs import photo_input  # noqa: E402
+from p2p_eval.measures.fcn_score.pipeline import score_images  # noqa: E402
 from p2p_eval.segmenters import Preprocess, Segmenter, build_model  # noqa: E402
 from p2p_eval.segmenters.checkpoint import identity_mapping  # noqa: E402
 

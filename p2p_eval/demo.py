@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from p2p_eval.measures import entry_type
+
 log = logging.getLogger(__name__)
 
 
@@ -158,6 +160,6 @@ def summary_rows(results: Path) -> list[dict]:
     rows = []
     for run in fcn["runs"]:
         other = color.get(run["name"], {})
-        rows.append({"run": run["name"], **{k: run[k] for k in ("pixel_acc", "class_acc", "class_iou")},
-                     **{k: other.get(k) for k in ("L", "a", "b")}})
+        rows.append({"run": run["name"], **{k: run[k] for k in entry_type("fcn-score").score_keys()},
+                     **{k: other.get(k) for k in entry_type("colorfulness").score_keys()}})
     return rows

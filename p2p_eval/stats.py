@@ -1,9 +1,12 @@
 """Bootstrap intervals and tests shared by every measure.
 
-Scores here are functions of *additive* per-item state (a confusion matrix per
-frame, histogram counts per frame, fooled/total per rater), so a bootstrap
-replicate is a weighted sum of the items' states: `resampled_sums` draws all
-replicates at once as one matrix product instead of re-scoring in a loop.
+A bootstrap replicate draws items (frames, raters) with replacement, which is
+the same as giving each item a weight: how often it was drawn. Every score is
+computed under a whole (B, N) matrix of such weights at once (`WeightScorer`),
+never in a loop over replicates. For *additive* per-item state (a confusion
+matrix per frame, histogram counts per frame) the weighted state is one matrix
+product, `resampled_sums`; a measure whose state is not additive (a feature
+vector per image) uses the weights directly.
 """
 
 from collections.abc import Callable, Sequence
@@ -13,6 +16,21 @@ import numpy as np
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Bootstrap settings, validated once and recorded in every results file."""
+
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = 0
+    confidence: float = DEFAULT_CONFIDENCE
+
+    def __post_init__(self):
+        if self.resamples < 1:
+            raise ValueError(f"Expected `resamples` >= 1, got {self.resamples}.")
+        if not 0 < self.confidence < 1:
+            raise ValueError(f"Expected `confidence` in (0, 1), got {self.confidence}.")
 
 
 def resample_weights(n_items: int, n_resamples: int, seed: int) -> np.ndarray:
@@ -119,37 +137,40 @@ class PairedTest:
         return {"difference": self.difference, "interval": [self.low, self.high], "p_value": self.p_value}
 
 
-Scorer = Callable[[np.ndarray], dict[str, np.ndarray]]
-"""Maps summed state of shape (B, ...) to named scores of shape (B,)."""
+WeightScorer = Callable[[np.ndarray], dict[str, np.ndarray]]
+"""Scores of the items under per-item weights: (B, N) weights -> {name: (B,) scores}.
+
+Row b of the weights says how often each of the N items counts in replicate b;
+a row of ones is the point estimate over all items."""
 
 
 def bootstrap_scores(
-    per_item: np.ndarray,
-    scorer: Scorer,
+    scorer: WeightScorer,
+    n_items: int,
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> dict[str, Interval]:
-    """Scores of the summed state with percentile intervals from resampling items.
+    """Scores of all items with percentile intervals from resampling items.
 
     Parameters
     ----------
-    per_item : (N, ...) ndarray
-        Additive state per item (e.g. (N, 19, 19) confusion matrices per frame).
     scorer : callable
-        Vectorised over a leading axis: (B, ...) summed state -> {name: (B,) scores}.
+        (B, N) weights -> {name: (B,) scores}, see `WeightScorer`. For
+        additive per-item state ``x``: ``lambda w: score(resampled_sums(x, w))``.
+    n_items : int
+        N, the items (frames) resampled.
     n_resamples, seed, confidence
         Bootstrap replicates, RNG seed and interval coverage.
 
     Returns
     -------
     intervals : dict of str to Interval
-        Point value from all items; interval from the replicates.
+        Point value from all items (weights all 1); interval from the replicates.
     """
-    per_item = np.asarray(per_item)
-    point = scorer(per_item.sum(axis=0, keepdims=True).astype(np.float64))
-    replicates = scorer(resampled_sums(per_item, resample_weights(len(per_item), n_resamples, seed)))
+    point = scorer(np.ones((1, n_items), dtype=np.int64))
+    replicates = scorer(resample_weights(n_items, n_resamples, seed))
     return {
         name: Interval(float(point[name][0]), *percentile_interval(replicates[name], confidence))
         for name in point
@@ -157,9 +178,9 @@ def bootstrap_scores(
 
 
 def paired_bootstrap_test(
-    per_item: np.ndarray,
-    baseline_per_item: np.ndarray,
-    scorer: Scorer,
+    scorer: WeightScorer,
+    baseline_scorer: WeightScorer,
+    n_items: int,
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
@@ -167,18 +188,13 @@ def paired_bootstrap_test(
 ) -> dict[str, PairedTest]:
     """Paired bootstrap of score differences: the same items drawn for both.
 
-    Item i of `per_item` and of `baseline_per_item` must be the same frame.
+    Item i of `scorer` and of `baseline_scorer` must be the same frame; both
+    are scored under the same weights in every replicate.
     """
-    per_item, baseline_per_item = np.asarray(per_item), np.asarray(baseline_per_item)
-    if per_item.shape != baseline_per_item.shape:
-        raise ValueError(
-            f"Expected paired states of equal shape, got {per_item.shape} and {baseline_per_item.shape}."
-        )
-    weights = resample_weights(len(per_item), n_resamples, seed)
-    point_a = scorer(per_item.sum(axis=0, keepdims=True).astype(np.float64))
-    point_b = scorer(baseline_per_item.sum(axis=0, keepdims=True).astype(np.float64))
-    boot_a = scorer(resampled_sums(per_item, weights))
-    boot_b = scorer(resampled_sums(baseline_per_item, weights))
+    weights = resample_weights(n_items, n_resamples, seed)
+    ones = np.ones((1, n_items), dtype=np.int64)
+    point_a, point_b = scorer(ones), baseline_scorer(ones)
+    boot_a, boot_b = scorer(weights), baseline_scorer(weights)
     tests = {}
     for name in point_a:
         diff = boot_a[name] - boot_b[name]

@@ -122,7 +122,7 @@ def _paper_layout(key: str | None, documents: list[dict[str, Any]]) -> "PaperTab
     """The ``--paper-table``, checked against the paper's tables and the files' kinds."""
     from p2p_eval.errors import InputError
     from p2p_eval.paper import TABLES
-    from reports.tables import KIND_COLUMNS
+    from reports.tables import kind_columns
 
     if key is None:
         return None
@@ -131,10 +131,11 @@ def _paper_layout(key: str | None, documents: list[dict[str, Any]]) -> "PaperTab
     table = TABLES[key]
     if table.kind not in {d["kind"] for d in documents}:
         raise InputError(f"--paper-table {key}: it lays out {table.kind} results, and no file given is of that kind.")
-    if len(table.columns) != len(KIND_COLUMNS[table.kind]):
+    columns = kind_columns(table.kind)
+    if len(table.columns) != len(columns):
         raise InputError(
             f"--paper-table {key}: the paper's table has {len(table.columns)} columns "
-            f"({', '.join(table.columns)}), one {table.kind} results file gives {len(KIND_COLUMNS[table.kind])}; "
+            f"({', '.join(table.columns)}), one {table.kind} results file gives {len(columns)}; "
             "render each file on its own."
         )
     return table

@@ -15,10 +15,8 @@ def score(entry: dict[str, Any], key: str) -> float:
 
 
 def interval(entry: dict[str, Any], key: str) -> tuple[float, float]:
-    """The entry's interval for `key`: ``intervals[key]``, or a study's ``interval``."""
+    """The entry's interval for `key` (``intervals[key]``); NaN bounds when it has none."""
     bounds = (entry.get("intervals") or {}).get(key)
-    if bounds is None and key == "fool_rate":
-        bounds = entry.get("interval")
     if not bounds or any(b is None for b in bounds):
         return np.nan, np.nan
     return float(bounds[0]), float(bounds[1])
@@ -56,7 +54,7 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     frames = data.get("frames")
     n_frames = len(frames) if isinstance(frames, list) else data.get("n_frames")
     where = " ".join(str(x) for x in (n_frames, data.get("split"), "frames of" if n_frames else None,
-                                      data.get("name") or data.get("dataset")) if x)
+                                      data.get("dataset_name") or data.get("dataset")) if x)
     if where:
         facts.append(f"measured on {where}")
     segmenter = protocol.get("segmenter")

@@ -2,7 +2,7 @@
 
 Drawn with matplotlib's Agg backend into an array and written with
 `p2p_eval.data.files.write_png`, so a report folder never holds half a file.
-The colour marginals (paper Figure 6) are `p2p_eval.colorfulness_plot`'s.
+The colour marginals (paper Figure 6) are `p2p_eval.measures.colorfulness.plot`'s.
 """
 
 import os

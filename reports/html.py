@@ -62,7 +62,7 @@ def _has_histograms(document: dict[str, Any]) -> bool:
 
 
 def _figures(out: Path, index: int, document: dict[str, Any]) -> list[dict[str, str]]:
-    from p2p_eval.colorfulness_plot import plot_colorfulness
+    from p2p_eval.measures.colorfulness.plot import plot_colorfulness
 
     figures = []
     if document["kind"] == "colorfulness":

@@ -11,26 +11,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from p2p_eval.measures import entry_type
 from reports.entries import document_facts, interval, score
-from reports.tables import KIND_COLUMNS, Column, ReportTable, Row
-
-GROUP_TITLES = {
-    "fcn-score": "FCN-score",
-    "label-score": "Photo$\\to$labels",
-    "colorfulness": "Histogram intersection",
-    "study": "Real vs fake",
-}
-"""Header over each results file's columns (LaTeX)."""
+from reports.tables import Column, ReportTable, Row, kind_columns
 
 
 def _groups(documents: Sequence[dict[str, Any]]) -> list[str]:
-    """Group titles, numbered when two files are of one kind."""
+    """Group titles (each kind's ``TITLE``, LaTeX), numbered when two files are of one kind."""
     kinds = [d["kind"] for d in documents]
     seen: dict[str, int] = {}
     titles = []
     for kind in kinds:
         seen[kind] = seen.get(kind, 0) + 1
-        titles.append(GROUP_TITLES[kind] + (f" ({seen[kind]})" if kinds.count(kind) > 1 else ""))
+        titles.append(entry_type(kind).TITLE + (f" ({seen[kind]})" if kinds.count(kind) > 1 else ""))
     return titles
 
 
@@ -58,7 +51,7 @@ def summary_table(
     columns: list[Column] = []
     sources: list[tuple[int, Column]] = []  # (document index, column of its kind)
     for index, (document, group) in enumerate(zip(documents, groups)):
-        for column in KIND_COLUMNS[document["kind"]]:
+        for column in kind_columns(document["kind"]):
             columns.append(Column(f"{index}:{column.key}", column.header, column.percent,
                                   column.higher_is_better, group))
             sources.append((index, column))

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from p2p_eval.paper import FCN_COLUMNS, GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
+from p2p_eval.measures import entry_type
+from p2p_eval.paper import GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
 from reports.entries import document_facts, interval, ordered_entries, p_value, score
 
 SIGNIFICANCE = 0.05
@@ -37,22 +38,10 @@ class Column:
         return 1 if self.percent else 2
 
 
-FCN_SCORE_KEYS = ("pixel_acc", "class_acc", "class_iou")
-KIND_COLUMNS: dict[str, tuple[Column, ...]] = {
-    "fcn-score": tuple(Column(k, h) for k, h in zip(FCN_SCORE_KEYS, FCN_COLUMNS)),
-    "label-score": tuple(Column(k, h) for k, h in zip(FCN_SCORE_KEYS, FCN_COLUMNS)),
-    "colorfulness": (Column("L", "L"), Column("a", "a"), Column("b", "b")),
-    "study": (Column("fool_rate", r"\% labeled real", percent=True),),
-}
-"""The score columns of each results kind, in the paper's order. Every score is
-better when higher (accuracies, IoU, histogram intersection, fool rate)."""
-
-GENERIC_CAPTIONS = {
-    "fcn-score": "FCN-scores of generated photos (labels$\\to$photos).",
-    "label-score": "Scores of generated label maps (photos$\\to$labels).",
-    "colorfulness": "Histogram intersection of Lab marginals against the real photos.",
-    "study": "Real vs fake perceptual study (\\% of trials labeled real).",
-}
+def kind_columns(kind: str) -> tuple[Column, ...]:
+    """The score columns of a results kind, in the paper's order: the scores its entry type
+    declares (`p2p_eval.results.Score`)."""
+    return tuple(Column(s.key, s.title, s.percent, s.higher_is_better) for s in entry_type(kind).SCORES)
 
 
 @dataclass(frozen=True)
@@ -139,8 +128,7 @@ def document_table(
     Parameters
     ----------
     document : dict
-        A results document (`p2p_eval.results.load_results`), runs checked by
-        `reports.documents.check_document`.
+        A results document, read by `reports.documents.load_documents` (entries checked).
     order : tuple of str, optional
         Run names to put first, in this order (``--order``).
     paper : bool, optional
@@ -154,7 +142,7 @@ def document_table(
     table : ReportTable
     """
     kind = document["kind"]
-    columns = KIND_COLUMNS[kind]
+    columns = kind_columns(kind)
     runs = document["runs"]
     matched = layout or table_of(kind, [r.get("variant") for r in runs if r.get("variant") and not r.get("is_real")])
     if matched is not None and (matched.kind != kind or len(matched.columns) != len(columns)):
@@ -199,7 +187,7 @@ def document_table(
     return ReportTable(
         key=matched.key if matched else kind,
         kind=kind,
-        caption=matched.caption if matched else GENERIC_CAPTIONS[kind],
+        caption=matched.caption if matched else entry_type(kind).CAPTION,
         row_header=matched.row_header if matched else ("Algorithm" if kind == "study" else "Run"),
         columns=columns,
         rows=tuple(rows),

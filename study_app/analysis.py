@@ -108,7 +108,7 @@ def algorithm_results(
         entry = {
             "name": name, "n_raters": len(kept), "n_raters_excluded": len(mine) - len(kept),
             "n_trials": int(trials.sum()), "n_fooled": int(fooled.sum()),
-            "fool_rate": None, "se": None, "interval": None, "bootstrap_sd": None, "pairwise": [],
+            "fool_rate": None, "se": None, "intervals": {}, "bootstrap_sd": None, "pairwise": [],
             "vigilance_pass_rate": _vigilance_pass_rate(mine),
         }
         if kept:
@@ -118,7 +118,7 @@ def algorithm_results(
             entry.update(
                 fool_rate=float(rates.mean()),
                 se=float(rates.std(ddof=1) / np.sqrt(len(rates))) if len(rates) > 1 else None,
-                interval=list(percentile_interval(boot)),
+                intervals={"fool_rate": list(percentile_interval(boot))},
                 bootstrap_sd=float(boot.std(ddof=1)),
             )
         entries.append(entry)

@@ -17,7 +17,8 @@ PROTOCOL_FCN = {
     "absent_classes": "skipped (NaN)",
     "bootstrap": {"resamples": 200, "seed": 0, "confidence": 0.95},
 }
-DATA = {"dataset": "tiny", "split": "val", "frames": ["city_000000_000019", "city_000001_000019"]}
+DATA = {"dataset": "data/tiny", "dataset_name": "tiny", "split": "val",
+        "frames": ["city_000000_000019", "city_000001_000019"]}
 
 
 def _confusion(rng: np.random.Generator, quality: float) -> np.ndarray:
@@ -109,7 +110,7 @@ def study_document(rates: dict[str, float]) -> dict:
         entries.append({
             "name": name, "n_raters": 50, "n_raters_excluded": 2, "n_trials": 2000,
             "n_fooled": int(rate * 2000), "fool_rate": rate, "se": 0.013,
-            "interval": [rate - 0.025, rate + 0.026],
+            "intervals": {"fool_rate": [rate - 0.025, rate + 0.026]},
             "pairwise": [{"other": o, "difference": rate - r, "interval": [rate - r - 0.03, rate - r + 0.03],
                           "p_value": 0.04} for o, r in rates.items() if o != name],
         })

@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 
 from conftest import make_prepared_dataset, make_run
-from p2p_eval import colorfulness as pipeline
-from p2p_eval.data import image_histograms
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_rgb, write_png
 from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.measures.colorfulness import histograms as image_histograms
+from p2p_eval.measures.colorfulness import measure as pipeline
 from p2p_eval.metrics.colorfulness import DEFAULT_BINNING, Binning, lab_histograms
 from p2p_eval.results import load_results
 
@@ -264,7 +264,7 @@ def test_split_half_self_comparison():
 
 
 def test_plot_is_a_png_of_the_expected_size_and_a_pdf(tmp_path, runs):
-    from p2p_eval.colorfulness_plot import DPI, FIGSIZE
+    from p2p_eval.measures.colorfulness.plot import DPI, FIGSIZE
 
     png = tmp_path / "fig" / "colorfulness.png"
     assert main(["colorfulness", str(runs), "--plot", str(png), "--with-real", "--resamples", "10"]) == 0

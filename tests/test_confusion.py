@@ -1,9 +1,13 @@
 import numpy as np
 import pytest
+import torch
 
-from p2p_eval.metrics.confusion import (
-    ConfusionMatrix, confusion_delta, confusion_delta_torch, fcn_scores, per_class_scores,
-)
+from p2p_eval.metrics.confusion import confusion_matrices, fcn_scores, per_class_scores
+
+
+def counts_of(pred, target, **kwargs):
+    """The production counting (`confusion_matrices`) of numpy label maps, one item per leading index."""
+    return confusion_matrices(torch.as_tensor(pred), torch.as_tensor(target), **kwargs).numpy()
 
 
 def official_fast_hist(a, b, n):
@@ -23,7 +27,7 @@ def test_hand_computed_two_class_case():
     # gt 0: 3 right, 1 predicted as 1; gt 1: 4 right; one ignored pixel; one "void" prediction.
     target = np.array([0, 0, 0, 0, 1, 1, 1, 1, 255, 1])
     pred = np.array([0, 0, 0, 1, 1, 1, 1, 1, 0, 19])
-    counts = confusion_delta(pred, target, num_classes=2)
+    counts = counts_of(pred[None], target[None], num_classes=2)[0]
     assert counts.tolist() == [[3, 1, 0], [0, 4, 1]]
     s = fcn_scores(counts)
     assert float(s["pixel_acc"]) == pytest.approx(7 / 9)
@@ -36,7 +40,7 @@ def test_equals_official_formulas_when_every_class_is_present():
     target = rng.integers(0, 19, size=(4, 60, 80))
     target[:, :5] = 255
     pred = np.where(rng.random(target.shape) < 0.7, target, rng.integers(0, 19, target.shape)) % 255
-    ours = confusion_delta(pred, target)
+    ours = counts_of(pred, target).sum(0)
     theirs = official_fast_hist(target.ravel(), pred.ravel(), 19)
     np.testing.assert_array_equal(ours[:, :19], theirs)
     for got, want in zip(fcn_scores(ours).values(), official_get_scores(theirs)):
@@ -56,22 +60,20 @@ def test_absent_classes_rules():
     assert float(fcn_scores(counts, "zero")["class_iou"]) == pytest.approx(0.5 / 3)
 
 
-def test_torch_and_numpy_agree_and_batches_add_up():
-    torch = pytest.importorskip("torch")
+def test_per_item_counts_add_up_in_any_order_and_match_each_item_alone():
     rng = np.random.default_rng(1)
     target = rng.integers(0, 19, (3, 16, 16)).astype(np.uint8)
     target[0, 0] = 255
     pred = rng.integers(0, 20, (3, 16, 16)).astype(np.uint8)
-    whole = confusion_delta(pred, target)
-    np.testing.assert_array_equal(confusion_delta_torch(torch.from_numpy(pred), torch.from_numpy(target)).numpy(), whole)
-    cm = ConfusionMatrix()
-    for i in (2, 0, 1):
-        cm.update(pred[i], target[i])
-    np.testing.assert_array_equal(cm.counts, whole)
-    per_item = confusion_delta_torch(torch.from_numpy(pred), torch.from_numpy(target), per_item=True).numpy()
+    whole = counts_of(pred.reshape(1, -1), target.reshape(1, -1))[0]  # every pixel as one item
+    per_item = counts_of(pred, target)
     assert per_item.shape == (3, 19, 20)
+    np.testing.assert_array_equal(per_item[[2, 0, 1]].sum(0), whole)
     for i in range(3):
-        np.testing.assert_array_equal(per_item[i], confusion_delta(pred[i], target[i]))
+        np.testing.assert_array_equal(per_item[i], counts_of(pred[i : i + 1], target[i : i + 1])[0])
+    keep = target != 255
+    np.testing.assert_array_equal(whole[:, :19], official_fast_hist(target[keep], np.minimum(pred[keep], 19), 20)[:19, :19])
+    assert whole[:, 19].sum() == (pred[keep] == 19).sum()  # predictions of no train class: the last column
 
 
 def test_stacked_states_score_like_single_ones():
@@ -86,4 +88,4 @@ def test_stacked_states_score_like_single_ones():
 
 def test_out_of_range_ground_truth_is_refused():
     with pytest.raises(ValueError, match=r"\[19\]"):
-        confusion_delta(np.zeros(3, int), np.array([0, 19, 255]))
+        counts_of(np.zeros((1, 3), int), np.array([[0, 19, 255]]))

@@ -88,7 +88,7 @@ def test_baseline_given_as_a_folder_is_scored_too(workspace, score):
     assert code == 0
     runs = json.loads((workspace / "r.json").read_text())["runs"]
     assert [r["name"] for r in runs] == ["good", "noise"]
-    assert runs[0]["baseline_test"]["baseline"] == "noise" and runs[0]["baseline_test"]["n_images"] == 4
+    assert runs[0]["baseline_test"]["baseline"] == "noise" and runs[0]["baseline_test"]["n_frames"] == 4
     code, _, err = score(workspace / "runs" / "good", "--baseline", "nonesuch")
     assert code == 2 and "neither the name of a scored run" in err
 
@@ -171,9 +171,9 @@ def test_official_protocol_refuses_low_resolution_labels_and_conflicting_rule(wo
 def test_official_protocol_counts_absent_classes_as_zero_like_get_scores(workspace, score, monkeypatch):
     # Full 1024x2048 frames would take minutes on this CPU: the size check is
     # pointed at the fixture's label size; everything else is the real path.
-    from p2p_eval.scoring import session
+    from p2p_eval.measures.fcn_score import measure
 
-    monkeypatch.setattr(session, "OFFICIAL_LABEL_SIZE", (32, 64))
+    monkeypatch.setattr(measure, "OFFICIAL_LABEL_SIZE", (32, 64))
     data = PreparedDataset.load(workspace / "data")
     for frame in data.frames("val"):  # no bicycle anywhere: an absent class
         labels = np.array(Image.open(data.path("val", frame, "trainids")))

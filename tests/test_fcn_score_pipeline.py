@@ -14,7 +14,8 @@ from p2p_eval.data.files import write_png
 from p2p_eval.data.prepared import PreparedDataset, write_dataset_json
 from p2p_eval.data.runs import discover_runs, match_frames
 from p2p_eval.errors import InputError
-from p2p_eval.fcn_score import real_pairs, score_images, score_label_maps
+from p2p_eval.measures.fcn_score.pipeline import real_pairs, score_images
+from p2p_eval.measures.label_score.pipeline import score_label_maps
 
 
 def _pairs(run_root, data, split="val"):
@@ -94,7 +95,7 @@ def test_batch_size_changes_only_pixels_within_float_noise(scored):
     segmenter = unet_segmenter()
     one = score_images(segmenter, data, "val", pairs, batch_size=1, workers=0, progress=False)
     three = score_images(segmenter, data, "val", pairs, batch_size=3, workers=0, progress=False)
-    from p2p_eval.scoring.loader import photo_input
+    from p2p_eval.measures.fcn_score.inputs import photo_input
 
     batch = torch.stack([torch.from_numpy(photo_input(p, (32, 64))[0]) for _, p in pairs])
     with torch.no_grad():

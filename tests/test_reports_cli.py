@@ -17,7 +17,7 @@ def results(tmp_path: Path) -> dict[str, Path]:
     paths = {"fcn": tmp_path / "fcn.json", "color": tmp_path / "color.json", "study": tmp_path / "study.json"}
     fcn = losses_document()
     fcn["runs"][1]["class_iou"] = None  # an undefined score
-    fcn["runs"][4]["baseline_test"] = {"baseline": "unet-l1", "n_images": 2, "pixel_acc": {
+    fcn["runs"][4]["baseline_test"] = {"baseline": "unet-l1", "n_frames": 2, "pixel_acc": {
         "difference": 0.28, "interval": [0.2, 0.35], "p_value": 0.001}}
     write_results(paths["fcn"], fcn)
     write_results(paths["color"], colorfulness_document(

@@ -150,7 +150,7 @@ def test_summary_decimals_are_per_column():
 
 def _with_baseline_tests(document: dict, p_values: dict[str, float]) -> dict:
     for entry in document["runs"][1:]:
-        entry["baseline_test"] = {"baseline": document["runs"][0]["name"], "n_images": 2, **{
+        entry["baseline_test"] = {"baseline": document["runs"][0]["name"], "n_frames": 2, **{
             key: {"difference": 0.1, "interval": [0.05, 0.15], "p_value": p} for key, p in p_values.items()}}
     return document
 

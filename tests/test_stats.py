@@ -10,6 +10,11 @@ def _mean_scorer(sums):
     return {"mean": sums[:, 0] / sums[:, 1]}
 
 
+def _summed(per_item):
+    """The weights-scorer of additive per-item state: the mean of the weighted sums."""
+    return lambda weights: _mean_scorer(stats.resampled_sums(per_item, weights))
+
+
 def test_resampled_sums_equal_explicit_resampling():
     rng = np.random.default_rng(1)
     per_item = rng.integers(0, 10, size=(7, 3, 3))
@@ -22,7 +27,7 @@ def test_mean_interval_agrees_with_scipy_percentile_bootstrap():
     rng = np.random.default_rng(0)
     values = rng.normal(3.0, 1.0, size=200)
     per_item = np.stack([values, np.ones_like(values)], axis=1)
-    ours = stats.bootstrap_scores(per_item, _mean_scorer, n_resamples=20_000, seed=1)["mean"]
+    ours = stats.bootstrap_scores(_summed(per_item), len(per_item), n_resamples=20_000, seed=1)["mean"]
     theirs = scipy_stats.bootstrap(
         (values,), np.mean, n_resamples=20_000, method="percentile", random_state=2
     ).confidence_interval
@@ -35,8 +40,9 @@ def test_paired_test_detects_a_shift_and_not_its_absence():
     rng = np.random.default_rng(0)
     base = rng.normal(0, 1, size=100)
     items = lambda v: np.stack([v, np.ones_like(v)], axis=1)  # noqa: E731
-    shifted = stats.paired_bootstrap_test(items(base + 0.5), items(base), _mean_scorer, seed=0)["mean"]
-    same = stats.paired_bootstrap_test(items(base + rng.normal(0, 0.01, 100)), items(base), _mean_scorer, seed=0)["mean"]
+    shifted = stats.paired_bootstrap_test(_summed(items(base + 0.5)), _summed(items(base)), 100, seed=0)["mean"]
+    same = stats.paired_bootstrap_test(_summed(items(base + rng.normal(0, 0.01, 100))), _summed(items(base)), 100,
+                                       seed=0)["mean"]
     assert shifted.difference == pytest.approx(0.5)
     assert shifted.p_value < 0.01
     assert same.p_value > 0.05

@@ -38,3 +38,14 @@ def seed(text: str) -> int:
     if not 0 <= value < SEED_LIMIT:
         raise argparse.ArgumentTypeError(f"expected a whole number in [0, {SEED_LIMIT}), got {text!r}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (``--workers``, where 0 means "in the main thread")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value

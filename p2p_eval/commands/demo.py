@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     header = f"{'run':<16} {'pixel acc':>9} {'class acc':>9} {'class IoU':>9} {'L':>6} {'a':>6} {'b':>6}"
     print("\n" + header + "\n" + "-" * len(header))
     for row in summary_rows(out / "results"):
-        cells = [row[k] for k in ("pixel_acc", "class_acc", "class_iou", "L", "a", "b")]
+        cells = [value for key, value in row.items() if key != "run"]  # FCN-scores, then L, a, b
         print(f"{row['run']:<16} " + " ".join(
             f"{c:>{9 if i < 3 else 6}.3f}" if c is not None else f"{'-':>{9 if i < 3 else 6}}"
             for i, c in enumerate(cells)))

@@ -5,89 +5,82 @@ column = predicted trainId, and a last column for predictions that are no
 train class (a segmenter's extra "void" output, or anything >= C). Those
 pixels count as errors; they never vanish from the totals. Ground-truth
 pixels labelled `ignore_index` are left out, as in the official evaluation.
+
+Staged as torchmetrics' classification metrics: `_check_labels` validates
+the ground truth, `confusion_matrices` is the update (each item's increment,
+on the tensors' device, no host round trip), and `fcn_scores` /
+`per_class_scores` compute, as pure functions of summed state (one matrix, or
+a stack of bootstrap replicates).
 """
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
 
 from p2p_eval.classes import IGNORE, NUM_CLASSES
+
+if TYPE_CHECKING:  # torch is imported where tensors are counted: reading scores needs none
+    import torch
 
 AbsentRule = Literal["nan", "zero"]
 ABSENT_RULES = ("nan", "zero")
 SCORES = ("pixel_acc", "class_acc", "class_iou")
 
 
-def _check_labels(target: np.ndarray | torch.Tensor, num_classes: int, ignore_index: int) -> None:
+def _check_labels(target: "torch.Tensor", num_classes: int, ignore_index: int) -> None:
     bad = (target >= num_classes) & (target != ignore_index)
     if bad.any():
-        values = np.unique(np.asarray(target[bad].cpu() if torch.is_tensor(target) else target[bad]))
-        raise ValueError(f"Expected trainIds in [0, {num_classes}) or {ignore_index}, got {values[:5].tolist()}.")
+        values = target[bad].unique().cpu().tolist()
+        raise ValueError(f"Expected trainIds in [0, {num_classes}) or {ignore_index}, got {values[:5]}.")
 
 
-def confusion_delta(
-    pred: np.ndarray, target: np.ndarray, num_classes: int = NUM_CLASSES, ignore_index: int = IGNORE,
+def confusion_matrices(
+    pred: "torch.Tensor", target: "torch.Tensor", num_classes: int = NUM_CLASSES, ignore_index: int = IGNORE,
     *, validate: bool = True,
-) -> np.ndarray:
-    """Confusion counts of one batch of label maps.
+) -> "torch.Tensor":
+    """Confusion counts of each item of a batch of label maps.
 
     Parameters
     ----------
-    pred : (...) integer ndarray
+    pred : (N, ...) integer tensor
         Predicted trainIds; values outside [0, `num_classes`) land in the last column.
-    target : (...) integer ndarray
+    target : (N, ...) integer tensor
         Ground-truth trainIds, same shape; `ignore_index` pixels are skipped.
+    num_classes, ignore_index : int, optional
+    validate : bool, optional
+        Check that `target` holds only trainIds and `ignore_index` (off in the
+        scoring loop, whose label files were checked when read).
 
     Returns
     -------
-    counts : (num_classes, num_classes + 1) int64 ndarray
+    counts : (N, num_classes, num_classes + 1) int64 tensor
+        Item i's counts; summed over items they are the batch's matrix.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, or (`validate`) `target` holds another value.
 
     Examples
     --------
-    >>> confusion_delta(np.array([0, 1, 1, 7]), np.array([0, 1, 0, 255]), num_classes=2).tolist()
+    >>> import torch
+    >>> pred, target = torch.tensor([[0, 1, 1, 7]]), torch.tensor([[0, 1, 0, 255]])
+    >>> confusion_matrices(pred, target, num_classes=2)[0].tolist()
     [[1, 1, 0], [0, 1, 0]]
     """
-    pred, target = np.asarray(pred), np.asarray(target)
-    if pred.shape != target.shape:
-        raise ValueError(f"Expected `pred` and `target` of the same shape, got {pred.shape} and {target.shape}.")
+    if pred.shape != target.shape or pred.dim() < 1:
+        raise ValueError(f"Expected `pred` and `target` of the same (N, ...) shape, got {tuple(pred.shape)} "
+                         f"and {tuple(target.shape)}.")
+    import torch
+
     if validate:
         _check_labels(target, num_classes, ignore_index)
-    keep = target != ignore_index
-    p = pred[keep].astype(np.int64)
-    p = np.where((p >= 0) & (p < num_classes), p, num_classes)
-    idx = target[keep].astype(np.int64) * (num_classes + 1) + p
-    return np.bincount(idx, minlength=num_classes * (num_classes + 1)).reshape(num_classes, num_classes + 1)
-
-
-def confusion_delta_torch(
-    pred: torch.Tensor, target: torch.Tensor, num_classes: int = NUM_CLASSES, ignore_index: int = IGNORE,
-    *, per_item: bool = False,
-) -> torch.Tensor:
-    """`confusion_delta` on tensors, on their device (no host round trip).
-
-    Parameters
-    ----------
-    pred, target : (N, ...) integer tensors
-        As in `confusion_delta`; `target` is not validated here (hot loop).
-    per_item : bool, optional
-        Count each item of the leading axis separately (one bincount for the
-        whole batch, offset per item) instead of summing over the batch.
-
-    Returns
-    -------
-    counts : (num_classes, num_classes + 1) or (N, num_classes, num_classes + 1) int64 tensor
-    """
-    if pred.shape != target.shape:
-        raise ValueError(f"Expected `pred` and `target` of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}.")
     target = target.long()
     pred = pred.long()
     keep = target != ignore_index
     p = torch.where((pred >= 0) & (pred < num_classes), pred, num_classes)
     cells = num_classes * (num_classes + 1)
     idx = target * (num_classes + 1) + p
-    if not per_item:
-        return torch.bincount(idx[keep], minlength=cells).reshape(num_classes, num_classes + 1)
     n = pred.shape[0]
     offsets = torch.arange(n, device=idx.device).view(n, *([1] * (idx.dim() - 1))) * cells
     # Ignored pixels go to one spare bin instead of being masked out: a boolean
@@ -97,14 +90,14 @@ def confusion_delta_torch(
     return counts.reshape(n, num_classes, num_classes + 1)
 
 
-def per_class_scores(counts: np.ndarray, absent_classes: AbsentRule = "nan") -> tuple[np.ndarray, np.ndarray]:
+def per_class_scores(counts: np.ndarray, absent_rule: AbsentRule = "nan") -> tuple[np.ndarray, np.ndarray]:
     """Per-class accuracy and IoU of confusion counts.
 
     Parameters
     ----------
     counts : (..., C, C + 1) ndarray
         One or a stack of confusion states.
-    absent_classes : {"nan", "zero"}
+    absent_rule : {"nan", "zero"}
         For a class absent from the ground truth: "nan" (cityscapesScripts)
         gives accuracy NaN, and IoU 0 if it was predicted, else NaN; "zero"
         (the official pix2pix script, whose ``+ 1e-12`` makes 0/0 = 0) gives 0
@@ -114,8 +107,8 @@ def per_class_scores(counts: np.ndarray, absent_classes: AbsentRule = "nan") -> 
     -------
     acc, iou : (..., C) float64 ndarrays
     """
-    if absent_classes not in ABSENT_RULES:
-        raise ValueError(f"Expected `absent_classes` in {ABSENT_RULES}, got {absent_classes!r}.")
+    if absent_rule not in ABSENT_RULES:
+        raise ValueError(f"Expected `absent_rule` in {ABSENT_RULES}, got {absent_rule!r}.")
     counts = np.asarray(counts, dtype=np.float64)
     c = counts.shape[-2]
     tp = np.diagonal(counts[..., :c], axis1=-2, axis2=-1)
@@ -125,13 +118,13 @@ def per_class_scores(counts: np.ndarray, absent_classes: AbsentRule = "nan") -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = tp / rows
         iou = tp / union
-    if absent_classes == "zero":
+    if absent_rule == "zero":
         acc = np.nan_to_num(acc, nan=0.0)
         iou = np.nan_to_num(iou, nan=0.0)
     return acc, iou
 
 
-def fcn_scores(counts: np.ndarray, absent_classes: AbsentRule = "nan") -> dict[str, np.ndarray]:
+def fcn_scores(counts: np.ndarray, absent_rule: AbsentRule = "nan") -> dict[str, np.ndarray]:
     """Per-pixel accuracy, mean per-class accuracy and mean class IoU.
 
     The official formulas (pix2pix ``scripts/eval_cityscapes/util.py``):
@@ -142,6 +135,8 @@ def fcn_scores(counts: np.ndarray, absent_classes: AbsentRule = "nan") -> dict[s
     Parameters
     ----------
     counts : (..., C, C + 1) ndarray
+    absent_rule : {"nan", "zero"}, optional
+        See `per_class_scores`.
 
     Returns
     -------
@@ -156,7 +151,7 @@ def fcn_scores(counts: np.ndarray, absent_classes: AbsentRule = "nan") -> dict[s
     """
     counts = np.asarray(counts, dtype=np.float64)
     c = counts.shape[-2]
-    acc, iou = per_class_scores(counts, absent_classes)
+    acc, iou = per_class_scores(counts, absent_rule)
     total = counts.sum((-2, -1))
     with np.errstate(invalid="ignore", divide="ignore"):
         pixel_acc = np.diagonal(counts[..., :c], axis1=-2, axis2=-1).sum(-1) / total
@@ -168,28 +163,3 @@ def _nanmean(values: np.ndarray) -> np.ndarray:
     present = ~np.isnan(values)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(present, values, 0).sum(-1) / present.sum(-1)
-
-
-class ConfusionMatrix:
-    """Accumulated confusion counts: `update` per batch, `merge` across workers, `compute` scores."""
-
-    def __init__(self, num_classes: int = NUM_CLASSES, ignore_index: int = IGNORE, validate: bool = True):
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"Expected argument `num_classes` to be an int >= 2, got {num_classes!r}.")
-        self.num_classes, self.ignore_index, self.validate = num_classes, ignore_index, validate
-        self.reset()
-
-    def reset(self) -> None:
-        self.counts = np.zeros((self.num_classes, self.num_classes + 1), dtype=np.int64)
-
-    def update(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Add one batch; returns the batch's own counts (for per-image state)."""
-        delta = confusion_delta(pred, target, self.num_classes, self.ignore_index, validate=self.validate)
-        self.counts += delta
-        return delta
-
-    def merge(self, other: "ConfusionMatrix") -> None:
-        self.counts += other.counts
-
-    def compute(self, absent_classes: AbsentRule = "nan") -> dict[str, float]:
-        return {k: float(v) for k, v in fcn_scores(self.counts, absent_classes).items()}

@@ -1,17 +1,15 @@
 """The training loop: one D step then one G step per batch, checkpoints, resume, DDP.
 
-Shape after nanoGPT's train.py: a ``RANK`` environment variable (set by
-torchrun) means DistributedDataParallel, seeds are base + rank, only rank 0
-writes. Everything numeric comes from a `TrainConfig`; how the run is carried
-out from `RunOptions`.
+Shape after nanoGPT's train.py: under torchrun (`p2p_eval.distributed`, a
+world of more than one process) the nets are DistributedDataParallel, seeds
+are base + rank, only rank 0 writes. Everything numeric comes from a
+`TrainConfig`; how the run is carried out from `RunOptions`.
 """
 
 import contextlib
 import logging
 import math
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from tqdm import tqdm
 from p2p_eval import __version__
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.data.runs import write_run_json
-from p2p_eval.device import pick_device
+from p2p_eval.distributed import Distributed, setup_distributed
 from p2p_eval.errors import InputError
 from trainers.pix2pix import outputs
 from trainers.pix2pix.checkpoint import LATEST, TrainState, read_checkpoint, restore, save_checkpoint, unwrap
@@ -41,31 +39,6 @@ SAMPLE_FRAMES = 4
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is left as it was."""
-
-
-@dataclass(frozen=True)
-class Distributed:
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(requested_device: str) -> tuple[Distributed, torch.device]:
-    """Join the torchrun process group when ``RANK`` is set; pick this process's device."""
-    if "RANK" not in os.environ:
-        return Distributed(), pick_device(requested_device)
-    ddp = Distributed(int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ["WORLD_SIZE"]))
-    device = pick_device(requested_device)
-    if device.type == "cuda":
-        device = torch.device("cuda", ddp.local_rank)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return ddp, device
 
 
 def build_state(config: TrainConfig, steps_per_epoch: int, device: torch.device) -> TrainState:

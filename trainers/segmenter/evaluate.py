@@ -11,7 +11,7 @@ import torch
 
 from p2p_eval.classes import TRAIN_CLASSES
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.fcn_score import real_pairs, score_images
+from p2p_eval.measures.fcn_score.pipeline import real_pairs, score_images
 from p2p_eval.metrics.confusion import fcn_scores, per_class_scores
 from p2p_eval.segmenters import Segmenter
 

@@ -1,0 +1,93 @@
+"""The measures' subcommands (``p2p-eval fcn-score``, ``label-score``, ``colorfulness``, ...), all of one shape.
+
+Every measure of `p2p_eval.measures.MEASURES` gets a subcommand with the
+session's options (runs, ``--data``, ``--split``, ``--json``, ``--csv``,
+``--with-real``, ``--baseline``, ``--allow-missing``, ``--resamples``,
+``--seed``, ``--workers``, ``--quiet``) and its own (its ``cli.py``). Running
+one: options checked, then torchrun joined and the device picked, once, here
+(`p2p_eval.distributed`); the session scores; rank 0 prints the table and
+writes the files.
+"""
+
+import argparse
+import functools
+import logging
+
+from p2p_eval.commands.argtypes import non_negative_int, positive_int
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from p2p_eval.measures import MEASURES, measure_cli
+
+    for kind in MEASURES:
+        cli = measure_cli(kind)
+        parser = subparsers.add_parser(kind, help=cli.HELP, description=cli.DESCRIPTION, epilog=cli.EPILOG,
+                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_session_arguments(parser, cli)
+        cli.add_arguments(parser)
+        parser.set_defaults(func=functools.partial(run, kind=kind, parser=parser))
+
+
+def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN_OR_RUNS_DIR", help="run folders, or folders of runs")
+    parser.add_argument("--data", metavar="PREPARED", help="prepared dataset (default: the one the runs' run.json record)")
+    parser.add_argument("--split", default="val", help="split to score (default: val)")
+    parser.add_argument("--json", metavar="OUT", help="write the results document here")
+    parser.add_argument("--csv", metavar="OUT", help="write one CSV row per run here")
+    parser.add_argument("--with-real", action="store_true", help=cli.WITH_REAL)
+    parser.add_argument("--baseline", metavar="RUN",
+                        help="paired bootstrap test of every run against this one (a run's name or its folder)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="score the frames a run has, warning how many are left out, instead of refusing")
+    parser.add_argument("--resamples", type=positive_int, default=1000, metavar="B",
+                        help="bootstrap resamples (default: 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument("--workers", type=non_negative_int, default=cli.DEFAULT_WORKERS, metavar="N",
+                        help=f"decoding threads, 0 = decode between batches (default: {cli.DEFAULT_WORKERS})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser) -> int:
+    from dataclasses import replace
+
+    from p2p_eval.data.files import write_text
+    from p2p_eval.distributed import setup_distributed, teardown_distributed
+    from p2p_eval.measures import measure_cli
+    from p2p_eval.session import SessionConfig, format_table, score_runs, to_csv
+    from p2p_eval.stats import Bootstrap
+
+    cli = measure_cli(kind)
+    requested = getattr(args, "device", None)
+    try:
+        config = SessionConfig(
+            runs=tuple(args.runs), data=args.data, split=args.split, with_real=args.with_real,
+            baseline=args.baseline, allow_missing=args.allow_missing, batch_size=getattr(args, "batch_size", None),
+            workers=args.workers, bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
+            progress=not args.quiet,
+        )
+        settings = cli.settings(args)
+        distributed, device = setup_distributed(requested)
+    except ValueError as err:
+        parser.error(str(err))
+    if device is not None:
+        settings = replace(settings, device=device)  # this process's GPU under torchrun
+    if not distributed.main:
+        logging.getLogger().setLevel(logging.ERROR)  # one voice: rank 0's
+    try:
+        results = score_runs(kind, settings, config, distributed=distributed)
+    finally:
+        teardown_distributed()
+    if not distributed.main:
+        return 0
+    print(format_table(results))
+    written = []
+    if args.json:
+        results.write(args.json)
+        written.append(args.json)
+    if args.csv:
+        write_text(args.csv, to_csv(results))
+        written.append(args.csv)
+    written += getattr(cli, "write_outputs", lambda args, results: [])(args, results)
+    for path in written:
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,53 @@
+"""The colorfulness results entry: histogram intersection per Lab channel, and the histograms."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from p2p_eval.errors import InputError
+from p2p_eval.metrics.colorfulness import CHANNELS
+from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.fields import integer
+
+COLOR_SCORES = tuple(Score(channel, channel) for channel in CHANNELS)
+"""Intersection of the L*, a* and b* marginals with the real photos' (1 = identical)."""
+
+
+@dataclass(frozen=True)
+class ColorfulnessEntry(RunEntry):
+    """A run's colorfulness (README, "Results files").
+
+    Attributes
+    ----------
+    n_resized : int or None
+        Images resized to the real photos' size (None for the ground-truth row).
+    histograms : dict of {"L", "a", "b"} to list of int, or None
+        The run's marginal histograms (bins in ``protocol.binning``).
+    """
+
+    KIND = "colorfulness"
+    SCORES = COLOR_SCORES
+    TITLE = "Histogram intersection"
+    CAPTION = "Histogram intersection of Lab marginals against the real photos."
+
+    n_resized: int | None = None
+    histograms: dict[str, list[int]] | None = None
+
+    def _own_dict(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        head, tail = super()._own_dict()
+        return head, tail | {"n_resized": self.n_resized, "histograms": self.histograms}
+
+    @classmethod
+    def _own_fields(cls, value: Mapping[str, Any], where: str) -> dict[str, Any]:
+        histograms = value.get("histograms")
+        if histograms is not None and not (
+            isinstance(histograms, dict) and set(histograms) == set(CHANNELS)
+            and all(isinstance(h, list) and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in h)
+                    for h in histograms.values())
+        ):
+            raise InputError(f"{where}: \"histograms\" must map L, a and b to lists of pixel counts.")
+        return {**super()._own_fields(value, where), "n_resized": integer(value.get("n_resized"), where, "n_resized"),
+                "histograms": histograms}
+
+
+ENTRY = ColorfulnessEntry

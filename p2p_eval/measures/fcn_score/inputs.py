@@ -1,0 +1,67 @@
+"""What FCN-score and label-score read: trainIds, and images brought to label resolution.
+
+These run in the session's decoding threads (numpy and Pillow, no torch), so
+decoding and resizing overlap the segmenter.
+"""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from p2p_eval.classes import IGNORE, NUM_CLASSES
+from p2p_eval.data.files import decode_rgb, read_label_png
+from p2p_eval.errors import InputError
+
+RESIZE_KERNEL = "pillow-bilinear-uint8"
+"""Generated images are resized with Pillow's BILINEAR filter on uint8 RGB: what
+``scipy.misc.imresize(im, (H, W))`` did (its default interp, via
+``Image.resize``) in the official pix2pix evaluation. Different kernels give
+different FCN-scores (pytorch-CycleGAN-and-pix2pix PR #1190)."""
+
+
+def resize_bilinear(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``scipy.misc.imresize(rgb, size)``: Pillow bilinear on uint8.
+
+    Parameters
+    ----------
+    rgb : (h, w, 3) uint8 ndarray
+    size : (H, W)
+
+    Returns
+    -------
+    resized : (H, W, 3) uint8 ndarray
+        `rgb` itself when it already has that size.
+    """
+    if rgb.shape[:2] == tuple(size):
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((size[1], size[0]), Image.Resampling.BILINEAR))
+
+
+def photo_input(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, str]:
+    """A generated photo at label size: ((3, H, W) uint8 RGB, the file's mode before conversion)."""
+    rgb, mode = decode_rgb(path)
+    return np.ascontiguousarray(resize_bilinear(rgb, size).transpose(2, 0, 1)), mode
+
+
+def read_train_ids(path: Path) -> np.ndarray:
+    """A prepared ``*_trainids.png``, checked to hold only 0..18 and 255."""
+    labels = read_label_png(path)
+    bad = (labels >= NUM_CLASSES) & (labels != IGNORE)
+    if bad.any():
+        raise InputError(
+            f"{path}: holds values {np.unique(labels[bad])[:5].tolist()}, not trainIds (0..{NUM_CLASSES - 1}, "
+            f"{IGNORE}); it may be a labelIds map. Re-prepare the dataset with `p2p-eval prepare`."
+        )
+    return labels
+
+
+def label_size(path: Path) -> tuple[int, int]:
+    """(H, W) of a label PNG from its header, without decoding it."""
+    try:
+        with Image.open(path) as image:
+            return image.size[1], image.size[0]
+    except FileNotFoundError:
+        raise InputError(f"{path}: label map not found; re-run `p2p-eval prepare` (it resumes).") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise InputError(f"{path}: cannot read the label map ({err}); re-run `p2p-eval prepare`.") from None

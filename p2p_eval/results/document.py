@@ -1,0 +1,206 @@
+"""Results documents: one versioned JSON file per measurement, read and written through typed entries.
+
+Every measure (`fcn-score`, `label-score`, `colorfulness`, `study`, and each
+kind in `p2p_eval.measures.RESULT_KINDS`) writes one document; reports are
+rendered from these files alone. Common envelope::
+
+    {
+      "schema": "p2p-eval/results", "version": 2, "kind": "fcn-score",
+      "created": "2026-11-22T10:00:00+00:00",
+      "provenance": {"p2p_eval": "...", "torch": "...", "python": "...",
+                     "platform": "...", "command": ["p2p-eval", ...]},
+      "protocol": {...},   # how it was measured (resize kernel, bins, B, seed ...)
+      "data": {...},       # what it was measured on (dataset, split, frames)
+      "runs": [{"name": ..., ...}, ...]   # one entry per run / algorithm
+    }
+
+The entries of each kind are the typed classes of its measure
+(``p2p_eval/measures/<kind>/entry.py``); the README lists their fields
+("Results files"). Documents of version 1 are read with the fields version 2
+renamed (`_upgrade_v1`).
+"""
+
+import datetime as _dt
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from p2p_eval import __version__
+from p2p_eval.data.files import read_json, write_json
+from p2p_eval.errors import InputError
+from p2p_eval.results.entries import Entry
+
+SCHEMA = "p2p-eval/results"
+VERSION = 2
+
+
+def _entry_types() -> dict[str, type[Entry]]:
+    from p2p_eval.measures import RESULT_KINDS, entry_type  # here: entry modules import this package
+
+    return {kind: entry_type(kind) for kind in RESULT_KINDS}
+
+
+def provenance() -> dict[str, Any]:
+    """Versions and command line that produced a result."""
+    info = {
+        "p2p_eval": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "command": list(sys.argv),
+    }
+    if "torch" in sys.modules:
+        info["torch"] = sys.modules["torch"].__version__
+    return info
+
+
+@dataclass(frozen=True)
+class Results:
+    """A results document: its kind, typed entries, and how and on what it was measured.
+
+    Attributes
+    ----------
+    kind : str
+    runs : tuple of Entry
+        Of the kind's entry type, in table order.
+    protocol, data : dict
+        How the numbers were made and what they were measured on (free-form per kind).
+    created : str
+        ISO 8601 time of writing.
+    provenance : dict
+        Versions and command line (`provenance`).
+    """
+
+    kind: str
+    runs: tuple[Entry, ...]
+    protocol: dict[str, Any]
+    data: dict[str, Any]
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    provenance: dict[str, Any] = field(default_factory=provenance)
+
+    def __post_init__(self):
+        types = _entry_types()
+        if self.kind not in types:
+            raise ValueError(f"Expected `kind` to be one of {tuple(types)}, got {self.kind!r}.")
+        wrong = [type(e).__name__ for e in self.runs if not isinstance(e, types[self.kind])]
+        if wrong:
+            raise TypeError(f"Expected {types[self.kind].__name__} entries in {self.kind} results, got {wrong}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA, "version": VERSION, "kind": self.kind, "created": self.created,
+            "provenance": self.provenance, "protocol": self.protocol, "data": self.data,
+            "runs": [entry.to_dict() for entry in self.runs],
+        }
+
+    @classmethod
+    def from_dict(cls, document: Any, *, source: str = "results document") -> "Results":
+        """Check a document (envelope and every entry) and read it; version 1 is upgraded.
+
+        Raises
+        ------
+        InputError
+            If it is not a p2p-eval results document, is of an unknown kind or
+            a newer schema version, or an entry does not read (`Entry.from_dict`).
+        """
+        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+            raise InputError(f"{source}: not a p2p-eval results document (no \"schema\": {SCHEMA!r}).")
+        version = document.get("version", 0)
+        if not isinstance(version, int) or version > VERSION:
+            raise InputError(f"{source}: results schema version {version} is newer than this p2p-eval "
+                             f"reads ({VERSION}); upgrade p2p-eval.")
+        if version < VERSION:
+            document = _upgrade_v1(document)
+        types = _entry_types()
+        kind = document.get("kind")
+        if kind not in types:
+            raise InputError(f"{source}: results of kind {kind!r}; expected one of {tuple(types)}.")
+        runs = document.get("runs")
+        if not isinstance(runs, list):
+            raise InputError(f"{source}: \"runs\" must be a list.")
+        for key in ("protocol", "data", "provenance"):
+            if not isinstance(document.get(key, {}), dict):
+                raise InputError(f"{source}: {key!r} must be an object, got {document[key]!r}.")
+        entries = tuple(types[kind].from_dict(e, source=source, index=i) for i, e in enumerate(runs))
+        names = [e.name for e in entries]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise InputError(f"{source}: several run entries are named {dupes}; each run must appear once.")
+        types[kind].check_document(entries, document.get("protocol") or {}, source)
+        return cls(kind, entries, document.get("protocol") or {}, document.get("data") or {},
+                   str(document.get("created", "")), document.get("provenance") or {})
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, *, kinds: Sequence[str] | None = None) -> "Results":
+        """Read and check a results file; `kinds` limits the kinds accepted."""
+        results = cls.from_dict(read_json(path), source=str(path))
+        if kinds is not None and results.kind not in kinds:
+            raise InputError(f"{path}: results of kind {results.kind!r}; expected one of {tuple(kinds)}.")
+        return results
+
+    def write(self, path: str | os.PathLike) -> None:
+        """Write atomically (NaN scores become null)."""
+        write_json(path, self.to_dict())
+
+
+def results_document(
+    kind: str, runs: Sequence[Entry | dict[str, Any]], *, protocol: dict[str, Any], data: dict[str, Any]
+) -> dict[str, Any]:
+    """Wrap entries in the common envelope, each checked through its kind's entry type.
+
+    Parameters
+    ----------
+    kind : str
+    runs : sequence of Entry or dict
+        Typed entries, or their JSON objects (read with the kind's `from_dict`).
+    protocol, data : dict
+    """
+    types = _entry_types()
+    if kind not in types:
+        raise ValueError(f"Expected `kind` to be one of {tuple(types)}, got {kind!r}.")
+    entries = tuple(e if isinstance(e, Entry) else types[kind].from_dict(e, source=f"{kind} entries", index=i)
+                    for i, e in enumerate(runs))
+    return Results(kind, entries, protocol, data).to_dict()
+
+
+def write_results(path: str | os.PathLike, document: dict[str, Any]) -> None:
+    """Write a results document atomically (NaN scores become null)."""
+    write_json(path, document)
+
+
+def load_results(path: str | os.PathLike, *, kinds: Sequence[str] | None = None) -> dict[str, Any]:
+    """Read and check a results file (`Results.read`); its JSON object, in the current version.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or not JSON, not a p2p-eval results document,
+        of a kind not in `kinds` or of a newer schema version, or holds an
+        entry that does not read.
+    """
+    return Results.read(path, kinds=kinds).to_dict()
+
+
+def _upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 document with the fields version 2 renamed (README, "Results files").
+
+    ``data.name`` became ``data.dataset_name`` (FCN kinds), a baseline test's
+    ``n_images`` became ``n_frames`` (FCN kinds), and a study entry's
+    ``interval`` became ``intervals: {"fool_rate": interval}``.
+    """
+    data = dict(document.get("data") or {})
+    if "name" in data and "dataset_name" not in data:
+        data["dataset_name"] = data.pop("name")
+    runs = []
+    for entry in document.get("runs") or []:
+        if isinstance(entry, dict):
+            entry = dict(entry)
+            test = entry.get("baseline_test")
+            if isinstance(test, dict) and "n_images" in test:
+                entry["baseline_test"] = {("n_frames" if k == "n_images" else k): v for k, v in test.items()}
+            if "interval" in entry and document.get("kind") == "study":
+                entry["intervals"] = {"fool_rate": entry.pop("interval")}
+        runs.append(entry)
+    return {**document, "version": VERSION, "data": data, "runs": runs}

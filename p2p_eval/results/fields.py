@@ -1,0 +1,40 @@
+"""Reading one JSON field of a results entry: its type checked, the file, run and field named on error."""
+
+import math
+from typing import Any
+
+from p2p_eval.errors import InputError
+
+
+def number(value: Any, where: str, key: str) -> float | None:
+    """A JSON number or null (None); NaN becomes None, a score that does not exist."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{where}: {key!r} must be a number or null, got {value!r}.")
+    return None if math.isnan(value) else float(value)
+
+
+def integer(value: Any, where: str, key: str, *, nullable: bool = True) -> int | None:
+    """A JSON integer >= 0 (or null when `nullable`)."""
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{where}: {key!r} must be a whole number >= 0, got {value!r}.")
+    return value
+
+
+def text(value: Any, where: str, key: str, *, nullable: bool = True) -> str | None:
+    """A JSON string (or null when `nullable`)."""
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{where}: {key!r} must be a string, got {value!r}.")
+    return value
+
+
+def bounds(value: Any, where: str, key: str) -> tuple[float | None, float | None]:
+    """An interval ``[low, high]`` of numbers or nulls."""
+    if not (isinstance(value, list) and len(value) == 2):
+        raise InputError(f"{where}: interval of {key!r} must be [low, high], got {value!r}.")
+    return number(value[0], where, key), number(value[1], where, key)

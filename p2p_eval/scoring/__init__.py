@@ -1,1 +1,0 @@
-"""The scoring pipeline's parts: input loading, colour decoding, results."""

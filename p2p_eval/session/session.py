@@ -1,0 +1,233 @@
+"""The shared scoring session: runs x measure -> one typed results document.
+
+`score_runs` is what every measure's subcommand does between parsing
+arguments and printing, and what ``p2p_eval.score`` does from a notebook:
+find the runs, take the dataset from their ``run.json`` unless given, match
+every run's images to the split's frames (all bad input is reported before
+any long work starts), open the measure on the dataset, compute every row's
+per-frame states (`p2p_eval.session.engine`: cached, sharded when told),
+score them with bootstrap intervals and paired tests against the baseline
+(`p2p_eval.session.rows`) and build the document.
+"""
+
+import functools
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from p2p_eval.cache import cache_path_for
+from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.data.runs import Run, discover_runs, match_frames, recorded_dataset
+from p2p_eval.distributed import SINGLE, Distributed
+from p2p_eval.errors import InputError
+from p2p_eval.measures import measure_class
+from p2p_eval.measures.base import Frame, Measure
+from p2p_eval.paper import GROUND_TRUTH
+from p2p_eval.results.document import Results
+from p2p_eval.session.engine import compute_states
+from p2p_eval.session.rows import ScoredRow, row_entry
+from p2p_eval.stats import Bootstrap
+
+log = logging.getLogger(__name__)
+
+FILE_NAMES = {"photo": "real photo", "color": "colour label map", "trainids": "trainIds map"}
+"""How messages name a prepared dataset's files."""
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """What every measure's session depends on besides the measure's own settings, validated once.
+
+    Attributes
+    ----------
+    runs : tuple of str
+        Run folders, or folders of runs.
+    data : str or None
+        The prepared dataset; None: the one the runs' ``run.json`` record.
+    split : str
+    with_real : bool
+        Add the ground-truth row.
+    baseline : str or None
+        A scored run's name, or a run folder (scored too): every other row
+        gets a paired bootstrap test against it.
+    allow_missing : bool
+        Score the frames a run has instead of refusing a run with missing or extra images.
+    batch_size : int or None
+        Frames per batch; None: the measure's default.
+    workers : int
+        Decoding threads (0: decode in the main thread).
+    bootstrap : Bootstrap
+    progress : bool
+        Progress bars on stderr.
+    """
+
+    runs: tuple[str, ...]
+    data: str | None = None
+    split: str = "val"
+    with_real: bool = False
+    baseline: str | None = None
+    allow_missing: bool = False
+    batch_size: int | None = None
+    workers: int = 2
+    bootstrap: Bootstrap = field(default_factory=Bootstrap)
+    progress: bool = True
+
+    def __post_init__(self):
+        if not self.runs:
+            raise ValueError("Expected at least one run folder.")
+        if (self.batch_size is not None and self.batch_size < 1) or self.workers < 0:
+            raise ValueError(f"Expected --batch-size >= 1 and --workers >= 0, got {self.batch_size} and {self.workers}.")
+
+
+def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: Distributed = SINGLE) -> Results:
+    """Score every run of `config` with the measure `kind` and return its results document.
+
+    Parameters
+    ----------
+    kind : str
+        A measure of `p2p_eval.measures.MEASURES`.
+    settings
+        The measure's ``Settings`` (e.g. the segmenter and device of FCN-score).
+    config : SessionConfig
+    distributed : Distributed, optional
+        Shard frames over torchrun processes; every process returns the whole document.
+
+    Raises
+    ------
+    InputError
+        Bad runs, dataset, baseline or images, with the file and the fix named.
+    """
+    runs = discover_runs(config.runs)
+    baseline = _baseline(config.baseline, runs)
+    dataset = recorded_dataset(runs, config.data)
+    split_frames = dataset.frames(config.split)
+    matches = [match_frames(run, split_frames, config.split, allow_missing=config.allow_missing) for run in runs]
+    measure = measure_class(kind).open(settings, dataset, config.split)
+    compute = functools.partial(
+        _compute_row, measure, dataset, config.split, batch_size=config.batch_size or measure.default_batch_size,
+        workers=config.workers, distributed=distributed, progress=config.progress)
+    real_row = config.with_real and measure.real_input is not None
+    used = {f for pairs in matches for f, _ in pairs} | (set(split_frames) if real_row else set())
+    scored = [f for f in split_frames if f in used]  # by some row, in split order
+    _check_files(dataset, config.split, [*measure.frame_inputs, measure.reference_input,
+                                         measure.real_input if real_row else None], scored)
+    rows = []
+    if real_row:
+        pairs = [(f, dataset.path(config.split, f, measure.real_input)) for f in split_frames]
+        rows.append(compute(GROUND_TRUTH, None, pairs, cache_path_for(dataset.root), is_real=True))
+    for run, pairs in zip(runs, matches):
+        rows.append(compute(run.name, run, pairs, cache_path_for(run.root)))
+    reference = None
+    if measure.reference_input:
+        pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in scored]
+        reference = compute("real photos", None, pairs, cache_path_for(dataset.root)).states
+    measure.check_rows(rows)
+    base = next((r for r in rows if baseline is not None and not r.is_real and r.name == baseline.name), None)
+    entries = [row_entry(measure, row, config.bootstrap, reference, base) for row in rows]
+    if config.with_real and not measure.real_input:
+        entries.append(measure.real_entry(reference, config.bootstrap))
+    data = {
+        "dataset": str(dataset.root), "dataset_name": dataset.name, "split": config.split,
+        "n_frames": len(scored), "frames": scored, "source": dataset.meta.get("source"),
+        "left_out": {run.name: len(split_frames) - len(pairs) for run, pairs in zip(runs, matches)},
+        **measure.data(reference),
+    }
+    own = measure.protocol()
+    protocol = {
+        **own,
+        "bootstrap": {**asdict(config.bootstrap), "unit": "frame", "interval": "percentile", **own.get("bootstrap", {})},
+        "batch_size": config.batch_size or measure.default_batch_size,
+        "world_size": distributed.world_size,
+        "baseline": baseline.name if baseline is not None else None,
+        "real_row": measure.real_row if config.with_real else None,
+    }
+    return Results(kind, tuple(entries), protocol, data)
+
+
+def _compute_row(measure: Measure, dataset: PreparedDataset, split: str, name: str, run: Run | None, pairs,
+                 cache: Path, *, is_real: bool = False, **options) -> ScoredRow:
+    log.info("scoring %s: %d frame(s)", name, len(pairs))
+    frames = [Frame(dataset, split, f) for f, _ in pairs]
+    states = compute_states(measure, pairs, frames, cache=cache, desc=name, **options)
+    meta = run.meta if run is not None else {}
+    return ScoredRow(name, meta.get("variant"), meta.get("preset"), is_real, states, tuple(Path(p) for _, p in pairs))
+
+
+def _check_files(dataset: PreparedDataset, split: str, kinds: list[str | None], frames: list[str]) -> None:
+    """Every dataset file the measure will read exists: a missing one is named before any long work."""
+    for kind in [k for k in dict.fromkeys(kinds) if k is not None]:
+        missing = [p for p in (dataset.path(split, f, kind) for f in frames) if not p.is_file()]
+        if missing:
+            raise InputError(
+                f"{dataset.root}: {len(missing)} {FILE_NAMES[kind]}(s) of split {split!r} are missing, "
+                f"e.g. {[str(p) for p in missing[:3]]}. Re-run the `p2p-eval prepare` command that made this "
+                "dataset (it resumes).")
+
+
+def _baseline(given: str | None, runs: list[Run]) -> Run | None:
+    """The baseline run: a scored run's name, or a folder holding one run (scored too, appended)."""
+    if given is None:
+        return None
+    by_name = {r.name: r for r in runs}
+    if given in by_name:
+        return by_name[given]
+    if not Path(given).is_dir():
+        raise InputError(f"--baseline {given!r} is none of the runs given: neither the name of a scored run "
+                         f"({sorted(by_name)}) nor a folder.")
+    found = discover_runs([given])
+    if len(found) != 1:
+        raise InputError(f"--baseline {given}: holds {len(found)} runs; name one run folder.")
+    run = found[0]
+    known = {r.root.resolve(): r for r in runs}
+    if run.root.resolve() in known:
+        return known[run.root.resolve()]
+    if run.name in by_name:
+        raise InputError(f"--baseline {given}: another run is already named {run.name!r}; rename one folder.")
+    runs.append(run)
+    return run
+
+
+def score(
+    kind: str,
+    runs: str | Path | tuple[str, ...] | list[str],
+    *,
+    data: str | None = None,
+    split: str = "val",
+    with_real: bool = False,
+    baseline: str | None = None,
+    allow_missing: bool = False,
+    batch_size: int | None = None,
+    workers: int = 2,
+    bootstrap: Bootstrap = Bootstrap(),
+    progress: bool = True,
+    distributed: Distributed = SINGLE,
+    **settings: Any,
+) -> Results:
+    """Score runs from Python (a notebook, a script) exactly as ``p2p-eval <kind>`` does.
+
+    Parameters
+    ----------
+    kind : str
+        ``"fcn-score"``, ``"label-score"``, ``"colorfulness"`` (`p2p_eval.measures.MEASURES`).
+    runs : path or sequence of paths
+        Run folders, or folders of runs.
+    data, split, with_real, baseline, allow_missing, batch_size, workers, bootstrap, progress
+        As `SessionConfig` (and the subcommand's options of the same names).
+    distributed : Distributed, optional
+        Shard over torchrun processes (`p2p_eval.distributed.setup_distributed`).
+    **settings
+        The measure's own settings (its ``Settings``): e.g. ``segmenter=``,
+        ``device=``, ``absent_rule=`` for FCN-score, ``binning=`` for colorfulness.
+
+    Returns
+    -------
+    results : Results
+        ``results.runs`` are typed entries (``entry.scores``, ``entry.intervals``);
+        ``results.write(path)`` writes the JSON the subcommand writes.
+    """
+    runs = (str(runs),) if isinstance(runs, (str, Path)) else tuple(str(r) for r in runs)
+    config = SessionConfig(runs=runs, data=None if data is None else str(data), split=split, with_real=with_real,
+                           baseline=None if baseline is None else str(baseline), allow_missing=allow_missing,
+                           batch_size=batch_size, workers=workers, bootstrap=bootstrap, progress=progress)
+    return score_runs(kind, measure_class(kind).Settings(**settings), config, distributed=distributed)

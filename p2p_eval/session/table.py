@@ -1,0 +1,101 @@
+"""A results document as the terminal table and as CSV, for every measure alike.
+
+Columns come from the entry type's declared scores (`p2p_eval.results.Score`),
+so a new measure's table needs no code here.
+"""
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from p2p_eval.results.document import Results
+from p2p_eval.results.entries import RunEntry
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _num(value: float | None, sign: str = "") -> str:
+    return f"{value:{sign}.3f}" if _finite(value) else "n/a"
+
+
+def format_table(results: Results) -> str:
+    """Plain-text table: one row per run, best run per column marked ``*``, baseline tests below.
+
+    Examples
+    --------
+    >>> from p2p_eval.measures.colorfulness.entry import ColorfulnessEntry
+    >>> entry = ColorfulnessEntry(name="a", scores={"L": 0.5, "a": 0.25, "b": 0.125}, n_images=2,
+    ...                           intervals={c: (0.0, 1.0) for c in "Lab"})
+    >>> print(format_table(Results("colorfulness", (entry,), {}, {"dataset_name": "city", "split": "val"})))
+    colorfulness on city/val; [low, high]: 95% bootstrap interval over frames; *: best run
+    run  n  L                      a                      b
+    a    2  0.500* [0.000, 1.000]  0.250* [0.000, 1.000]  0.125* [0.000, 1.000]
+    """
+    entries: Sequence[RunEntry] = results.runs
+    scores = type(entries[0]).SCORES if entries else ()
+    confidence = float(results.protocol.get("bootstrap", {}).get("confidence", 0.95))
+    title = (f"{results.kind} on {results.data.get('dataset_name')}/{results.data.get('split')}; "
+             f"[low, high]: {confidence:.0%} bootstrap interval over frames; *: best run")
+    best = {}
+    for score in scores:
+        values = [e.scores[score.key] for e in entries if not e.is_real and _finite(e.scores[score.key])]
+        best[score.key] = (max if score.higher_is_better else min)(values) if values else None
+    rows = [["run", "n", *(s.title for s in scores)]]
+    for e in entries:
+        cells = []
+        for score in scores:
+            value = e.scores[score.key]
+            mark = "*" if not e.is_real and best[score.key] is not None and value == best[score.key] else " "
+            low, high = e.intervals.get(score.key, (None, None))
+            cells.append(f"{_num(value)}{mark} [{_num(low)}, {_num(high)}]")
+        rows.append([e.name + (" (real)" if e.is_real else ""), str(e.n_images), *cells])
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    lines = [title, *("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)]
+    if any(e.is_real for e in entries):
+        lines.append("(real): " + str(results.protocol.get("real_row") or "the dataset's real images, scored the same way"))
+    tests = [e for e in entries if e.baseline_test is not None]
+    if tests:
+        lines.append(f"paired bootstrap tests vs {tests[0].baseline_test.baseline} (run - baseline, on the frames "
+                     "both have):")
+    for e in tests:
+        t = e.baseline_test
+        parts = [f"{key} {_num(p.difference, '+')} [{_num(p.low, '+')}, {_num(p.high, '+')}] "
+                 + (f"p={p.p_value:.3g}" if _finite(p.p_value) else "p=n/a") for key, p in t.tests.items()]
+        lines.append(f"{e.name} - {t.baseline} ({t.n_frames} frames): " + ("; ".join(parts) or "no frame in common"))
+    return "\n".join(lines)
+
+
+def to_csv(results: Results) -> str:
+    """One row per run: scores with intervals, baseline differences and p, then the kind's own columns
+    (`RunEntry.csv_fields`: per-class accuracy and IoU for FCN-scores)."""
+    entries: Sequence[RunEntry] = results.runs
+    keys = [s.key for s in type(entries[0]).SCORES] if entries else []
+    columns = ["name", "variant", "preset", "is_real", "n_images"]
+    for key in keys:
+        columns += [key, f"{key}_low", f"{key}_high", f"{key}_diff", f"{key}_p"]
+    columns += list(entries[0].csv_fields()) if entries else []
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for e in entries:
+        row: dict[str, Any] = {"name": e.name, "variant": e.variant, "preset": e.preset, "is_real": e.is_real,
+                               "n_images": e.n_images}
+        tests = e.baseline_test.tests if e.baseline_test else {}
+        for key in keys:
+            row[key] = e.scores[key]
+            row[f"{key}_low"], row[f"{key}_high"] = e.intervals.get(key, (None, None))
+            row[f"{key}_diff"] = tests[key].difference if key in tests else None
+            row[f"{key}_p"] = tests[key].p_value if key in tests else None
+        row.update(e.csv_fields())
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def _csv_value(value):
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    return "" if value is None else value

@@ -1,0 +1,111 @@
+"""Typed results entries: one reader for every kind, old documents, and what it refuses."""
+
+import copy
+
+import pytest
+from results_factory import colorfulness_document, losses_document, study_document
+
+from p2p_eval.cli import main
+from p2p_eval.data.files import read_json, write_json
+from p2p_eval.errors import InputError
+from p2p_eval.measures import RESULT_KINDS, entry_type
+from p2p_eval.results import Results, load_results, results_document, write_results
+
+
+def _documents() -> dict[str, dict]:
+    fcn = losses_document()
+    fcn["runs"][1]["baseline_test"] = {"baseline": "unet-l1", "n_frames": 2, "pixel_acc": {
+        "difference": 0.1, "interval": [0.05, 0.15], "p_value": 0.01}}
+    return {"fcn-score": fcn, "colorfulness": colorfulness_document([("unet-l1", "unet-l1", 2.0)]),
+            "study": study_document({"L1": 0.028, "L1+cGAN": 0.061})}
+
+
+def _as_version_1(document: dict) -> dict:
+    """A document as p2p-eval wrote it before schema version 2 (the fields it renamed)."""
+    old = copy.deepcopy(document) | {"version": 1}
+    if old["kind"] in ("fcn-score", "label-score"):
+        old["data"]["name"] = old["data"].pop("dataset_name")
+    for entry in old["runs"]:
+        if old["kind"] == "fcn-score" and entry.get("baseline_test"):
+            entry["baseline_test"]["n_images"] = entry["baseline_test"].pop("n_frames")
+        if old["kind"] == "study":
+            entry["interval"] = entry.pop("intervals")["fool_rate"]
+    return old
+
+
+@pytest.mark.parametrize("kind", ["fcn-score", "colorfulness", "study"])
+def test_every_kind_round_trips_through_its_typed_entry(kind):
+    document = _documents()[kind]
+    results = Results.from_dict(document)
+    assert results.to_dict()["runs"] == document["runs"]
+    assert all(type(e) is entry_type(kind) for e in results.runs)
+
+
+@pytest.mark.parametrize("kind", ["fcn-score", "study"])
+def test_version_1_documents_are_read_with_the_renamed_fields_and_render_alike(kind, tmp_path, capsys):
+    current = _documents()[kind]
+    write_json(tmp_path / "old.json", _as_version_1(current))
+    write_results(tmp_path / "new.json", current)
+    read = load_results(tmp_path / "old.json")
+    assert read["version"] == 2 and read["runs"] == current["runs"]
+    tables = []
+    for name in ("old.json", "new.json"):
+        assert main(["report", "md", str(tmp_path / name)]) == 0
+        tables.append(capsys.readouterr().out)
+    assert tables[0] == tables[1] and "|" in tables[0]
+
+
+def test_the_study_entry_reads_what_study_app_writes():
+    from study_app.analysis import RaterScore, algorithm_results
+
+    scores = [RaterScore(f"s{i}", "A", 40, k, 0, 0, False) for i, k in enumerate((10, 20, 30))]
+    document = results_document("study", algorithm_results(scores, ("A",), n_resamples=200), protocol={}, data={})
+    (entry,) = Results.from_dict(document).runs
+    assert entry.scores["fool_rate"] == pytest.approx(0.5) and entry.n_raters == 3
+    low, high = entry.intervals["fool_rate"]
+    assert low < 0.5 < high
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["runs"][0].update(pixel_accuracy=0.5), "unknown field(s) ['pixel_accuracy']"),
+    (lambda d: d["runs"][0].update(pixel_acc=1.7), "'pixel_acc' is 1.7, outside [0, 1]"),
+    (lambda d: d["runs"][0]["intervals"].update(class_iou=[-0.2, 0.4]), "the interval of 'class_iou' is -0.2"),
+    (lambda d: d["runs"][0]["intervals"].update(iou=[0.1, 0.2]), "names 'iou', which is no fcn-score score"),
+    (lambda d: d["runs"][1]["baseline_test"]["pixel_acc"].update(p_value=2.0), "p_value is 2.0, outside [0, 1]"),
+    (lambda d: d["runs"][1]["baseline_test"].update(n_images=2), "unknown field(s) ['n_images']"),
+    (lambda d: d["runs"][0]["per_class"][3].update(iou=1.5), "per_class 'wall' iou is 1.5"),
+    (lambda d: d["runs"][0].update(confusion=[[1, 2]]), "'confusion' must be 19 x 19 pixel counts"),
+    (lambda d: d["runs"][2].update(name="unet-l1"), "several run entries are named ['unet-l1']"),
+    (lambda d: d.update(kind="fid"), "results of kind 'fid'"),
+])
+def test_contradictory_or_foreign_fields_are_refused_naming_the_run_and_field(change, message, tmp_path, capsys):
+    document = _documents()["fcn-score"]
+    change(document)
+    write_json(tmp_path / "bad.json", document)
+    with pytest.raises(InputError) as err:
+        load_results(tmp_path / "bad.json")
+    assert message in str(err.value) and str(tmp_path / "bad.json") in str(err.value)
+    assert main(["report", "latex", str(tmp_path / "bad.json"), "--out", str(tmp_path / "t.tex")]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "t.tex").exists()
+
+
+def test_an_invalid_entry_is_refused_before_it_is_written():
+    entry = _documents()["colorfulness"]["runs"][0] | {"L": -0.5}
+    with pytest.raises(InputError, match="'L' is -0.5"):
+        results_document("colorfulness", [entry], protocol={}, data={})
+
+
+def test_every_registered_kind_declares_its_scores_and_labels():
+    for kind in RESULT_KINDS:
+        entry = entry_type(kind)
+        assert entry.KIND == kind and entry.SCORES and entry.TITLE and entry.CAPTION
+        assert len({s.key for s in entry.SCORES}) == len(entry.SCORES)
+
+
+def test_a_version_1_document_from_disk_is_upgraded_not_rewritten(tmp_path):
+    path = tmp_path / "old.json"
+    write_json(path, _as_version_1(_documents()["fcn-score"]))
+    before = path.read_bytes()
+    assert load_results(path)["data"]["dataset_name"] == "tiny"
+    assert path.read_bytes() == before
+    assert read_json(path)["version"] == 1

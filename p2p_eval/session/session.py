@@ -18,7 +18,8 @@ from typing import Any
 
 from p2p_eval.cache import cache_path_for
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.data.runs import Run, discover_runs, match_frames, recorded_dataset
+from p2p_eval.data.numbered import NUMBERINGS
+from p2p_eval.data.runs import Run, discover_runs, match_run, recorded_dataset
 from p2p_eval.distributed import SINGLE, Distributed
 from p2p_eval.errors import InputError
 from p2p_eval.measures import measure_class
@@ -53,6 +54,9 @@ class SessionConfig:
         gets a paired bootstrap test against it.
     allow_missing : bool
         Score the frames a run has instead of refusing a run with missing or extra images.
+    numbering : {0, 1} or None
+        For numbered PyTorch pix2pix results: the number of the first frame
+        (`p2p_eval.data.numbered`); None: identified by content.
     batch_size : int or None
         Frames per batch; None: the measure's default.
     workers : int
@@ -68,6 +72,7 @@ class SessionConfig:
     with_real: bool = False
     baseline: str | None = None
     allow_missing: bool = False
+    numbering: int | None = None
     batch_size: int | None = None
     workers: int = 2
     bootstrap: Bootstrap = field(default_factory=Bootstrap)
@@ -78,6 +83,8 @@ class SessionConfig:
             raise ValueError("Expected at least one run folder.")
         if (self.batch_size is not None and self.batch_size < 1) or self.workers < 0:
             raise ValueError(f"Expected --batch-size >= 1 and --workers >= 0, got {self.batch_size} and {self.workers}.")
+        if self.numbering not in (None, *NUMBERINGS):
+            raise ValueError(f"Expected --numbering in {NUMBERINGS}, got {self.numbering!r}.")
 
 
 def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: Distributed = SINGLE) -> Results:
@@ -102,13 +109,14 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     baseline = _baseline(config.baseline, runs)
     dataset = recorded_dataset(runs, config.data)
     split_frames = dataset.frames(config.split)
-    matches = [match_frames(run, split_frames, config.split, allow_missing=config.allow_missing) for run in runs]
+    matches = [match_run(run, split_frames, config.split, allow_missing=config.allow_missing, dataset=dataset,
+                         numbering=config.numbering) for run in runs]
     measure = measure_class(kind).open(settings, dataset, config.split)
     compute = functools.partial(
         _compute_row, measure, dataset, config.split, batch_size=config.batch_size or measure.default_batch_size,
         workers=config.workers, distributed=distributed, progress=config.progress)
     real_row = config.with_real and measure.real_input is not None
-    used = {f for pairs in matches for f, _ in pairs} | (set(split_frames) if real_row else set())
+    used = {f for match in matches for f, _ in match.pairs} | (set(split_frames) if real_row else set())
     scored = [f for f in split_frames if f in used]  # by some row, in split order
     _check_files(dataset, config.split, [*measure.frame_inputs, measure.reference_input,
                                          measure.real_input if real_row else None], scored)
@@ -116,8 +124,8 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     if real_row:
         pairs = [(f, dataset.path(config.split, f, measure.real_input)) for f in split_frames]
         rows.append(compute(GROUND_TRUTH, None, pairs, cache_path_for(dataset.root), is_real=True))
-    for run, pairs in zip(runs, matches):
-        rows.append(compute(run.name, run, pairs, cache_path_for(run.root)))
+    for run, match in zip(runs, matches):
+        rows.append(compute(run.name, run, match.pairs, cache_path_for(run.root), matching=match.matching))
     reference = None
     if measure.reference_input:
         pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in scored]
@@ -130,7 +138,7 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     data = {
         "dataset": str(dataset.root), "dataset_name": dataset.name, "split": config.split,
         "n_frames": len(scored), "frames": scored, "source": dataset.meta.get("source"),
-        "left_out": {run.name: len(split_frames) - len(pairs) for run, pairs in zip(runs, matches)},
+        "left_out": {run.name: len(split_frames) - len(match.pairs) for run, match in zip(runs, matches)},
         **measure.data(reference),
     }
     own = measure.protocol()
@@ -146,12 +154,24 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
 
 
 def _compute_row(measure: Measure, dataset: PreparedDataset, split: str, name: str, run: Run | None, pairs,
-                 cache: Path, *, is_real: bool = False, **options) -> ScoredRow:
+                 cache: Path, *, is_real: bool = False, matching: dict[str, Any] | None = None, **options) -> ScoredRow:
     log.info("scoring %s: %d frame(s)", name, len(pairs))
     frames = [Frame(dataset, split, f) for f, _ in pairs]
     states = compute_states(measure, pairs, frames, cache=cache, desc=name, **options)
     meta = run.meta if run is not None else {}
-    return ScoredRow(name, meta.get("variant"), meta.get("preset"), is_real, states, tuple(Path(p) for _, p in pairs))
+    return ScoredRow(name, meta.get("variant"), meta.get("preset"), is_real, states, tuple(Path(p) for _, p in pairs),
+                     matching=matching, run_protocol=_run_protocol(meta, split) if run is not None else None)
+
+
+def _run_protocol(meta: dict[str, Any], split: str) -> dict[str, Any] | None:
+    """How a p2p-eval run's images were made (run.json): its training protocol, and how the scored
+    split was generated (``generated[split]``: quantize, eval_mode, step), which outranks it."""
+    protocol = meta.get("protocol")
+    generated = (meta.get("generated") or {}).get(split) or {}
+    if not isinstance(protocol, dict) and not generated:
+        return None
+    made = {k: generated[k] for k in ("quantize", "eval_mode", "step") if k in generated}
+    return {**(protocol if isinstance(protocol, dict) else {}), **made}
 
 
 def _check_files(dataset: PreparedDataset, split: str, kinds: list[str | None], frames: list[str]) -> None:
@@ -197,6 +217,7 @@ def score(
     with_real: bool = False,
     baseline: str | None = None,
     allow_missing: bool = False,
+    numbering: int | None = None,
     batch_size: int | None = None,
     workers: int = 2,
     bootstrap: Bootstrap = Bootstrap(),
@@ -212,7 +233,7 @@ def score(
         ``"fcn-score"``, ``"label-score"``, ``"colorfulness"`` (`p2p_eval.measures.MEASURES`).
     runs : path or sequence of paths
         Run folders, or folders of runs.
-    data, split, with_real, baseline, allow_missing, batch_size, workers, bootstrap, progress
+    data, split, with_real, baseline, allow_missing, numbering, batch_size, workers, bootstrap, progress
         As `SessionConfig` (and the subcommand's options of the same names).
     distributed : Distributed, optional
         Shard over torchrun processes (`p2p_eval.distributed.setup_distributed`).
@@ -229,5 +250,5 @@ def score(
     runs = (str(runs),) if isinstance(runs, (str, Path)) else tuple(str(r) for r in runs)
     config = SessionConfig(runs=runs, data=None if data is None else str(data), split=split, with_real=with_real,
                            baseline=None if baseline is None else str(baseline), allow_missing=allow_missing,
-                           batch_size=batch_size, workers=workers, bootstrap=bootstrap, progress=progress)
+                           numbering=numbering, batch_size=batch_size, workers=workers, bootstrap=bootstrap, progress=progress)
     return score_runs(kind, measure_class(kind).Settings(**settings), config, distributed=distributed)

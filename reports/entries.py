@@ -63,6 +63,8 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
         facts.append(f"segmenter {segmenter.get('arch', '?')}" + (f" (sha256 {digest})" if digest else ""))
     if document.get("kind") == "study":
         facts += _study_facts(document["runs"], data, protocol)
+    if protocol.get("scores"):  # e.g. fcn-score --protocol official: the official script's numbers
+        facts.append(f"scores: {protocol['scores']}")
     bootstrap = protocol.get("bootstrap")
     if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
         confidence = float(bootstrap.get("confidence", 0.95))

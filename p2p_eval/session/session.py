@@ -250,5 +250,6 @@ def score(
     runs = (str(runs),) if isinstance(runs, (str, Path)) else tuple(str(r) for r in runs)
     config = SessionConfig(runs=runs, data=None if data is None else str(data), split=split, with_real=with_real,
                            baseline=None if baseline is None else str(baseline), allow_missing=allow_missing,
-                           numbering=numbering, batch_size=batch_size, workers=workers, bootstrap=bootstrap, progress=progress)
+                           numbering=numbering, batch_size=batch_size, workers=workers, bootstrap=bootstrap,
+                           progress=progress)
     return score_runs(kind, measure_class(kind).Settings(**settings), config, distributed=distributed)

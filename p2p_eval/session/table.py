@@ -55,6 +55,8 @@ def format_table(results: Results) -> str:
         rows.append([e.name + (" (real)" if e.is_real else ""), str(e.n_images), *cells])
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     lines = [title, *("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)]
+    if results.protocol.get("scores"):  # a measure whose scores are not the obvious ones says so
+        lines.append(f"scores: {results.protocol['scores']}")
     if any(e.is_real for e in entries):
         lines.append("(real): " + str(results.protocol.get("real_row") or "the dataset's real images, scored the same way"))
     tests = [e for e in entries if e.baseline_test is not None]

@@ -10,6 +10,9 @@ Scores the same generated images three ways, in one process, with one segmenter:
 3. ``forward``: the segmenter's forward passes alone on tensors already on the
    device, in the pipeline's batches (the floor: the model's arithmetic).
 
+The batch size defaults to what ``p2p-eval fcn-score`` uses on the device
+(`p2p_eval.measures.fcn_score.protocols.BATCH_SIZES`: 1 on a CPU, 4 on CUDA).
+
 Prints the wall times (best of ``--repeats``, as ``timeit`` does: on a shared
 machine the fastest run is the one least slowed by other jobs; the median is
 printed beside it) and the ratios of the best times, pipeline/forward (target
@@ -38,6 +41,7 @@ from p2p_eval.data.prepared import PreparedDataset, write_dataset_json  # noqa: 
 from p2p_eval.device import pick_device  # noqa: E402
 from p2p_eval.measures.fcn_score.inputs import photo_input  # noqa: E402
 from p2p_eval.measures.fcn_score.pipeline import score_images  # noqa: E402
+from p2p_eval.measures.fcn_score.protocols import default_batch_size  # noqa: E402
 from p2p_eval.segmenters import Preprocess, Segmenter, build_model  # noqa: E402
 from p2p_eval.segmenters.checkpoint import identity_mapping  # noqa: E402
 
@@ -104,12 +108,13 @@ def main() -> None:
     parser.add_argument("--label-size", type=int, nargs=2, default=(256, 512), metavar=("H", "W"))
     parser.add_argument("--arch", default="smp-unet")
     parser.add_argument("--encoder", default="resnet18")
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: fcn-score's on the device")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     device = pick_device(args.device)
+    args.batch_size = args.batch_size or default_batch_size(device)
     torch.manual_seed(0)
     model = build_model(args.arch, NUM_CLASSES, encoder=args.encoder).to(device).eval()
     segmenter = Segmenter(model, args.arch, {"encoder": args.encoder}, Preprocess(), identity_mapping())

@@ -228,21 +228,25 @@ def identify_numbered(
 
 def _identify(siblings: dict[str, list[Path]], dataset: PreparedDataset, split: str, order: tuple[str, ...],
               workers: int) -> dict[str, set[str]]:
-    """id -> the frames its siblings show (ids without siblings left out)."""
-    indexes: dict[tuple[int, int], _Index] = {}
-    shown = {}
+    """id -> the frames its siblings show (ids without siblings left out), ids checked in `workers` threads."""
+    sizes = {path: _image_size(path) for paths in siblings.values() for path in paths}
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="p2p-eval-match") as pool:
-        for number, paths in siblings.items():
-            frames: set[str] = set()
-            for path in paths:
-                rgb, _ = decode_rgb(path)
-                size = rgb.shape[:2]
-                if size not in indexes:
-                    indexes[size] = _Index(dataset, split, order, size, pool)
-                frames |= indexes[size].frames_showing(rgb.astype(np.float32))
-            if paths:
-                shown[number] = frames
-    return shown
+        indexes = {size: _Index(dataset, split, order, size, pool) for size in sorted(set(sizes.values()))}
+
+        def shows(paths: list[Path]) -> set[str]:
+            return set().union(*(indexes[sizes[p]].frames_showing(_at(p, sizes[p])) for p in paths))
+
+        found = dict(zip(siblings, pool.map(shows, siblings.values())))
+    return {number: frames for number, frames in found.items() if siblings[number]}
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image from its header."""
+    try:
+        with Image.open(path) as image:
+            return image.size[1], image.size[0]
+    except (OSError, SyntaxError, ValueError) as err:
+        raise InputError(f"{path}: cannot read the image ({err}); copy test.py's images/ folder again.") from None
 
 
 def _refuse_shared_frames(by_number: dict[str, str], where: str) -> None:

@@ -38,9 +38,9 @@ SCALE_LIMIT = 2.0
 label size that passes without a warning."""
 BATCH_SIZES = {"cpu": 1, "cuda": 4}
 """Frames per forward pass by device type, when not given. On a CPU batch 1 is the fastest per image (the
-model is the whole cost and one image's activations stay in cache; ``benchmarks/bench_fcn_score.py``
-measured batch 4 at 0.66-0.78x the speed of the official per-image loop and batch 1 at 1.05-1.08x); a GPU
-needs batches to be busy."""
+model is the whole cost, and a batch of 4 cost 1.5x the CPU time per image on the 2-core CI machine:
+``benchmarks/bench_fcn_score.py`` measured the pipeline at 0.65-0.71x the official per-image loop's speed at
+batch 4 and 0.94-1.07x at batch 1, README "Speed"); a GPU needs batches to be busy."""
 
 
 def default_batch_size(device: torch.device) -> int:

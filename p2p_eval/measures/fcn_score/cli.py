@@ -18,10 +18,11 @@ examples:
   torchrun --standalone --nproc_per_node 2 -m p2p_eval fcn-score runs/   # frames sharded, states gathered
 
 Runs are p2p-eval runs (run.json + images/<split>/<frame>.png), PyTorch pix2pix
-results (<name>/test_latest/images/<id>_fake_B.png), flat folders of
-<frame>_leftImg8bit.png, or folders of such runs. Each image is resized
-(Pillow bilinear on uint8, as the official scipy.misc.imresize) to its frame's
-label resolution and segmented there. Per-frame results are cached in each
+results (<name>/test_latest/images/<id>_fake_B.png; numbered ids are identified
+by their <id>_real_A/_real_B siblings, or by --numbering 0|1 without them),
+flat folders of <frame>_leftImg8bit.png (or the official leftImg8bit tree), or
+folders of such runs. Each image is resized (Pillow bilinear on uint8, as the
+official scipy.misc.imresize) to its frame's label resolution and segmented there. Per-frame results are cached in each
 run folder: a re-run computes only what changed.
 """
 WITH_REAL = "add the ground-truth row: the dataset's real images scored the same way"

@@ -108,3 +108,14 @@ def test_results_entries_record_the_runs_schedule_quantisation_and_matching(tmp_
     results.write(tmp_path / "r.json")
     again = p2p_eval.load_results(tmp_path / "r.json")
     assert again["runs"][1]["run_protocol"]["quantize"] == "truncate"
+
+
+def test_a_baseline_folder_named_like_a_run_says_where_names_come_from(tmp_path, data):
+    save_segmenter(data.root / "seg.pt", unet_segmenter())
+    record_segmenter(data, data.root / "seg.pt")
+    make_run(tmp_path / "runs" / "a", data.root)
+    other = make_run(tmp_path / "other" / "b", data.root)
+    meta = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**meta, "name": "a"}))
+    with pytest.raises(InputError, match='already named \'a\' .*edit "name" in its run.json'):
+        p2p_eval.score("fcn-score", tmp_path / "runs", baseline=other, workers=0, progress=False)

@@ -203,7 +203,9 @@ def _baseline(given: str | None, runs: list[Run]) -> Run | None:
     if run.root.resolve() in known:
         return known[run.root.resolve()]
     if run.name in by_name:
-        raise InputError(f"--baseline {given}: another run is already named {run.name!r}; rename one folder.")
+        raise InputError(f"--baseline {given}: another run is already named {run.name!r} ({by_name[run.name].root}); "
+                         "give one another name: edit \"name\" in its run.json, or rename the folder of a run "
+                         "without one.")
     runs.append(run)
     return run
 

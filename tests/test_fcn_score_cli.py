@@ -22,7 +22,7 @@ from p2p_eval.data.runs import write_run_json
 from p2p_eval.segmenters import save_segmenter
 
 RUN_FIELDS = {"name", "variant", "preset", "is_real", "n_images", "pixel_acc", "class_acc", "class_iou",
-              "intervals", "baseline_test", "per_class", "confusion", "confusion_other"}
+              "intervals", "baseline_test", "per_class", "confusion", "confusion_other", "image_sizes"}
 
 
 @pytest.fixture
@@ -218,7 +218,7 @@ def test_label_score_on_generated_colour_maps(workspace, score):
 @pytest.mark.xdist_group("torchrun")
 def test_torchrun_two_gloo_processes_give_the_single_process_matrix(workspace):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
-    common = ["fcn-score", str(workspace / "runs"), "--workers", "0", "--resamples", "50", "--device", "cpu"]
+    common = ["fcn-score", str(workspace / "runs"), "--workers", "0", "--resamples", "100", "--device", "cpu"]
     single = subprocess.run([sys.executable, "-m", "p2p_eval", *common, "--json", str(workspace / "one.json")],
                             env=env, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr

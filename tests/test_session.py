@@ -19,6 +19,7 @@ from p2p_eval.measures.states import FrameStates, State, record_dtype
 from p2p_eval.metrics.colorfulness import DEFAULT_BINNING
 from p2p_eval.results import load_results
 from p2p_eval.segmenters import save_segmenter
+from p2p_eval.session.engine import record_specs
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_cache_entries_of_the_previous_layout_are_recomputed_not_misread(workspa
         cache.put_many({file_digest(p): np.arange(DEFAULT_BINNING.total) for p in images})
     assert _score("colorfulness", run, "--json", workspace / "b.json")["runs"] == first["runs"]
     with ItemCache(cache_path_for(run), measure.namespace()) as cache:
-        assert all(v.dtype == record_dtype(measure.states) for v in cache.get_many(map(file_digest, images)).values())
+        assert all(v.dtype == record_dtype(record_specs(measure)) for v in cache.get_many(map(file_digest, images)).values())
 
 
 def test_frame_states_select_sum_and_refuse_what_does_not_add():

@@ -235,6 +235,9 @@ class RunEntry(Entry):
         The ground-truth row (real photos), a reference rather than a contender.
     n_images : int or None
         Frames scored for this row.
+    image_sizes : tuple of (height, width, frames) or None
+        The sizes of the row's images as read, before any resizing, most
+        frequent first (None in files written before p2p-eval recorded them).
     baseline_test : BaselineTest or None
     """
 
@@ -242,10 +245,13 @@ class RunEntry(Entry):
     preset: str | None = None
     is_real: bool = False
     n_images: int | None = None
+    image_sizes: tuple[tuple[int, int, int], ...] | None = None
     baseline_test: BaselineTest | None = None
 
     def _own_dict(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        head = {"variant": self.variant, "preset": self.preset, "is_real": self.is_real, "n_images": self.n_images}
+        head = {"variant": self.variant, "preset": self.preset, "is_real": self.is_real, "n_images": self.n_images,
+                "image_sizes": None if self.image_sizes is None else
+                [{"height": h, "width": w, "frames": n} for h, w, n in self.image_sizes]}
         return head, {"baseline_test": self.baseline_test.to_dict() if self.baseline_test else None}
 
     @classmethod
@@ -259,6 +265,7 @@ class RunEntry(Entry):
             "preset": text(value.get("preset"), where, "preset"),
             "is_real": is_real,
             "n_images": integer(value.get("n_images"), where, "n_images"),
+            "image_sizes": _image_sizes(value.get("image_sizes"), where),
             "baseline_test": None if test is None else BaselineTest.from_dict(test, cls.SCORES, where),
         }
 
@@ -270,4 +277,24 @@ class RunEntry(Entry):
         super().check(where)
         if self.baseline_test is not None:
             self.baseline_test.check(self.SCORES, where)
+        if self.image_sizes is not None and self.n_images is not None \
+                and sum(n for _, _, n in self.image_sizes) != self.n_images:
+            raise InputError(f"{where}: \"image_sizes\" counts {sum(n for _, _, n in self.image_sizes)} frames but "
+                             f"\"n_images\" is {self.n_images}; the file is damaged or was edited. Regenerate it "
+                             "with the command that wrote it.")
+
+
+def _image_sizes(value: Any, where: str) -> tuple[tuple[int, int, int], ...] | None:
+    """``[{"height", "width", "frames"}, ...]`` (whole numbers >= 1), or None."""
+    if value is None:
+        return None
+    shape = '[{"height": H, "width": W, "frames": N}, ...]'
+    if not isinstance(value, list) or not all(isinstance(v, dict) and set(v) == {"height", "width", "frames"}
+                                              for v in value):
+        raise InputError(f"{where}: \"image_sizes\" must be {shape}, got {value!r}.")
+    sizes = tuple(tuple(integer(v[k], where, f"image_sizes {k}", nullable=False) for k in ("height", "width", "frames"))
+                  for v in value)
+    if any(0 in size for size in sizes):
+        raise InputError(f"{where}: \"image_sizes\" must hold sizes and counts >= 1, got {value!r}.")
+    return sizes
 

@@ -294,38 +294,6 @@ def _nan_to_none(value: Any) -> Any:
     return value
 
 
-def read_torch_file(path: str | os.PathLike, fmt: str, *, what: str, fix: str) -> dict[str, Any]:
-    """Load a p2p-eval ``torch.save`` file of plain types onto the CPU.
-
-    Parameters
-    ----------
-    path : path-like
-    fmt : str
-        The ``"format"`` the file must declare (e.g. ``"p2p-eval-segmenter"``).
-    what : str
-        What the file is, for messages ("segmenter checkpoint").
-    fix : str
-        What to do when the file cannot be used, appended to the messages.
-
-    Raises
-    ------
-    InputError
-        If the file is missing, unreadable (corrupt, truncated) or of another format.
-    """
-    import torch  # here, so that modules reading only images and JSON need no torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no {what}; {fix}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a corrupt file
-        raise InputError(f"{path}: cannot read the {what} ({err}); {fix}") from None
-    if not isinstance(blob, dict) or blob.get("format") != fmt:
-        raise InputError(f"{path}: not a {what} (format {fmt!r}); {fix}")
-    return blob
-
-
 def check_output_path(path: str | os.PathLike, *, folder: bool = False, option: str = "--out") -> Path:
     """Check, before any work starts, that `path` can be written; return it.
 

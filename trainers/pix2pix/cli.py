@@ -82,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
     run.add_argument("--sample-every", type=int, default=500, help="steps between sample grids, 0 for none (default 500)")
     run.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/latest.pt")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
 
     g = subparsers.add_parser(
@@ -97,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--quantize", choices=QUANTIZE,
                    help="truncate (as the reference code) or round (default: what run.json records, else truncate)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=run_generate)
 
 
@@ -188,7 +190,7 @@ def _train_all(args: argparse.Namespace, variants: tuple[str, ...]) -> int:
         options = [RunOptions(out=args.out / v if args.preset else args.out, device=args.device,
                               workers=args.workers, threads=args.threads, checkpoint_every=args.checkpoint_every,
                               sample_every=args.sample_every, resume=args.resume, preset=args.preset,
-                              quantize=args.quantize)
+                              quantize=args.quantize, progress=not args.quiet)
                    for v in variants]
     except ValueError as err:
         print(f"p2p-eval train: error: {err}", file=sys.stderr)
@@ -273,7 +275,7 @@ def run_generate(args: argparse.Namespace) -> int:
     source = split_record(data, args.split)  # what the images come from, checked by every scorer
     count = generate_split(generator, data, args.split, run=args.run, direction=config.direction,
                            size=config.size, eval_mode=args.eval_mode, seed=config.seed, quantize=quantize,
-                           title=f"{args.run.name} ({config.variant}), step {blob['step']}")
+                           progress=not args.quiet, title=f"{args.run.name} ({config.variant}), step {blob['step']}")
     generated = dict(meta.get("generated") or {})
     generated[args.split] = {"frames": count, "step": blob["step"], "eval_mode": args.eval_mode, "quantize": quantize,
                              "dataset": source}

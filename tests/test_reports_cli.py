@@ -16,7 +16,8 @@ def results(tmp_path: Path) -> dict[str, Path]:
     """Three results files: Table 1's losses, colourfulness, and a study with an awkward name."""
     paths = {"fcn": tmp_path / "fcn.json", "color": tmp_path / "color.json", "study": tmp_path / "study.json"}
     fcn = losses_document()
-    fcn["runs"][1]["class_iou"] = None  # an undefined score
+    fcn["runs"][1]["class_iou"] = None  # an undefined score, with no confusion to recompute it from (#14.7)
+    fcn["runs"][1].update(confusion=None, confusion_other=None, per_class=None)
     fcn["runs"][4]["baseline_test"] = {"baseline": "unet-l1", "n_frames": 2, "pixel_acc": {
         "difference": 0.28, "interval": [0.2, 0.35], "p_value": 0.001}}
     write_results(paths["fcn"], fcn)

@@ -57,6 +57,26 @@ class Score:
             )
 
 
+def first_disagreement(stored: Mapping[str, float | None], recomputed: Mapping[str, float]) -> str | None:
+    """The first stored value that differs from its recomputed one (NaN recomputed = None stored), described.
+
+    Examples
+    --------
+    >>> first_disagreement({"pixel_acc": 0.9}, {"pixel_acc": 0.373})
+    "'pixel_acc' is 0.9 but 0.373 recomputed"
+    >>> first_disagreement({"iou": None}, {"iou": float("nan")}) is None
+    True
+    """
+    for key, value in stored.items():
+        again = float(recomputed[key])
+        if math.isnan(again):
+            if value is not None:
+                return f"{key!r} is {value} but does not exist (NaN) recomputed"
+        elif value is None or abs(value - again) > _TOLERANCE * max(1.0, abs(again)):
+            return f"{key!r} is {value} but {again:.6g} recomputed"
+    return None
+
+
 @dataclass(frozen=True)
 class BaselineTest:
     """A run's paired bootstrap test against the baseline run, on the frames both have.
@@ -199,12 +219,15 @@ class Entry:
         return {}
 
     @classmethod
-    def check_document(cls, entries: "tuple[Entry, ...]", protocol: Mapping[str, Any], source: str) -> None:
+    def check_document(cls, entries: "tuple[Entry, ...]", protocol: Mapping[str, Any], source: str, *,
+                       data: Mapping[str, Any] | None = None) -> None:
         """Checks that need the whole document, run after every entry was read (none by default).
 
         For a kind whose scores can be recomputed from stored state under the
-        document's protocol (FCN-scores from the confusion and the absent-class
-        rule), this is where a contradiction is refused.
+        document's `protocol` and `data` (FCN-scores from the confusion and the
+        absent-class rule; colorfulness from the histograms and the reference),
+        this is where a contradiction is refused: a file whose numbers disagree
+        with its own state was damaged or edited, and none of it can be trusted.
         """
 
     def check(self, where: str) -> None:

@@ -109,6 +109,20 @@ def test_runs_of_the_other_direction_are_refused_with_a_pointer(workspace, capsy
     assert not list(run.glob(".p2p-eval-cache*"))  # refused before any work
 
 
+# 4. Runs scored on fewer frames (--allow-missing) shown as such, never ranked against complete ones.
+
+def test_a_run_with_frames_left_out_is_marked_and_not_ranked(workspace, capsys):
+    make_run(workspace / "runs" / "noise", workspace / "data", quality="noise")
+    _images(workspace / "runs" / "good")[0].unlink()  # the better run, on 3 of the 4 frames
+    assert _run("fcn-score", workspace / "runs", "--allow-missing") == 0
+    lines = capsys.readouterr().out.splitlines()
+    good, noise = (next(line for line in lines if line.startswith(name)) for name in ("good", "noise"))
+    assert good.startswith("good ~") and "3 of 4" in good and "*" not in good
+    assert noise.split()[1] == "4" and noise.count("*") == 3
+    assert "*: best run in the column, among the runs scored on 4 frames (good scored on fewer, not ranked)" in lines
+    assert any(line.startswith("~: frames left out (--allow-missing)") for line in lines)
+
+
 # 5. The cache: every entry checked, damaged files moved aside, never a sqlite3 traceback.
 
 def _flip_a_bit_of_a_stored_record(cache_file):

@@ -1,6 +1,7 @@
 """Results documents: one versioned JSON file per measurement.
 
-Every measure (`fcn-score`, `label-score`, `colorfulness`, `study`) writes one
+Every measure (`fcn-score`, `label-score`, `colorfulness`, `study`, and the
+HYPE analyses `hype-inf`, `hype-time`) writes one
 document; reports are rendered from these files alone. Common envelope::
 
     {
@@ -10,7 +11,8 @@ document; reports are rendered from these files alone. Common envelope::
                      "platform": "...", "command": ["p2p-eval", ...]},
       "protocol": {...},   # how it was measured (resize kernel, bins, B, seed ...)
       "data": {...},       # what it was measured on (dataset, split, frames)
-      "runs": [{"name": ..., ...}, ...]   # one entry per run / algorithm
+      "runs": [{"name": ..., ...}, ...],  # one entry per run / algorithm
+      "comparisons": {...}  # optional: tests across runs (HYPE's ANOVA, Tukey HSD)
     }
 
 The per-run fields of each kind are listed in the README ("Results files").
@@ -29,7 +31,7 @@ from p2p_eval.errors import InputError
 
 SCHEMA = "p2p-eval/results"
 VERSION = 1
-KINDS = ("fcn-score", "label-score", "colorfulness", "study")
+KINDS = ("fcn-score", "label-score", "colorfulness", "study", "hype-inf", "hype-time")
 
 
 def provenance() -> dict[str, Any]:
@@ -46,12 +48,17 @@ def provenance() -> dict[str, Any]:
 
 
 def results_document(
-    kind: str, runs: list[dict[str, Any]], *, protocol: dict[str, Any], data: dict[str, Any]
+    kind: str, runs: list[dict[str, Any]], *, protocol: dict[str, Any], data: dict[str, Any],
+    comparisons: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Wrap per-run results in the common envelope."""
+    """Wrap per-run results in the common envelope.
+
+    `comparisons`, when given, holds tests across all runs (HYPE's ANOVA and
+    Tukey HSD) and is stored as the document's ``"comparisons"``.
+    """
     if kind not in KINDS:
         raise ValueError(f"Expected `kind` to be one of {KINDS}, got {kind!r}.")
-    return {
+    document = {
         "schema": SCHEMA,
         "version": VERSION,
         "kind": kind,
@@ -61,6 +68,9 @@ def results_document(
         "data": data,
         "runs": runs,
     }
+    if comparisons is not None:
+        document["comparisons"] = comparisons
+    return document
 
 
 def write_results(path: str | os.PathLike, document: dict[str, Any]) -> None:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from reports.formatting import INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, plain_text
+from reports.formatting import (
+    INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, format_range, plain_text,
+)
 from reports.tables import SIGNIFICANCE, ReportTable, best_mask
 
 PAPER_MARK = "(paper)"
@@ -35,8 +37,12 @@ class TableOptions:
 
 
 def default_intervals(table: ReportTable) -> str:
-    """The paper's choice: ± standard error for perceptual studies, none for scores."""
+    """The paper's choice: ± bootstrap SD for perceptual studies, none for scores (HYPE: own columns)."""
     return "pm" if table.kind == "study" else "none"
+
+
+STUDY_PM = "$\\pm$ bootstrap SD (raters, then trials)"
+"""What a study's "±" is: process_csv.py's two-level bootstrap SD (see `study_app.analysis`)."""
 
 
 def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> str:
@@ -69,13 +75,19 @@ def cell_texts(
             if table.is_absent(i, column.key):
                 cells.loc[i, column.key] = MISSING_MARK
                 continue
+            places = column.default_decimals if decimals is None else decimals
+            if column.shows == "interval":
+                cells.loc[i, column.key] = format_range(
+                    table.low.loc[i, column.key], table.high.loc[i, column.key], decimals=places,
+                    percent=column.percent)
+                continue
             cells.loc[i, column.key] = format_cell(
                 table.values.loc[i, column.key],
                 low=table.low.loc[i, column.key],
                 high=table.high.loc[i, column.key],
                 error=table.error.loc[i, column.key],
-                style=intervals,
-                decimals=column.default_decimals if decimals is None else decimals,
+                style=intervals if column.shows == "value" else "none",
+                decimals=places,
                 percent=column.percent,
                 pm=pm,
                 mark=dagger if table.is_significant(i, column.key) else "",
@@ -93,12 +105,12 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
         notes.append("Bold: best run per column.")
     confidence = "95\\%"
     if intervals == "pm":
-        notes.append(
-            "$\\pm$: standard error over raters." if table.kind == "study"
-            else f"$\\pm$: half the width of the {confidence} bootstrap interval."
-        )
+        notes.append(f"{STUDY_PM}." if table.kind == "study"
+                     else f"$\\pm$: half the width of the {confidence} bootstrap interval.")
     elif intervals == "brackets":
         notes.append(f"[low, high]: {confidence} bootstrap interval.")
+    if any(c.shows != "value" for c in table.columns):
+        notes.append(f"Std.: bootstrap SD; {confidence} CI: percentile interval (raters resampled with replacement).")
     if table.p_values is not None and (table.p_values < SIGNIFICANCE).to_numpy().any():
         rows = {r.name: i for i, r in enumerate(table.rows) if r.source in ("run", "real")}
         baselines = ", ".join(

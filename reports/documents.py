@@ -20,6 +20,8 @@ REQUIRED_SCORES = {
     "label-score": ("pixel_acc", "class_acc", "class_iou"),
     "colorfulness": ("L", "a", "b"),
     "study": ("fool_rate",),
+    "hype-inf": ("hype_inf", "fake_error", "real_error"),
+    "hype-time": ("hype_time_ms",),
 }
 """Score fields every run entry of a kind must have (null allowed: a score that does not exist)."""
 

@@ -5,20 +5,23 @@ so runs missing from some documents are visible, never dropped.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reports.entries import document_facts, interval, score
-from reports.tables import KIND_COLUMNS, Column, ReportTable, Row
+from reports.entries import document_facts
+from reports.tables import KIND_COLUMNS, Column, ReportTable, Row, entry_cells
 
 GROUP_TITLES = {
     "fcn-score": "FCN-score",
     "label-score": "Photo$\\to$labels",
     "colorfulness": "Histogram intersection",
     "study": "Real vs fake",
+    "hype-inf": "HYPE$_\\infty$",
+    "hype-time": "HYPE$_\\mathrm{time}$",
 }
 """Header over each results file's columns (LaTeX)."""
 
@@ -59,8 +62,7 @@ def summary_table(
     sources: list[tuple[int, Column]] = []  # (document index, column of its kind)
     for index, (document, group) in enumerate(zip(documents, groups)):
         for column in KIND_COLUMNS[document["kind"]]:
-            columns.append(Column(f"{index}:{column.key}", column.header, column.percent,
-                                  column.higher_is_better, group))
+            columns.append(replace(column, key=f"{index}:{column.key}", score=column.field, group=group))
             sources.append((index, column))
     entries = [{e["name"]: e for e in d["runs"]} for d in documents]
     names = list(dict.fromkeys([*order, *(n for by_name in entries for n in by_name)]))
@@ -76,10 +78,9 @@ def summary_table(
             if entry is None:
                 absent[i, j] = True
                 continue
-            blocks["values"][i, j] = score(entry, column.key)
-            blocks["low"][i, j], blocks["high"][i, j] = interval(entry, column.key)
-            if column.key == "fool_rate":
-                blocks["error"][i, j] = score(entry, "se")
+            cells = entry_cells(entry, column)
+            for block, value in zip(("values", "low", "high", "error"), cells):
+                blocks[block][i, j] = value
     keys = [c.key for c in columns]
     frames = {k: pd.DataFrame(v, columns=keys) for k, v in blocks.items()}
     facts = tuple(

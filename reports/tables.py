@@ -23,18 +23,38 @@ ROW_SOURCES = ("run", "real", "paper", "missing")
 named by ``--order`` that this document does not hold."""
 
 
+COLUMN_SHOWS = ("value", "sd", "interval")
+"""What a column shows of its score: the score (with any ``--intervals``), its
+bootstrap SD alone, or its interval alone (HYPE's "Std." and "95% CI" columns)."""
+
+
 @dataclass(frozen=True)
 class Column:
-    key: str  # the field of a run entry holding the score
+    key: str  # the column's name in the table's frames; by default also the run entry's score field
     header: str  # column header, LaTeX
     percent: bool = False  # a fraction shown as a percentage
     higher_is_better: bool = True
     group: str = ""  # header spanning a group of columns (summary tables), LaTeX
+    score: str | None = None  # the run entry's score field, when not `key`
+    shows: str = "value"  # one of COLUMN_SHOWS
+    compared: bool = True  # competes for bold (not: a real-image error rate, an SD, an interval)
+    decimals: int | None = None  # when not `default_decimals`' choice (1 for HYPE-time's ms)
 
     @property
     def default_decimals(self) -> int:
         """2 decimals for fractions, 1 for percentages, as the paper prints them."""
+        if self.decimals is not None:
+            return self.decimals
         return 1 if self.percent else 2
+
+    @property
+    def field(self) -> str:
+        return self.score or self.key
+
+    @property
+    def ranks(self) -> bool:
+        """Whether the column's cells compete for bold."""
+        return self.compared and self.shows == "value"
 
 
 FCN_SCORE_KEYS = ("pixel_acc", "class_acc", "class_iou")
@@ -43,15 +63,34 @@ KIND_COLUMNS: dict[str, tuple[Column, ...]] = {
     "label-score": tuple(Column(k, h) for k, h in zip(FCN_SCORE_KEYS, FCN_COLUMNS)),
     "colorfulness": (Column("L", "L"), Column("a", "a"), Column("b", "b")),
     "study": (Column("fool_rate", r"\% labeled real", percent=True),),
+    "hype-inf": (
+        Column("hype_inf", r"HYPE$_\infty$ (\%)", percent=True),
+        Column("fake_error", r"Fakes error (\%)", percent=True),
+        Column("real_error", r"Reals error (\%)", percent=True, compared=False),
+        Column("hype_inf:sd", "Std.", percent=True, score="hype_inf", shows="sd"),
+        Column("hype_inf:ci", r"95\% CI", percent=True, score="hype_inf", shows="interval"),
+    ),
+    "hype-time": (
+        Column("hype_time_ms", r"HYPE$_\mathrm{time}$ (ms)", decimals=1),
+        Column("hype_time_ms:sd", "Std.", score="hype_time_ms", shows="sd", decimals=1),
+        Column("hype_time_ms:ci", r"95\% CI", score="hype_time_ms", shows="interval", decimals=1),
+    ),
 }
-"""The score columns of each results kind, in the paper's order. Every score is
-better when higher (accuracies, IoU, histogram intersection, fool rate)."""
+"""The score columns of each results kind, in the paper's order (HYPE's tables:
+model, score, fakes and reals error, Std., 95% CI). Every score is better when
+higher (accuracies, IoU, histogram intersection, fool rate, HYPE scores)."""
+
+ROW_HEADERS = {"study": "Algorithm", "hype-inf": "Model", "hype-time": "Model"}
 
 GENERIC_CAPTIONS = {
     "fcn-score": "FCN-scores of generated photos (labels$\\to$photos).",
     "label-score": "Scores of generated label maps (photos$\\to$labels).",
     "colorfulness": "Histogram intersection of Lab marginals against the real photos.",
     "study": "Real vs fake perceptual study (\\% of trials labeled real).",
+    "hype-inf": "HYPE$_\\infty$: human error rate on real and fake images, no time limit (\\%; above 50\\% "
+                "is hyper-real).",
+    "hype-time": "HYPE$_\\mathrm{time}$: the exposure (ms) at which raters tell the model's images from real "
+                 "ones (staircase threshold; higher is more realistic).",
 }
 
 
@@ -80,7 +119,7 @@ class ReportTable:
     values : (n_rows, n_columns) float DataFrame
         Scores as fractions; NaN where a score is null or the run is missing.
     low, high, error : (n_rows, n_columns) float DataFrame
-        Interval bounds and standard errors; NaN where none.
+        Interval bounds and the "±" (a study's bootstrap SD); NaN where none.
     paper : PaperTable or None
     facts : tuple of str
         What was measured on and how, plain text (dataset, split, frames, segmenter).
@@ -174,14 +213,8 @@ def document_table(
         # label_of(None) would find the paper's ground-truth row: a run without a variant keeps its name.
         label = GROUND_TRUTH if is_real else (matched.label_of(variant) if matched and variant else None)
         rows.append(Row(entry["name"], label, "real" if is_real else "run"))
-        bounds = [interval(entry, c.key) for c in columns]
-        cells.append((
-            [score(entry, c.key) for c in columns],
-            [b[0] for b in bounds],
-            [b[1] for b in bounds],
-            [score(entry, "se") if c.key == "fool_rate" else np.nan for c in columns],
-            [p_value(entry, c.key) for c in columns],
-        ))
+        values, low, high, error = zip(*(entry_cells(entry, c) for c in columns))
+        cells.append((list(values), list(low), list(high), list(error), [p_value(entry, c.field) for c in columns]))
     _drop_ambiguous_labels(rows)
     if paper and matched is not None:
         scale = 100.0 if any(c.percent for c in columns) else 1.0  # the paper prints percentages
@@ -200,7 +233,7 @@ def document_table(
         key=matched.key if matched else kind,
         kind=kind,
         caption=matched.caption if matched else GENERIC_CAPTIONS[kind],
-        row_header=matched.row_header if matched else ("Algorithm" if kind == "study" else "Run"),
+        row_header=matched.row_header if matched else ROW_HEADERS.get(kind, "Run"),
         columns=columns,
         rows=tuple(rows),
         values=frames[0],
@@ -212,6 +245,22 @@ def document_table(
         p_values=frames[4],
         baselines=tuple(sorted(baselines)),
     )
+
+
+def entry_cells(entry: dict[str, Any], column: Column) -> tuple[float, float, float, float]:
+    """What a run entry puts in a column: value, interval bounds and the "±" (NaN where none).
+
+    The "±" is the bootstrap SD of the entry's headline score (a study's fool
+    rate, a HYPE score): ``bootstrap_sd``. An ``"sd"`` column shows that SD
+    as its value.
+    """
+    value = score(entry, column.field)
+    low, high = interval(entry, column.field)
+    headline = column.field in ("fool_rate", "hype_inf", "hype_time_ms")
+    error = score(entry, "bootstrap_sd") if headline else np.nan
+    if column.shows == "sd":
+        return error, np.nan, np.nan, np.nan
+    return value, low, high, error
 
 
 def _drop_ambiguous_labels(rows: list[Row]) -> None:
@@ -236,7 +285,7 @@ def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     """
     competing = np.array([r.source == "run" for r in table.rows])
     best = pd.DataFrame(False, index=table.values.index, columns=table.values.columns)
-    for column in table.columns:
+    for column in (c for c in table.columns if c.ranks):
         places = column.default_decimals if decimals is None else decimals
         shown = (table.values[column.key] * (100 if column.percent else 1)).round(places)
         if not column.higher_is_better:

@@ -83,9 +83,9 @@ def summary_table(
                 blocks[block][i, j] = value
     keys = [c.key for c in columns]
     frames = {k: pd.DataFrame(v, columns=keys) for k, v in blocks.items()}
-    facts = tuple(
-        f"{group}: {Path(path).name}" + (f", {'; '.join(document_facts(d))}" if document_facts(d) else "")
-        for path, d, group in zip(paths, documents, groups)
+    facts = tuple(  # plain text, escaped by each renderer: so the kind, not the (LaTeX) group title
+        f"{d['kind']}: {Path(path).name}" + (f", {'; '.join(document_facts(d))}" if document_facts(d) else "")
+        for path, d in zip(paths, documents)
     )
     return ReportTable(
         key="summary",

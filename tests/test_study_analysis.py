@@ -11,7 +11,7 @@ from p2p_eval.results import load_results
 from p2p_eval.stats import percentile_interval, two_level_bootstrap
 from study_app.analysis import RaterScore, algorithm_results, rater_scores
 from study_app.config import Protocol
-from study_helpers import RaterActions, app, study_config  # noqa: F401
+from study_helpers import ADMIN_TOKEN, RaterActions, app, study_config  # noqa: F401
 
 
 def _scores(name: str, fooled: list[int], trials: int = 40) -> list[RaterScore]:
@@ -113,3 +113,19 @@ def test_results_command_writes_the_document_and_csv(app, study_config, tmp_path
     rows = list(csv.DictReader(trials.open()))
     assert len(rows) == 4 * 6 and {r["phase"] for r in rows} == {"practice", "main"}
     assert "fooled (± bootstrap SD, raters then trials" in capsys.readouterr().out
+
+
+def test_admin_table_shows_the_bootstrap_sd(app):
+    for i in range(4):
+        rater = RaterActions(app.test_client())
+        rater.complete(rater.start(), choose=lambda trial: "left" if trial["index"] % 3 else "right")
+    client = app.test_client()
+    page = client.get(f"/admin/?token={ADMIN_TOKEN}").get_data(as_text=True)
+    document = client.get(f"/admin/results.json?token={ADMIN_TOKEN}").get_json()  # same seed and resamples
+    assert "% fooled ± bootstrap SD" in page and "± SE" not in page
+    assert sum(r["n_raters"] for r in document["runs"]) == 4
+    for run in document["runs"]:
+        if run["fool_rate"] is not None:
+            assert f"{100 * run['fool_rate']:.1f}% ± {100 * run['bootstrap_sd']:.1f}%" in page
+            low, high = run["intervals"]["fool_rate"]
+            assert f"{100 * low:.1f}–{100 * high:.1f}%" in page

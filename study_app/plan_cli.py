@@ -31,8 +31,8 @@ def plan_options(parser: argparse.ArgumentParser) -> None:
     """The planner's arguments."""
     parser.add_argument("--protocol", choices=tuple(PROTOCOLS), required=True)
     parser.add_argument("--expected", type=_values, metavar="X[,Y...]",
-                        help="expected score per algorithm: fool (2AFC) or error (hype-inf) rate as a fraction, "
-                        "HYPE-time in ms; one value is shared by --algorithms algorithms")
+                        help="expected score per algorithm: fool (2AFC) or error (hype-inf) rate as a fraction; "
+                        "for hype-time the raters' mean threshold in ms; one value is shared by --algorithms algorithms")
     parser.add_argument("--pilot", type=Path, metavar="RESULTS.json",
                         help="a pilot study's results: expected scores and the between-rater spread from it")
     parser.add_argument("--algorithms", type=positive_int, help="number of algorithms (default: one per value)")
@@ -126,7 +126,8 @@ def run_plan(args: argparse.Namespace) -> int:
           + (f" in each of {protocol.blocks} blocks" if protocol.blocks > 1 else "")
           + f"; {args.studies} simulated studies per figure, {args.resamples} bootstrap resamples, seed {args.seed}.")
     for name, raters in algorithms:
-        print(f"  {name}: expected {show(raters.mean)}, between-rater SD {show(raters.rater_sd)}")
+        what = "raters' mean threshold" if timed else "expected"
+        print(f"  {name}: {what} {show(raters.mean)}, between-rater SD {show(raters.rater_sd)}")
     if timed:
         for warning in frame_warnings(algorithms[0][1].frame_ms):
             print(f"  note: {warning}")

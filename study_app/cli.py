@@ -100,8 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="analyse per-trial records of a single-image study instead of a study database "
                          "(columns: study_app/records.py)")
     results.add_argument("--protocol", choices=HYPE_PROTOCOLS, help="the records' protocol (with --records)")
-    results.add_argument("--seed", type=int, default=0, help="bootstrap seed with --records (default 0; a "
-                         "study database uses its config's seed)")
+    results.add_argument("--seed", type=int, help="bootstrap seed with --records (default 0; a study database "
+                         "uses its config's seed)")
     plan = add("plan", "raters x trials, power and cost of a study, by simulating it and its bootstrap",
                "p2p-eval study plan --protocol hype-inf --expected 0.3 --half-width 0.03 --pay 1 --pay-per-correct 0.02",
                run_plan)
@@ -180,12 +180,11 @@ def _results(args: argparse.Namespace) -> int:
     if (args.config is None) == (args.records is None):
         raise InputError("give either a study config or --records TRIALS.csv (with --protocol), not both or neither.")
     if args.records is not None:
-        document = _records_document(args)
-        rows = None
+        document, rows = _records_document(args), None
     else:
         document, rows = _database_document(args)
     write_results(args.json, document)
-    if args.csv and rows is not None:
+    if args.csv:  # only with a database: _records_document refuses --csv
         from study_app.analysis import trials_csv
 
         tmp = args.csv.with_name(f".{args.csv.name}.tmp")
@@ -193,7 +192,7 @@ def _results(args: argparse.Namespace) -> int:
         os.replace(tmp, args.csv)
     for line in _result_lines(document):
         print(line)
-    print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv and rows is not None else ""))
+    print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv else ""))
     return 0
 
 
@@ -204,8 +203,8 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from study_app.config import load_config
     from study_app.db import make_engine
 
-    if args.protocol:
-        raise InputError("--protocol goes with --records; a study database's protocol is in its config.")
+    if args.protocol or args.seed is not None:
+        raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
     config = load_config(args.config)
     sqlite_file = config.database_url.removeprefix("sqlite:///")
     if config.database_url.startswith("sqlite:///") and not Path(sqlite_file).is_file():
@@ -228,7 +227,7 @@ def _records_document(args: argparse.Namespace) -> dict:
         raise InputError("--csv exports a study database's trials; with --records the trials are already a file.")
     records = read_records(args.records)
     source = {"path": str(args.records), "sha256": hashlib.sha256(args.records.read_bytes()).hexdigest()}
-    return hype_document(records, args.protocol, source=source, n_resamples=args.resamples, seed=args.seed)
+    return hype_document(records, args.protocol, source=source, n_resamples=args.resamples, seed=args.seed or 0)
 
 
 def _percent(value: float | None) -> str:

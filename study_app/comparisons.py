@@ -88,7 +88,9 @@ def pairwise_bootstrap(
     return pairwise
 
 
-def classical_tests(per_rater: Mapping[str, Sequence[float] | np.ndarray], confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
+def classical_tests(
+    per_rater: Mapping[str, Sequence[float] | np.ndarray], confidence: float = DEFAULT_CONFIDENCE
+) -> dict[str, Any]:
     """HYPE's between-model tests on per-rater scores.
 
     Parameters

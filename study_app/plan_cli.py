@@ -3,10 +3,14 @@
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from p2p_eval.commands.argtypes import positive_float, positive_int
 from p2p_eval.errors import InputError
 from study_app.plan import PROTOCOLS
+
+if TYPE_CHECKING:
+    from study_app.plan import Estimate, PlanProtocol, Raters
 
 CURVE_RATERS = (10, 20, 30, 50, 100)
 """Raters per algorithm at which the half-width table is always printed."""
@@ -60,7 +64,7 @@ def plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _algorithms(args: argparse.Namespace, protocol) -> list[tuple[str, "Raters"]]:
+def _algorithms(args: argparse.Namespace, protocol: "PlanProtocol") -> list[tuple[str, "Raters"]]:
     from p2p_eval.results import load_results
     from study_app.plan import DEFAULT_SLOPE, DEFAULT_TIME_SD_MS, PILOT_DESIGNS, Raters, default_rater_sd, pilot_raters
 
@@ -96,10 +100,18 @@ def _progress(text: str) -> None:
         print(f"\r{text:<72}" + ("" if text else "\r"), end="", file=sys.stderr, flush=True)
 
 
+def _simulated(compute, *args, **kwargs):
+    """Run a simulation; a ValueError (raters that cannot exist, a target out of reach) is the user's input."""
+    try:
+        return compute(*args, **kwargs)
+    except ValueError as err:
+        raise InputError(f"cannot plan this: {err}") from None
+    finally:
+        _progress("")
+
+
 def run_plan(args: argparse.Namespace) -> int:
     """Print the interval width by raters, the raters a target needs, power and cost."""
-    from dataclasses import replace
-
     from study_app import plan
     from study_app.staircase import frame_warnings
 
@@ -109,17 +121,12 @@ def run_plan(args: argparse.Namespace) -> int:
     show = (lambda v: f"{v:.1f} ms") if timed else (lambda v: f"{100 * v:.1f}%")
     algorithms = _algorithms(args, protocol)
     settings = dict(trials=trials, n_studies=args.studies, n_resamples=args.resamples, seed=args.seed)
-    cache: dict[tuple[int, int], "plan.Estimate"] = {}
+    cache: dict[tuple[int, int], "Estimate"] = {}
 
-    def estimate(index: int, n: int) -> "plan.Estimate":
+    def estimate(index: int, n: int) -> "Estimate":
         if (index, n) not in cache:
             _progress(f"simulating {args.studies} studies of {algorithms[index][0]} at {n} raters")
-            try:
-                cache[index, n] = plan.estimate(protocol, algorithms[index][1], n, **settings)
-            except ValueError as err:
-                raise InputError(f"cannot simulate these raters: {err}") from None
-            finally:
-                _progress("")
+            cache[index, n] = _simulated(plan.estimate, protocol, algorithms[index][1], n, **settings)
         return cache[index, n]
 
     print(f"{protocol.name} ({protocol.source}): {trials} scored trials per rater"
@@ -128,13 +135,12 @@ def run_plan(args: argparse.Namespace) -> int:
     for name, raters in algorithms:
         what = "raters' mean threshold" if timed else "expected"
         print(f"  {name}: {what} {show(raters.mean)}, between-rater SD {show(raters.rater_sd)}")
-    if timed:
-        for warning in frame_warnings(algorithms[0][1].frame_ms):
-            print(f"  note: {warning}")
+    for warning in frame_warnings(algorithms[0][1].frame_ms) if timed else ():
+        print(f"  note: {warning}")
     grid = sorted({*CURVE_RATERS, protocol.raters})
     needed = []
     if args.half_width is not None:
-        each = [plan.fewest_raters(lambda n, i=i: estimate(i, n).half_width <= args.half_width, grid)
+        each = [_simulated(plan.fewest_raters, lambda n, i=i: estimate(i, n).half_width <= args.half_width, grid)
                 for i in range(len(algorithms))]
         needed.append(max(each))
         print(f"raters needed for a 95% interval half width <= {show(args.half_width)}: {max(each)} x {trials} "
@@ -145,36 +151,50 @@ def run_plan(args: argparse.Namespace) -> int:
         row = [estimate(i, n) for i in range(len(algorithms))]
         print(f"  {n:>6}  " + "  ".join(f"{show(e.half_width):>8} ({show(e.bootstrap_sd):>7})" for e in row))
     if args.difference is not None:
-        first = algorithms[0][1]
-        ceiling = 1000 if timed else 1
-        other = replace(first, mean=first.mean + args.difference if first.mean + args.difference < ceiling
-                        else first.mean - args.difference)
-        if not timed and args.rater_sd is None and args.pilot is None:
-            other = replace(other, rater_sd=plan.default_rater_sd(other.mean))
-        test = dict(trials=trials, alpha=args.alpha, n_studies=args.studies, n_resamples=args.resamples, seed=args.seed)
-        powers: dict[int, float] = {}
-
-        def power(n: int) -> float:
-            if n not in powers:
-                _progress(f"simulating {args.studies} study pairs at {n} raters")
-                powers[n] = plan.power(protocol, first, other, n, **test)
-                _progress("")
-            return powers[n]
-
-        at = args.raters or protocol.raters
-        print(f"power to tell {show(first.mean)} from {show(other.mean)} at {at} raters per algorithm: "
-              f"{power(at):.2f} (two-sided bootstrap test, p < {args.alpha:g})")
-        if args.power is not None:
-            n = plan.fewest_raters(lambda n: power(n) >= args.power, (at,))
-            needed.append(n)
-            print(f"raters needed for power {args.power:g}: {n} x {trials} trials per algorithm")
-    raters = max(needed) if needed else (args.raters or protocol.raters)
-    pay = plan.Pay(args.pay, args.pay_per_correct, args.fee)
+        needed += _print_power(args, protocol, algorithms[0][1], trials, show)
     correct = [estimate(i, grid[0]).correct_per_rater for i in range(len(algorithms))]
-    per_session = [pay.session_cost(c) for c in correct]
-    print(f"cost at {raters} raters per algorithm: " + " + ".join(
-        f"{raters} x ${c:.2f}" for c in per_session) + f" = ${raters * sum(per_session):,.2f}"
-          + (f" (pay ${args.pay:.2f} + ${args.pay_per_correct:.2f} x ~{correct[0]:.0f} right answers per session"
-             if args.pay_per_correct else f" (pay ${args.pay:.2f} per session")
-          + (f", fee {100 * args.fee:g}%)" if args.fee else ")"))
+    print(_cost_line(args, max(needed) if needed else (args.raters or protocol.raters), correct))
     return 0
+
+
+def _print_power(args: argparse.Namespace, protocol: "PlanProtocol", first: "Raters", trials: int, show) -> list[int]:
+    """Print the power to tell `first` from `first` + ``--difference``; returns the raters ``--power`` needs."""
+    from dataclasses import replace
+
+    from study_app import plan
+
+    timed = protocol.design == "hype-time"
+    shifted = first.mean + args.difference
+    other = replace(first, mean=shifted if shifted < (1000 if timed else 1) else first.mean - args.difference)
+    if not timed and args.rater_sd is None and args.pilot is None:
+        other = replace(other, rater_sd=plan.default_rater_sd(other.mean))
+    test = dict(trials=trials, alpha=args.alpha, n_studies=args.studies, n_resamples=args.resamples, seed=args.seed)
+    powers: dict[int, float] = {}
+
+    def power(n: int) -> float:
+        if n not in powers:
+            _progress(f"simulating {args.studies} study pairs at {n} raters")
+            powers[n] = _simulated(plan.power, protocol, first, other, n, **test)
+        return powers[n]
+
+    at = args.raters or protocol.raters
+    print(f"power to tell {show(first.mean)} from {show(other.mean)} at {at} raters per algorithm: "
+          f"{power(at):.2f} (two-sided bootstrap test, p < {args.alpha:g})")
+    if args.power is None:
+        return []
+    n = _simulated(plan.fewest_raters, lambda n: power(n) >= args.power, (at,))
+    print(f"raters needed for power {args.power:g}: {n} x {trials} trials per algorithm")
+    return [n]
+
+
+def _cost_line(args: argparse.Namespace, raters: int, correct: list[float]) -> str:
+    """Total pay and fees of `raters` sessions per algorithm, with the expected right answers of each."""
+    from study_app.plan import Pay
+
+    pay = Pay(args.pay, args.pay_per_correct, args.fee)
+    per_session = [pay.session_cost(c) for c in correct]
+    how = (f"pay ${args.pay:.2f} + ${args.pay_per_correct:.2f} x ~{correct[0]:.0f} right answers per session"
+           if args.pay_per_correct else f"pay ${args.pay:.2f} per session")
+    fee = f", fee {100 * args.fee:g}%" if args.fee else ""
+    return (f"cost at {raters} raters per algorithm: " + " + ".join(f"{raters} x ${c:.2f}" for c in per_session)
+            + f" = ${raters * sum(per_session):,.2f} ({how}{fee})")

@@ -132,7 +132,9 @@ def test_plan_command(tmp_path, capsys):
     (["--protocol", "hype-inf", "--expected", "1.5"], "expected a fraction in (0, 1) for hype-inf"),
     (["--protocol", "hype-time", "--expected", "0.3"], "expected ms in [100, 1000] for hype-time"),
     (["--protocol", "hype-inf", "--expected", "0.3,0.4", "--algorithms", "3"], "--algorithms 3 but --expected gives 2"),
-    (["--protocol", "hype-inf", "--expected", "0.3", "--rater-sd", "0.6"], "cannot simulate these raters"),
+    (["--protocol", "hype-inf", "--expected", "0.3", "--rater-sd", "0.6"], "cannot plan this: Expected a between-rater SD"),
+    (["--protocol", "hype-inf", "--expected", "0.95", "--rater-sd", "0.2", "--difference", "0.04"],
+     "for mean 0.99"),  # the second algorithm's raters cannot spread that much
     (["--protocol", "pix2pix-2017", "--pilot", "PILOT"], "hype-inf results cannot pilot a pix2pix-2017 study"),
 ])
 def test_plan_command_refuses_bad_requests(tmp_path, capsys, arguments, message):

@@ -239,6 +239,8 @@ def test_results_command_refuses_unclear_requests(tmp_path, capsys):
     assert main(["study", "results", str(tmp_path / "study.toml"), "--records", str(tmp_path / "trials.csv"),
                  "--protocol", "hype-inf", *json_out]) == 2  # both
     assert "not both or neither" in capsys.readouterr().err
+    assert main(["study", "results", str(tmp_path / "study.toml"), "--seed", "3", *json_out]) == 2
+    assert "a study's protocol and seed are in its config" in capsys.readouterr().err
     assert main(["study", "results", "--records", str(tmp_path / "trials.csv"), "--protocol", "hype-inf",
                  "--csv", str(tmp_path / "x.csv"), *json_out]) == 2
     assert not (tmp_path / "o.json").exists()

@@ -25,7 +25,9 @@ excluded   no       names of the exclusion rules that remove this trial,
                     separated by ``;`` (a JSON list also works); empty: kept
 ========== ======== ===========================================================
 
-Also accepted and not used by the scores: `INFORMATIONAL` columns. Any other
+Also accepted and not used by the scores: `INFORMATIONAL` columns; of these,
+``trial`` (the trial's number) is checked: the same rater's trial listed twice
+in one phase and block is refused, since it would count twice. Any other
 column is refused, so a misspelt one (``exposure`` for ``exposure_ms``) cannot
 be silently ignored.
 """
@@ -140,21 +142,36 @@ def read_records(path: str | os.PathLike) -> list[TrialRecord]:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         rows = _csv_rows(path)
-        records = [parse_record(row, f"{path}: row {i}") for i, row in enumerate(rows, start=2)]
+        where = [f"{path}: row {i}" for i in range(2, 2 + len(rows))]
     elif path.suffix.lower() == ".json":
         document = read_json(path)
         rows = document.get("trials") if isinstance(document, dict) else document
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise InputError(f"{path}: expected a JSON list of trial objects (or {{\"trials\": [...]}}).")
-        records = [parse_record(row, f"{path}: trial {i}") for i, row in enumerate(rows)]
+        where = [f"{path}: trial {i}" for i in range(len(rows))]
     else:
         raise InputError(f"{path}: records must be a .csv or .json file, got {path.suffix or 'no suffix'!r}.")
+    records = [parse_record(row, place) for row, place in zip(rows, where)]
     if not records:
         raise InputError(f"{path}: holds no trials.")
+    _check_no_repeats(records, [row.get("trial") for row in rows], where)
     return records
 
 
-def _csv_rows(path: Path) -> Iterable[dict[str, str]]:
+def _check_no_repeats(records: list[TrialRecord], trials: list[Any], where: list[str]) -> None:
+    """Refuse a trial listed twice (same rater, algorithm, phase, block and ``trial``): it would count twice."""
+    seen: dict[tuple, str] = {}
+    for record, trial, place in zip(records, trials, where):
+        if _blank_to_none(trial) is None:
+            continue
+        key = (record.rater, record.algorithm, record.phase, record.block, str(trial).strip())
+        if key in seen:
+            raise InputError(f"{place}: the same trial as {seen[key]} (rater {record.rater!r}, trial {key[4]}); "
+                             "each answered trial must appear once.")
+        seen[key] = place.rsplit(": ", 1)[-1]
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)

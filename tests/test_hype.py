@@ -96,6 +96,15 @@ def test_a_misspelt_column_is_refused_not_ignored(tmp_path):
         read_records(tmp_path / "t.json")
 
 
+def test_a_trial_listed_twice_is_refused(tmp_path):
+    header = "rater,algorithm,image,answer,block,trial\n"
+    (tmp_path / "t.csv").write_text(header + "r1,A,fake,fake,0,7\nr1,A,fake,fake,1,7\nr1,A,real,fake,1,7\n")
+    with pytest.raises(InputError, match=r"t.csv: row 4: the same trial as row 3 \(rater 'r1', trial 7\)"):
+        read_records(tmp_path / "t.csv")
+    (tmp_path / "ok.csv").write_text(header + "r1,A,fake,fake,0,7\nr2,A,fake,fake,0,7\nr1,A,real,real,0,\n")
+    assert len(read_records(tmp_path / "ok.csv")) == 3  # other rater; no trial number: not checked
+
+
 def test_files_that_are_not_records_are_refused(tmp_path):
     (tmp_path / "t.txt").write_text("rater\n")
     (tmp_path / "empty.csv").write_text("rater,algorithm,image,answer\n")

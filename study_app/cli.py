@@ -71,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Host the pix2pix paper's real-vs-fake perceptual study and compute its results.",
         epilog="examples:\n  p2p-eval study init mystudy\n  p2p-eval study check mystudy/study.toml\n"
                "  p2p-eval study serve mystudy/study.toml --port 8080\n"
-               "  p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv",
+               "  p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv\n"
+               "  p2p-eval study results --records trials.csv --protocol hype-time --json hype.json\n"
+               "  p2p-eval study plan --protocol pix2pix-2017 --expected 0.2,0.3 --difference 0.1 --pay 1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = study.add_subparsers(title="study commands", metavar="COMMAND", required=True)

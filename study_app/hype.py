@@ -100,9 +100,10 @@ def rater_states(records: Sequence[TrialRecord], protocol: str) -> dict[str, dic
         modal_exposure, 1]``. Raters without a scored trial are absent.
     """
     _check_protocol(records, protocol)
-    trials: dict[str, dict[str, list[TrialRecord]]] = defaultdict(lambda: defaultdict(list))
+    trials: dict[str, dict[str, list[TrialRecord]]] = {
+        algorithm: defaultdict(list) for algorithm in dict.fromkeys(r.algorithm for r in records)
+    }  # every algorithm, first seen first, even one with nothing scored
     for record in records:
-        trials[record.algorithm]  # keep first-seen order even when nothing is scored
         if record.scored:
             trials[record.algorithm][record.rater].append(record)
     return {algorithm: {rater: _state(mine, protocol) for rater, mine in raters.items()}

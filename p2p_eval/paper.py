@@ -84,7 +84,7 @@ TABLES: dict[str, PaperTable] = {t.key: t for t in (
     )),
     PaperTable("amt-maps", "Table 4", "Table 3",
                "AMT ``real vs fake'' test on maps$\\leftrightarrow$aerial photos "
-               "(\\% of trials labeled real, $\\pm$ standard error).",
+               "(\\% of trials labeled real, $\\pm$ bootstrap SD (raters, then trials)).",
                "study", ("Photo$\\to$Map", "Map$\\to$Photo"), (
         PaperRow(None, "L1",      (2.8, 0.8)),
         PaperRow(None, "L1+cGAN", (6.1, 18.9)),

@@ -48,8 +48,9 @@ def _table_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS.json", help="results files, one table each")
     parser.add_argument(
         "--intervals", choices=INTERVAL_STYLES, default=None,
-        help="uncertainty shown: none, pm (± SE, or half the interval) or brackets ([low, high]); "
-        "default: as the paper (± SE for studies, none for scores)",
+        help="uncertainty shown: none, pm (± a study's bootstrap SD, or half the interval) or brackets "
+        "([low, high]); default: as the paper (± bootstrap SD for studies, none for scores; HYPE tables "
+        "have their own Std. and 95%% CI columns)",
     )
     parser.add_argument("--paper", action="store_true", help="add the paper's published rows, marked (paper)")
     parser.add_argument("--paper-table", metavar="KEY", default=None,
@@ -65,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser(
         "report",
         help="render results files as LaTeX tables, an HTML page or Markdown",
-        description="Render results files (fcn-score, label-score, colorfulness, study) as tables.",
+        description="Render results files (fcn-score, label-score, colorfulness, study, hype-inf, hype-time) as tables.",
         epilog="\n\n".join(_EPILOGS.values()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from reports.formatting import INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, plain_text
+from p2p_eval.measures import RESULT_KINDS
+from reports.formatting import (
+    INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, format_range, plain_text,
+)
 from reports.tables import SIGNIFICANCE, ReportTable, best_mask
 
 PAPER_MARK = "(paper)"
@@ -35,8 +38,10 @@ class TableOptions:
 
 
 def default_intervals(table: ReportTable) -> str:
-    """The paper's choice: ± standard error for perceptual studies, none for scores."""
-    return "pm" if table.kind == "study" else "none"
+    """The paper's choice: "pm" for a kind whose score carries a stored "±" (a study's bootstrap SD),
+    none for scores and summary tables (HYPE shows its spread in columns of its own)."""
+    stored = any(c.spread and not c.spread.columns for c in table.columns)
+    return "pm" if table.kind in RESULT_KINDS and stored else "none"
 
 
 def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> str:
@@ -69,13 +74,19 @@ def cell_texts(
             if table.is_absent(i, column.key):
                 cells.loc[i, column.key] = MISSING_MARK
                 continue
+            places = column.default_decimals if decimals is None else decimals
+            if column.shows == "interval":
+                cells.loc[i, column.key] = format_range(
+                    table.low.loc[i, column.key], table.high.loc[i, column.key], decimals=places,
+                    percent=column.percent)
+                continue
             cells.loc[i, column.key] = format_cell(
                 table.values.loc[i, column.key],
                 low=table.low.loc[i, column.key],
                 high=table.high.loc[i, column.key],
                 error=table.error.loc[i, column.key],
-                style=intervals,
-                decimals=column.default_decimals if decimals is None else decimals,
+                style=intervals if column.shows == "value" else "none",
+                decimals=places,
                 percent=column.percent,
                 pm=pm,
                 mark=dagger if table.is_significant(i, column.key) else "",
@@ -92,13 +103,17 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
     if table.has("run"):
         notes.append("Bold: best run per column.")
     confidence = "95\\%"
+    values = [c for c in table.columns if c.shows == "value"]
     if intervals == "pm":
-        notes.append(
-            "$\\pm$: standard error over raters." if table.kind == "study"
-            else f"$\\pm$: half the width of the {confidence} bootstrap interval."
-        )
+        spreads = dict.fromkeys(c.spread.note for c in values if c.spread)  # declared once, per score
+        notes += [f"$\\pm$ {note}." for note in spreads]
+        if any(not c.spread for c in values):
+            notes.append(f"$\\pm$: half the width of the {confidence} bootstrap interval"
+                         + (" (the other columns)." if spreads else "."))
     elif intervals == "brackets":
         notes.append(f"[low, high]: {confidence} bootstrap interval.")
+    for note in dict.fromkeys(c.spread.note for c in table.columns if c.shows == "sd"):
+        notes.append(f"Std.: {note}; {confidence} CI: percentile interval of the same replicates.")
     if table.p_values is not None and (table.p_values < SIGNIFICANCE).to_numpy().any():
         rows = {r.name: i for i, r in enumerate(table.rows) if r.source in ("run", "real")}
         baselines = ", ".join(

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from p2p_eval.measures import entry_type
+from p2p_eval.measures.study.entry import RatedEntry
+
 
 def score(entry: dict[str, Any], key: str) -> float:
     """The entry's score `key` as float; NaN when null."""
@@ -61,8 +64,9 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     if isinstance(segmenter, dict):
         digest = str(segmenter.get("sha256") or "")[:12]
         facts.append(f"segmenter {segmenter.get('arch', '?')}" + (f" (sha256 {digest})" if digest else ""))
-    if document.get("kind") == "study":
+    if issubclass(entry_type(document["kind"]), RatedEntry):
         facts += _study_facts(document["runs"], data, protocol)
+    facts += _comparison_facts(document.get("comparisons") or {})
     bootstrap = protocol.get("bootstrap")
     if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
         confidence = float(bootstrap.get("confidence", 0.95))
@@ -80,4 +84,20 @@ def _study_facts(runs: list[dict[str, Any]], data: dict[str, Any], protocol: dic
         facts.append(f"{count} raters per algorithm ({excluded} excluded)")
     if protocol.get("exposure_ms"):
         facts.append(f"each image shown {protocol['exposure_ms']} ms")
+    return facts
+
+
+def _comparison_facts(tests: dict[str, Any]) -> list[str]:
+    """HYPE's tests across models, as stored in a document's ``comparisons``."""
+    facts = []
+    anova = tests.get("anova")
+    if isinstance(anova, dict) and anova.get("p_value") is not None:
+        facts.append(f"one-way ANOVA F({anova['df'][0]}, {anova['df'][1]}) = {anova['statistic']:.2f}, "
+                     f"p = {anova['p_value']:.2g}")
+        facts += [f"Tukey HSD {t['a']} vs {t['b']}: p = {t['p_value']:.2g}"
+                  for t in tests.get("tukey_hsd") or () if t.get("p_value") is not None]
+    t_test = tests.get("t_test")
+    if isinstance(t_test, dict) and t_test.get("p_value") is not None:
+        facts.append(f"unpaired t-test {t_test['a']} vs {t_test['b']}: t({t_test['df']}) = {t_test['statistic']:.2f}, "
+                     f"p = {t_test['p_value']:.2g}")
     return facts

@@ -14,6 +14,7 @@ import pandas as pd
 
 from p2p_eval.measures import entry_type
 from p2p_eval.paper import GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
+from p2p_eval.results.entries import Spread
 from reports.entries import document_facts, interval, ordered_entries, p_value, score
 
 SIGNIFICANCE = 0.05
@@ -24,24 +25,53 @@ ROW_SOURCES = ("run", "real", "paper", "missing")
 named by ``--order`` that this document does not hold."""
 
 
+COLUMN_SHOWS = ("value", "sd", "interval")
+"""What a column shows of its score: the score (with any ``--intervals``), its
+spread alone, or its interval alone (HYPE's "Std." and "95% CI" columns)."""
+
+
 @dataclass(frozen=True)
 class Column:
-    key: str  # the field of a run entry holding the score
+    key: str  # the column's name in the table's frames; by default also the run entry's score field
     header: str  # column header, LaTeX
     percent: bool = False  # a fraction shown as a percentage
     higher_is_better: bool = True
     group: str = ""  # header spanning a group of columns (summary tables), LaTeX
+    score: str | None = None  # the run entry's score field, when not `key`
+    shows: str = "value"  # one of COLUMN_SHOWS
+    compared: bool = True  # competes for bold (not: a real-image error rate, an SD, an interval)
+    decimals: int | None = None  # when not `default_decimals`' choice (1 for HYPE-time's ms)
+    spread: Spread | None = None  # the score's spread, stored in an entry field of its own (a bootstrap SD)
 
     @property
     def default_decimals(self) -> int:
         """2 decimals for fractions, 1 for percentages, as the paper prints them."""
+        if self.decimals is not None:
+            return self.decimals
         return 1 if self.percent else 2
+
+    @property
+    def field(self) -> str:
+        return self.score or self.key
+
+    @property
+    def ranks(self) -> bool:
+        """Whether the column's cells compete for bold."""
+        return self.compared and self.shows == "value"
 
 
 def kind_columns(kind: str) -> tuple[Column, ...]:
     """The score columns of a results kind, in the paper's order: the scores its entry type
-    declares (`p2p_eval.results.Score`)."""
-    return tuple(Column(s.key, s.title, s.percent, s.higher_is_better) for s in entry_type(kind).SCORES)
+    declares (`p2p_eval.results.Score`), then, for a score whose `Spread` has columns of its
+    own, HYPE's "Std." and "95% CI"."""
+    scores = entry_type(kind).SCORES
+    columns = [Column(s.key, s.title, s.percent, s.higher_is_better, compared=s.compared, decimals=s.decimals,
+                      spread=s.spread) for s in scores]
+    for s in (s for s in scores if s.spread and s.spread.columns):
+        columns += [Column(f"{s.key}:{suffix}", header, s.percent, score=s.key, shows=shows, decimals=s.decimals,
+                           spread=s.spread)
+                    for suffix, shows, header in (("sd", "sd", "Std."), ("ci", "interval", r"95\% CI"))]
+    return tuple(columns)
 
 
 @dataclass(frozen=True)
@@ -69,7 +99,7 @@ class ReportTable:
     values : (n_rows, n_columns) float DataFrame
         Scores as fractions; NaN where a score is null or the run is missing.
     low, high, error : (n_rows, n_columns) float DataFrame
-        Interval bounds and standard errors; NaN where none.
+        Interval bounds and the "±" (a score's `Spread`: a study's bootstrap SD); NaN where none.
     paper : PaperTable or None
     facts : tuple of str
         What was measured on and how, plain text (dataset, split, frames, segmenter).
@@ -162,14 +192,8 @@ def document_table(
         # label_of(None) would find the paper's ground-truth row: a run without a variant keeps its name.
         label = GROUND_TRUTH if is_real else (matched.label_of(variant) if matched and variant else None)
         rows.append(Row(entry["name"], label, "real" if is_real else "run"))
-        bounds = [interval(entry, c.key) for c in columns]
-        cells.append((
-            [score(entry, c.key) for c in columns],
-            [b[0] for b in bounds],
-            [b[1] for b in bounds],
-            [score(entry, "se") if c.key == "fool_rate" else np.nan for c in columns],
-            [p_value(entry, c.key) for c in columns],
-        ))
+        values, low, high, error = zip(*(entry_cells(entry, c) for c in columns))
+        cells.append((list(values), list(low), list(high), list(error), [p_value(entry, c.field) for c in columns]))
     _drop_ambiguous_labels(rows)
     if paper and matched is not None:
         scale = 100.0 if any(c.percent for c in columns) else 1.0  # the paper prints percentages
@@ -188,7 +212,7 @@ def document_table(
         key=matched.key if matched else kind,
         kind=kind,
         caption=matched.caption if matched else entry_type(kind).CAPTION,
-        row_header=matched.row_header if matched else ("Algorithm" if kind == "study" else "Run"),
+        row_header=matched.row_header if matched else entry_type(kind).ROW_HEADER,
         columns=columns,
         rows=tuple(rows),
         values=frames[0],
@@ -200,6 +224,21 @@ def document_table(
         p_values=frames[4],
         baselines=tuple(sorted(baselines)),
     )
+
+
+def entry_cells(entry: dict[str, Any], column: Column) -> tuple[float, float, float, float]:
+    """What a run entry puts in a column: value, interval bounds and the "±" (NaN where none).
+
+    The "±" is the score's declared `Spread` (a study's fool rate, a HYPE
+    score: ``bootstrap_sd``); none for other scores. An ``"sd"`` column shows
+    that spread as its value.
+    """
+    value = score(entry, column.field)
+    low, high = interval(entry, column.field)
+    error = score(entry, column.spread.key) if column.spread else np.nan
+    if column.shows == "sd":
+        return error, np.nan, np.nan, np.nan
+    return value, low, high, error
 
 
 def _drop_ambiguous_labels(rows: list[Row]) -> None:
@@ -224,7 +263,7 @@ def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     """
     competing = np.array([r.source == "run" for r in table.rows])
     best = pd.DataFrame(False, index=table.values.index, columns=table.values.columns)
-    for column in table.columns:
+    for column in (c for c in table.columns if c.ranks):
         places = column.default_decimals if decimals is None else decimals
         shown = (table.values[column.key] * (100 if column.percent else 1)).round(places)
         if not column.higher_is_better:

@@ -7,7 +7,10 @@ import secrets
 import sys
 from pathlib import Path
 
+from p2p_eval.commands.argtypes import positive_int
 from p2p_eval.errors import InputError
+from study_app.plan_cli import plan_options, run_plan
+from study_app.records import HYPE_PROTOCOLS
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Host the pix2pix paper's real-vs-fake perceptual study and compute its results.",
         epilog="examples:\n  p2p-eval study init mystudy\n  p2p-eval study check mystudy/study.toml\n"
                "  p2p-eval study serve mystudy/study.toml --port 8080\n"
-               "  p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv",
+               "  p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv\n"
+               "  p2p-eval study results --records trials.csv --protocol hype-time --json hype.json\n"
+               "  p2p-eval study plan --protocol pix2pix-2017 --expected 0.2,0.3 --difference 0.1 --pay 1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = study.add_subparsers(title="study commands", metavar="COMMAND", required=True)
@@ -86,12 +91,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = add("serve", "serve a study with the waitress WSGI server", "p2p-eval study serve mystudy/study.toml --host 0.0.0.0 --port 8080", _serve)
     serve.add_argument("config", type=Path)
     _server_options(serve)
-    results = add("results", "compute fool rates, bootstrap intervals and pairwise tests",
-                  "p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv", _results)
-    results.add_argument("config", type=Path)
+    results = add("results", "compute fool rates (or HYPE scores) with their bootstrap SD, intervals and tests",
+                  "p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv\n"
+                  "  p2p-eval study results --records trials.csv --protocol hype-inf --json hype.json", _results)
+    results.add_argument("config", type=Path, nargs="?", help="the study config (not with --records)")
     results.add_argument("--json", type=Path, required=True, help="results document to write")
-    results.add_argument("--csv", type=Path, help="also write every answered trial as CSV")
-    results.add_argument("--resamples", type=int, default=10_000, help="bootstrap replicates (default 10000)")
+    results.add_argument("--csv", type=Path, help="also write every answered trial as CSV (study database only)")
+    results.add_argument("--resamples", type=positive_int, default=10_000, help="bootstrap replicates (default 10000)")
+    results.add_argument("--records", type=Path, metavar="TRIALS.csv|json",
+                         help="analyse per-trial records of a single-image study instead of a study database "
+                         "(columns: study_app/records.py)")
+    results.add_argument("--protocol", choices=HYPE_PROTOCOLS, help="the records' protocol (with --records)")
+    results.add_argument("--seed", type=int, help="bootstrap seed with --records (default 0; a study database "
+                         "uses its config's seed)")
+    plan = add("plan", "raters x trials, power and cost of a study, by simulating it and its bootstrap",
+               "p2p-eval study plan --protocol hype-inf --expected 0.3 --half-width 0.03 --pay 1 --pay-per-correct 0.02",
+               run_plan)
+    plan_options(plan)
     demo = add("demo", "serve a short study of two runs against a prepared dataset's real photos",
                "p2p-eval study demo --runs runs/unet-l1 runs/unet-l1-cgan --data data/synthetic --port 8080", _demo)
     demo.add_argument("--runs", type=Path, nargs=2, required=True, metavar="RUN")
@@ -161,13 +177,36 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
+    from p2p_eval.results import write_results
+
+    if (args.config is None) == (args.records is None):
+        raise InputError("give either a study config or --records TRIALS.csv (with --protocol), not both or neither.")
+    if args.records is not None:
+        document, rows = _records_document(args), None
+    else:
+        document, rows = _database_document(args)
+    write_results(args.json, document)
+    if args.csv:  # only with a database: _records_document refuses --csv
+        from study_app.analysis import trials_csv
+
+        tmp = args.csv.with_name(f".{args.csv.name}.tmp")
+        tmp.write_text(trials_csv(rows), encoding="utf-8")
+        os.replace(tmp, args.csv)
+    for line in _result_lines(document):
+        print(line)
+    print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv else ""))
+    return 0
+
+
+def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from sqlalchemy import inspect
 
-    from p2p_eval.results import write_results
-    from study_app.analysis import study_document, trials_csv
+    from study_app.analysis import study_document
     from study_app.config import load_config
     from study_app.db import make_engine
 
+    if args.protocol or args.seed is not None:
+        raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
     config = load_config(args.config)
     sqlite_file = config.database_url.removeprefix("sqlite:///")
     if config.database_url.startswith("sqlite:///") and not Path(sqlite_file).is_file():
@@ -175,18 +214,66 @@ def _results(args: argparse.Namespace) -> int:
     engine = make_engine(config.database_url)
     if not inspect(engine).has_table("answers"):
         raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
-    document, rows = study_document(config, engine, n_resamples=args.resamples)
-    write_results(args.json, document)
+    return study_document(config, engine, n_resamples=args.resamples)
+
+
+def _records_document(args: argparse.Namespace) -> dict:
+    import hashlib
+
+    from study_app.analysis import hype_document
+    from study_app.records import read_records
+
+    if args.protocol is None:
+        raise InputError(f"{args.records}: say which protocol the records follow: --protocol {{{','.join(HYPE_PROTOCOLS)}}}.")
     if args.csv:
-        tmp = args.csv.with_name(f".{args.csv.name}.tmp")
-        tmp.write_text(trials_csv(rows), encoding="utf-8")
-        os.replace(tmp, args.csv)
+        raise InputError("--csv exports a study database's trials; with --records the trials are already a file.")
+    records = read_records(args.records)
+    source = {"path": str(args.records), "sha256": hashlib.sha256(args.records.read_bytes()).hexdigest()}
+    return hype_document(records, args.protocol, source=source, n_resamples=args.resamples, seed=args.seed or 0)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _result_lines(document: dict) -> list[str]:
+    """One line per algorithm: the score ± bootstrap SD, the interval, raters; then HYPE's tests."""
+    kind, lines = document["kind"], []
     for run in document["runs"]:
-        rate = "-" if run["fool_rate"] is None else f"{100 * run['fool_rate']:.1f}%"
-        se = "" if run["se"] is None else f" ± {100 * run['se']:.1f}%"
-        print(f"{run['name']}: {rate}{se} fooled ({run['n_raters']} raters, {run['n_raters_excluded']} excluded)")
-    print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv else ""))
-    return 0
+        raters = f"{run['n_raters']} raters, {run['n_raters_excluded']} excluded"
+        if kind == "study":
+            pm = "" if run["bootstrap_sd"] is None else f" ± {_percent(run['bootstrap_sd'])}"
+            bounds = run["intervals"].get("fool_rate")  # none when nobody rated the algorithm
+            ci = f"; 95% interval {_percent(bounds[0])}–{_percent(bounds[1])}" if bounds else ""
+            lines.append(f"{run['name']}: {_percent(run['fool_rate'])}{pm} fooled (± bootstrap SD, raters then "
+                         f"trials{ci}; {raters})")
+        elif run["bootstrap_sd"] is None:
+            lines.append(f"{run['name']}: no scored trials ({raters})")
+        elif kind == "hype-inf":
+            low, high = run["intervals"]["hype_inf"]
+            lines.append(f"{run['name']}: HYPE-inf {_percent(run['hype_inf'])} ± {_percent(run['bootstrap_sd'])} "
+                         f"(95% CI {_percent(low)}–{_percent(high)}; wrong on fakes {_percent(run['fake_error'])}, "
+                         f"on reals {_percent(run['real_error'])}; {raters})" + (" hyper-real" if run["hyper_real"] else ""))
+        else:
+            low, high = run["intervals"]["hype_time_ms"]
+            lines.append(f"{run['name']}: HYPE-time {run['hype_time_ms']:.1f} ms ± {run['bootstrap_sd']:.1f} ms "
+                         f"(95% CI {low:.1f}–{high:.1f} ms; {raters})")
+    tests = document.get("comparisons") or {}
+    if tests.get("anova"):
+        anova = tests["anova"]
+        lines.append(f"one-way ANOVA across {len(tests['models'])} models: F({anova['df'][0]}, {anova['df'][1]}) = "
+                     f"{_maybe(anova['statistic'])}, p = {_maybe(anova['p_value'], '.3g')}")
+        lines += [f"  Tukey HSD {t['a']} - {t['b']}: {t['difference']:+.4g}, p = {_maybe(t['p_value'], '.3g')}"
+                  for t in tests["tukey_hsd"]]
+    if tests.get("t_test"):
+        t = tests["t_test"]
+        lines.append(f"unpaired t-test {t['a']} vs {t['b']}: t({t['df']}) = {_maybe(t['statistic'])}, "
+                     f"p = {_maybe(t['p_value'], '.3g')}")
+    return lines
+
+
+def _maybe(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def _demo(args: argparse.Namespace) -> int:

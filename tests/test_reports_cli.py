@@ -50,7 +50,8 @@ def test_standalone_latex_compiles_and_shows_numbers_and_names(results, tmp_path
     assert "FCN-scores for different losses" in text and "Histogram intersection" in text
     assert "All results side by side" in text and "n/a" in text  # the summary marks absent runs
     assert "differs from L1 (paired bootstrap test" in text  # the baseline by its row label
-    assert "18.9 ± 1.3" in text  # study: percent ± standard error
+    assert "18.9 ± 1.3" in text  # study: percent ± bootstrap SD
+    assert "± bootstrap SD (raters, then trials)." in text
     assert "run a&b 50%" in text.replace("_", " ")  # OT1 draws \_ as a rule pdftotext may drop
     assert "--" in text or "–" in text  # the null IoU is a marked cell
 

@@ -41,7 +41,7 @@ def test_study_paper_errors_are_fractions_like_the_runs():
     document = study_document({"L1": 0.028, "L1+cGAN": 0.061})
     table = document_table(document)
     cell = table_view(table, TableOptions(), latex=False).cells.iloc[1, 0]
-    assert cell == "6.1 ± 1.3"  # percent, 1 decimal, ± standard error: the paper's Table 4 format
+    assert cell == "6.1 ± 1.3"  # percent, 1 decimal, ± bootstrap SD: the paper's Table 4 format
 
 
 def test_order_puts_named_runs_first_and_keeps_the_rest():

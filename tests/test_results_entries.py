@@ -9,7 +9,7 @@ from p2p_eval.cli import main
 from p2p_eval.data.files import read_json, write_json
 from p2p_eval.errors import InputError
 from p2p_eval.measures import RESULT_KINDS, entry_type
-from p2p_eval.results import Results, load_results, results_document, write_results
+from p2p_eval.results import VERSION, Results, load_results, results_document, write_results
 
 
 def _documents() -> dict[str, dict]:
@@ -20,9 +20,18 @@ def _documents() -> dict[str, dict]:
             "study": study_document({"L1": 0.028, "L1+cGAN": 0.061})}
 
 
+def _as_version_2(document: dict) -> dict:
+    """A document as p2p-eval wrote it before schema version 3 (the field it renamed)."""
+    old = copy.deepcopy(document) | {"version": 2}
+    for entry in old["runs"]:
+        if old["kind"] == "study":
+            entry["se"] = entry.pop("se_over_raters")
+    return old
+
+
 def _as_version_1(document: dict) -> dict:
-    """A document as p2p-eval wrote it before schema version 2 (the fields it renamed)."""
-    old = copy.deepcopy(document) | {"version": 1}
+    """A document as p2p-eval wrote it before schema version 2 (the fields versions 2 and 3 renamed)."""
+    old = _as_version_2(document) | {"version": 1}
     if old["kind"] in ("fcn-score", "label-score"):
         old["data"]["name"] = old["data"].pop("dataset_name")
     for entry in old["runs"]:
@@ -47,7 +56,7 @@ def test_version_1_documents_are_read_with_the_renamed_fields_and_render_alike(k
     write_json(tmp_path / "old.json", _as_version_1(current))
     write_results(tmp_path / "new.json", current)
     read = load_results(tmp_path / "old.json")
-    assert read["version"] == 2 and read["runs"] == current["runs"]
+    assert read["version"] == VERSION and read["runs"] == current["runs"]
     tables = []
     for name in ("old.json", "new.json"):
         assert main(["report", "md", str(tmp_path / name)]) == 0

@@ -17,7 +17,7 @@ from p2p_eval.data.runs import write_run_json
 from p2p_eval.measures.colorfulness.measure import Colorfulness
 from p2p_eval.measures.states import FrameStates, State, record_dtype
 from p2p_eval.metrics.colorfulness import DEFAULT_BINNING
-from p2p_eval.results import load_results
+from p2p_eval.results import VERSION, load_results
 from p2p_eval.segmenters import save_segmenter
 from p2p_eval.session.engine import record_specs
 
@@ -131,7 +131,7 @@ def test_every_measure_writes_what_its_typed_entry_reads(workspace):
         raw = json.loads((workspace / f"{kind}.json").read_text())
         entry_type = measures.entry_type(kind)
         assert [entry_type.from_dict(e).to_dict() for e in raw["runs"]] == raw["runs"]
-        assert raw["version"] == 2 and raw["data"]["dataset_name"] == "tiny"
+        assert raw["version"] == VERSION and raw["data"]["dataset_name"] == "tiny"
 
 
 def test_library_shards_only_when_told(prepared, monkeypatch):

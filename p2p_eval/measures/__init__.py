@@ -19,8 +19,9 @@ A measure scored by the shared session (`p2p_eval.session`) is a folder
 
 and a line in `MEASURES` below: the subcommand, the results kind and the
 library's ``p2p_eval.score(kind, ...)`` all come from it. A results kind made
-elsewhere (the perceptual study, in ``study_app``) has only ``entry.py`` and a
-line in `RESULT_KINDS`. Pure math stays in `p2p_eval.metrics`.
+elsewhere (the perceptual study and the HYPE scores of per-trial records, in
+``study_app``) has only ``entry.py`` and a line in `RESULT_KINDS`. Pure math
+stays in `p2p_eval.metrics`.
 """
 
 import importlib
@@ -41,6 +42,8 @@ MEASURES: dict[str, str] = {
 RESULT_KINDS: dict[str, str] = {
     **MEASURES,
     "study": "p2p_eval.measures.study",
+    "hype-inf": "p2p_eval.measures.hype_inf",
+    "hype-time": "p2p_eval.measures.hype_time",
 }
 """Every results kind read and written: kind -> package holding its ``entry.py``."""
 

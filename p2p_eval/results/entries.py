@@ -25,6 +25,26 @@ _TOLERANCE = 1e-9  # floating-point slack on range checks (a sum of normalised b
 
 
 @dataclass(frozen=True)
+class Spread:
+    """A score's spread stored in an entry field of its own (a study's bootstrap SD).
+
+    Attributes
+    ----------
+    key : str
+        The entry field holding it (``"bootstrap_sd"``).
+    note : str
+        What it is, LaTeX, for table notes (``"bootstrap SD (raters, then trials)"``).
+    columns : bool
+        Tables show it, and the score's interval, as columns of their own
+        (HYPE's "Std." and "95% CI") rather than as the score's "±".
+    """
+
+    key: str
+    note: str
+    columns: bool = False
+
+
+@dataclass(frozen=True)
 class Score:
     """One score of a results kind, declared once for the pipeline, tables and checks.
 
@@ -39,6 +59,13 @@ class Score:
     percent : bool
         A fraction shown as a percentage.
     higher_is_better : bool
+    decimals : int or None
+        Decimals report tables print by default (HYPE-time's ms: 1); None: 2, or 1 for
+        percentages, as the paper prints its numbers.
+    compared : bool
+        Its cells compete for bold (not: HYPE's error on real images, which no model makes).
+    spread : Spread or None
+        Its "±" when the entry stores one (otherwise tables derive it from the interval).
     """
 
     key: str
@@ -47,6 +74,9 @@ class Score:
     high: float = 1.0
     percent: bool = False
     higher_is_better: bool = True
+    decimals: int | None = None
+    compared: bool = True
+    spread: Spread | None = None
 
     def check(self, value: float | None, where: str, what: str | None = None) -> None:
         """Raise `InputError` if `value` (None: no score) lies outside [low, high]."""
@@ -75,6 +105,13 @@ def first_disagreement(stored: Mapping[str, float | None], recomputed: Mapping[s
         elif value is None or abs(value - again) > _TOLERANCE * max(1.0, abs(again)):
             return f"{key!r} is {value} but {again:.6g} recomputed"
     return None
+
+
+def check_ordered(low: float | None, high: float | None, where: str, what: str) -> None:
+    """Raise `InputError` if an interval's low bound lies above its high bound."""
+    if low is not None and high is not None and low > high + _TOLERANCE:
+        raise InputError(f"{where}: {what} is [{low}, {high}], its low bound above its high; the file is damaged "
+                         "or was edited. Regenerate it with the command that wrote it.")
 
 
 @dataclass(frozen=True)
@@ -137,13 +174,19 @@ class Entry:
     Subclasses declare ``KIND``, ``SCORES``, ``TITLE`` (header over the kind's
     columns in side-by-side tables, LaTeX) and ``CAPTION`` (caption of a table
     of this kind that matches no paper table, LaTeX), add their fields, and
-    write them in `_own_dict` / read them in `_own_fields`.
+    write them in `_own_dict` / read them in `_own_fields`. They may set
+    ``ROW_HEADER`` (header of the row labels, LaTeX) and ``COMPARISONS``: the
+    type of the document's ``"comparisons"`` (tests across its entries, with
+    ``to_dict`` and ``from_dict(value, entries, source)``); a kind without one
+    refuses a document that has them.
     """
 
     KIND: ClassVar[str]
     SCORES: ClassVar[tuple[Score, ...]]
     TITLE: ClassVar[str]
     CAPTION: ClassVar[str]
+    ROW_HEADER: ClassVar[str] = "Run"
+    COMPARISONS: ClassVar[type | None] = None
 
     name: str
     scores: dict[str, float | None]
@@ -231,7 +274,8 @@ class Entry:
         """
 
     def check(self, where: str) -> None:
-        """Scores and interval bounds within their declared ranges; intervals only for declared scores.
+        """Scores and interval bounds within their declared ranges, intervals low <= high and only
+        for declared scores.
 
         Kinds extend this with their own consistency checks.
         """
@@ -244,6 +288,7 @@ class Entry:
                                  f"({sorted(declared)}).")
             declared[key].check(low, where, f"the interval of {key!r}")
             declared[key].check(high, where, f"the interval of {key!r}")
+            check_ordered(low, high, where, f"the interval of {key!r}")
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,16 @@ def test_bad_input_gives_clear_errors(results, tmp_path, capsys):
     assert "absent.json" in _error(capsys)
 
 
+@pytest.mark.parametrize("command", ["latex", "md", "html"])
+def test_a_bad_out_path_stops_before_any_file_is_read(tmp_path, capsys, command):
+    # #14.12: `--out` naming a folder (or below a file) failed only after every file was read and rendered.
+    (tmp_path / "a-file").write_text("")
+    bad = tmp_path / "a-file" / "report" if command == "html" else tmp_path
+    assert main(["report", command, str(tmp_path / "absent.json"), "--out", str(bad)]) == 2
+    err = _error(capsys)
+    assert f"--out {bad}" in err and "absent.json" not in err  # the path, not the (missing) results file
+
+
 def test_help_has_examples(capsys):
     for command in ("latex", "html", "md"):
         with pytest.raises(SystemExit):

@@ -128,6 +128,7 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     entries = [row_entry(measure, row, config.bootstrap, reference, base) for row in rows]
     if config.with_real and not measure.real_input:
         entries.append(measure.real_entry(reference, config.bootstrap))
+    entries.sort(key=lambda e: e.is_real)  # the ground-truth row last, in every measure's table (as the paper's)
     data = {
         "dataset": str(dataset.root), "dataset_name": dataset.name, "split": config.split,
         "n_frames": len(scored), "frames": scored, "source": dataset.meta.get("source"),

@@ -59,14 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    echo = _torchrun_rank() in (None, 0)  # under torchrun, rank 0 alone says what went wrong
-    with contextlib.redirect_stderr(sys.stderr if echo else io.StringIO()):
+    with _voice():
         args = parser.parse_args(argv)  # the same arguments fail the same way in every process
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s: %(message)s",
-        stream=sys.stderr,
+        stream=sys.stderr,  # the real one: a process's warnings and errors stay visible (`_voice`)
     )
+    with _voice():
+        return _run(args, argv)
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         from p2p_eval.data.files import set_pixel_limit
 
@@ -77,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launch(args.nproc_per_node, _without_nproc(argv))
         return int(args.func(args) or 0)
     except InputError as err:
-        if echo:  # every process stops with the same message (`Distributed.first_error`)
-            print(f"p2p-eval: error: {err}", file=sys.stderr)
+        print(f"p2p-eval: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         sys.stderr.close()
@@ -86,6 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("p2p-eval: interrupted; re-run the same command to resume.", file=sys.stderr)
         return 130
+
+
+def _voice() -> contextlib.AbstractContextManager:
+    """Under torchrun, rank 0 alone prints messages for all processes; the others' printed stderr is dropped.
+
+    Every process runs the same command on the same input, and the measures agree
+    on errors across processes (`p2p_eval.distributed.Distributed.first_error`),
+    so one ``p2p-eval: error:`` line says it all. Logging keeps the real stderr
+    (non-zero ranks log errors only), and a crash's traceback is printed after
+    the redirection ends.
+    """
+    return contextlib.nullcontext() if _torchrun_rank() in (None, 0) else contextlib.redirect_stderr(io.StringIO())
 
 
 def _torchrun_rank() -> int | None:

@@ -16,6 +16,11 @@ import numpy as np
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
+MIN_RESAMPLES = 100
+"""Fewest resamples `Bootstrap` takes: with fewer, a 95% percentile interval's ends rest on one
+or two replicates (``--resamples 1`` gave an interval that did not contain the estimate)."""
+SEED_LIMIT = 2**32
+"""Seeds are whole numbers in [0, 2**32): what numpy's and torch's generators all accept."""
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,10 @@ class Bootstrap:
     confidence: float = DEFAULT_CONFIDENCE
 
     def __post_init__(self):
-        if self.resamples < 1:
-            raise ValueError(f"Expected `resamples` >= 1, got {self.resamples}.")
+        if self.resamples < MIN_RESAMPLES:
+            raise ValueError(f"Expected `resamples` >= {MIN_RESAMPLES}, got {self.resamples}.")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"Expected `seed` in [0, 2**32), got {self.seed}.")
         if not 0 < self.confidence < 1:
             raise ValueError(f"Expected `confidence` in (0, 1), got {self.confidence}.")
 

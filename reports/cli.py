@@ -160,9 +160,10 @@ def _labels(tables: list["ReportTable"]) -> list[str]:
 
 
 def run_latex(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import write_text
+    from p2p_eval.data.files import check_output_path, write_text
     from reports.latex import latex_document, latex_table, provenance_comment
 
+    check_output_path(args.out)  # before any file is read
     documents, tables, options = _tables(args)
     if args.summary:
         tables = [_summary(args, documents), *tables]
@@ -175,9 +176,11 @@ def run_latex(args: argparse.Namespace) -> int:
 
 
 def run_markdown(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import write_text
+    from p2p_eval.data.files import check_output_path, write_text
     from reports.markdown import markdown_report
 
+    if args.out:
+        check_output_path(args.out)  # before any file is read
     documents, tables, options = _tables(args)
     if len(documents) > 1:
         tables = [_summary(args, documents), *tables]
@@ -191,11 +194,13 @@ def run_markdown(args: argparse.Namespace) -> int:
 
 
 def run_html(args: argparse.Namespace) -> int:
+    from p2p_eval.data.files import check_output_path
     from p2p_eval.errors import InputError
     from reports.html import QualitativeSpec, write_html_report
 
     if bool(args.runs) != bool(args.data):
         raise InputError("the qualitative grid needs both --runs (the run folders) and --data (their prepared dataset).")
+    check_output_path(args.out, folder=True)  # before any file is read
     documents, tables, options = _tables(args)
     grid = QualitativeSpec(runs=tuple(args.runs), data=args.data, split=args.split, n_frames=args.frames) if args.runs else None
     summary = _summary(args, documents) if len(documents) > 1 else None

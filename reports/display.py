@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from p2p_eval.measures import RESULT_KINDS
+from p2p_eval.paper import PAPER_DATASET
 from reports.formatting import (
     INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, format_range, plain_text,
 )
+from reports.coverage import PARTIAL_MARK, PARTIAL_MARK_LATEX, partial_note
 from reports.tables import SIGNIFICANCE, ReportTable, best_mask
 
 PAPER_MARK = "(paper)"
@@ -60,9 +62,9 @@ def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> st
 
 
 def cell_texts(
-    table: ReportTable, *, intervals: str, decimals: int | None, pm: str, dagger: str
+    table: ReportTable, *, intervals: str, decimals: int | None, pm: str, dagger: str, partial: str = PARTIAL_MARK
 ) -> pd.DataFrame:
-    """Every score cell as text (numbers, interval, null, missing and significance marks).
+    """Every score cell as text (numbers, interval, null, missing, significance and frames-left-out marks).
 
     Returns
     -------
@@ -89,7 +91,8 @@ def cell_texts(
                 decimals=places,
                 percent=column.percent,
                 pm=pm,
-                mark=dagger if table.is_significant(i, column.key) else "",
+                mark=(dagger if table.is_significant(i, column.key) else "")
+                + (partial if table.is_partial(i, column.key) else ""),
             )
     return cells
 
@@ -101,7 +104,8 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
     """
     notes = []
     if table.has("run"):
-        notes.append("Bold: best run per column.")
+        notes.append("Bold: best run per column." if table.partial is None or not table.partial.to_numpy().any()
+                     else "Bold: best run per column, among the runs scored on the most frames.")
     confidence = "95\\%"
     values = [c for c in table.columns if c.shows == "value"]
     if intervals == "pm":
@@ -125,10 +129,17 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
         notes.append(f"{NULL_MARK}: no score (null in the results).")
     if table.any_absent():
         notes.append(f"{MISSING_MARK}: run not in the results file.")
+    if table.partial is not None:
+        counts = [(row_label(table, i, names=names, latex=True), table.partial.loc[i, key])
+                  for i in range(len(table.rows)) for key in table.partial.columns if table.partial.loc[i, key]]
+        note = partial_note(counts, latex=True)
+        if note:
+            notes.append(note)
     if table.has("paper"):
         notes.append(
-            f"Italic rows marked {PAPER_MARK}: published numbers of Isola et al., CVPR 2017 "
-            f"({table.paper.cvpr}; {table.paper.v3} in arXiv v3)."
+            f"Italic rows marked {PAPER_MARK}: published numbers of Isola et al."
+            + (f", measured on {PAPER_DATASET}" if PAPER_DATASET in table.paper.caption else "")
+            + f" ({table.paper.citation})."
         )
     if table.facts:
         facts = escape_latex("; ".join(table.facts))
@@ -173,7 +184,8 @@ def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> Tab
     """Everything a renderer prints for `table`; `latex` selects LaTeX or plain-text labels."""
     intervals = options.intervals or default_intervals(table)
     cells = cell_texts(table, intervals=intervals, decimals=options.decimals,
-                       pm="$\\pm$" if latex else "±", dagger=DAGGER_LATEX if latex else "†")
+                       pm="$\\pm$" if latex else "±", dagger=DAGGER_LATEX if latex else "†",
+                       partial=PARTIAL_MARK_LATEX if latex else PARTIAL_MARK)
     headers = [table.row_header, *(c.header for c in table.columns)]
     groups = [c.group for c in table.columns]
     return TableView(

@@ -14,7 +14,8 @@ import pandas as pd
 
 from p2p_eval.measures import entry_type
 from reports.entries import document_facts
-from reports.tables import Column, ReportTable, Row, entry_cells, kind_columns
+from reports.coverage import coverage
+from reports.tables import Column, ReportTable, Row, entry_cells, kind_columns, real_rows_last
 
 
 def _groups(documents: Sequence[dict[str, Any]]) -> list[str]:
@@ -56,10 +57,16 @@ def summary_table(
             columns.append(replace(column, key=f"{index}:{column.key}", score=column.field, group=group))
             sources.append((index, column))
     entries = [{e["name"]: e for e in d["runs"]} for d in documents]
-    names = list(dict.fromkeys([*order, *(n for by_name in entries for n in by_name)]))
+    firsts = {}  # each name's first entry: what decides whether it is a ground-truth row
+    for by_name in entries:
+        for name, entry in by_name.items():
+            firsts.setdefault(name, entry)
+    names = [e if isinstance(e, str) else e["name"]
+             for e in real_rows_last([firsts.get(n, n) for n in dict.fromkeys([*order, *firsts])], order)]
     shape = (len(names), len(columns))
-    blocks = {key: np.full(shape, np.nan) for key in ("values", "low", "high", "error")}
+    blocks = {key: np.full(shape, np.nan) for key in ("values", "low", "high", "error", "frames")}
     absent = np.zeros(shape, dtype=bool)
+    partial = np.full(shape, "", dtype=object)
     rows = []
     for i, name in enumerate(names):
         is_real = any(by_name.get(name, {}).get("is_real") for by_name in entries)
@@ -72,6 +79,7 @@ def summary_table(
             cells = entry_cells(entry, column)
             for block, value in zip(("values", "low", "high", "error"), cells):
                 blocks[block][i, j] = value
+            blocks["frames"][i, j], partial[i, j] = coverage(entry, documents[index].get("data") or {})
     keys = [c.key for c in columns]
     frames = {k: pd.DataFrame(v, columns=keys) for k, v in blocks.items()}
     facts = tuple(  # plain text, escaped by each renderer: so the kind, not the (LaTeX) group title
@@ -88,5 +96,6 @@ def summary_table(
         paper=None,
         facts=facts,
         absent=pd.DataFrame(absent, columns=keys),
+        partial=pd.DataFrame(partial, columns=keys),
         **frames,
     )

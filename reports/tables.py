@@ -15,7 +15,9 @@ import pandas as pd
 from p2p_eval.measures import entry_type
 from p2p_eval.paper import GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
 from p2p_eval.results.entries import Spread
+from reports.coverage import coverage, ranked_rows
 from reports.entries import document_facts, interval, ordered_entries, p_value, score
+from reports.formatting import escape_latex
 
 SIGNIFICANCE = 0.05
 """A run's score is marked as different from the baseline when the bootstrap test's p is below this."""
@@ -111,6 +113,12 @@ class ReportTable:
         NaN where no test was made.
     baselines : tuple of str
         The baseline runs those tests compared against.
+    frames : (n_rows, n_columns) float DataFrame or None
+        Frames the cell's entry was scored on (NaN: unknown, or no entry); only
+        the runs scored on the most frames compete for best (`reports.coverage`).
+    partial : (n_rows, n_columns) str DataFrame or None
+        "n of N" where the cell's run had frames of the split left out
+        (``--allow-missing``), else "".
     """
 
     key: str
@@ -128,10 +136,21 @@ class ReportTable:
     absent: pd.DataFrame | None = None
     p_values: pd.DataFrame | None = None
     baselines: tuple[str, ...] = ()
+    frames: pd.DataFrame | None = None
+    partial: pd.DataFrame | None = None
 
     def is_significant(self, row: int, key: str) -> bool:
-        """Whether the run differs from the baseline in this score (p < `SIGNIFICANCE`)."""
-        return bool(self.p_values is not None and self.p_values.loc[row, key] < SIGNIFICANCE)
+        """Whether the run differs from the baseline in this score (p < `SIGNIFICANCE`).
+
+        Runs only: the ground-truth row is a reference, not a contender, even
+        when its file holds a test of it.
+        """
+        return bool(self.rows[row].source == "run" and self.p_values is not None
+                    and self.p_values.loc[row, key] < SIGNIFICANCE)
+
+    def is_partial(self, row: int, key: str) -> bool:
+        """Whether cell (`row`, `key`) comes from a run with frames of the split left out."""
+        return bool(self.partial is not None and self.partial.loc[row, key])
 
     def has(self, source: str) -> bool:
         return any(r.source == source for r in self.rows)
@@ -181,19 +200,25 @@ def document_table(
             f"({matched.kind}, columns {list(matched.columns)})."
         )
     nan = [np.nan] * len(columns)
+    data = document.get("data") or {}
     rows: list[Row] = []
-    cells: list[tuple[list[float], ...]] = []  # per row: values, low, high, error, p-value
-    for entry in ordered_entries(runs, order):
+    cells: list[tuple[list[float], ...]] = []  # per row: values, low, high, error, p-value, frames
+    partial: list[str] = []  # per row: "n of N" for a run with frames left out
+    for entry in real_rows_last(ordered_entries(runs, order), order):
         if isinstance(entry, str):
             rows.append(Row(entry, None, "missing"))
-            cells.append((nan, nan, nan, nan, nan))
+            cells.append((nan, nan, nan, nan, nan, nan))
+            partial.append("")
             continue
         is_real, variant = bool(entry.get("is_real")), entry.get("variant")
         # label_of(None) would find the paper's ground-truth row: a run without a variant keeps its name.
         label = GROUND_TRUTH if is_real else (matched.label_of(variant) if matched and variant else None)
         rows.append(Row(entry["name"], label, "real" if is_real else "run"))
         values, low, high, error = zip(*(entry_cells(entry, c) for c in columns))
-        cells.append((list(values), list(low), list(high), list(error), [p_value(entry, c.field) for c in columns]))
+        scored, count = coverage(entry, data)
+        cells.append((list(values), list(low), list(high), list(error), [p_value(entry, c.field) for c in columns],
+                      [scored] * len(columns)))
+        partial.append(count)
     _drop_ambiguous_labels(rows)
     if paper and matched is not None:
         scale = 100.0 if any(c.percent for c in columns) else 1.0  # the paper prints percentages
@@ -201,17 +226,19 @@ def document_table(
         for paper_row in matched.rows:
             rows.append(Row(paper_row.label, paper_row.label, "paper"))
             error = [e / scale for e in errors[paper_row.label]] if paper_row.label in errors else nan
-            cells.append(([n / scale for n in paper_row.numbers], nan, nan, error, nan))
+            cells.append(([n / scale for n in paper_row.numbers], nan, nan, error, nan, nan))
+            partial.append("")
     frames = [
         pd.DataFrame(np.array([c[i] for c in cells], dtype=float).reshape(len(rows), len(columns)),
                      columns=[c.key for c in columns])
-        for i in range(5)
+        for i in range(6)
     ]
     baselines = {(e.get("baseline_test") or {}).get("baseline") for e in runs} - {None}
+    dataset = data.get("dataset_name")
     return ReportTable(
         key=matched.key if matched else kind,
         kind=kind,
-        caption=matched.caption if matched else entry_type(kind).CAPTION,
+        caption=matched.caption_on(escape_latex(dataset) if dataset else None) if matched else entry_type(kind).CAPTION,
         row_header=matched.row_header if matched else entry_type(kind).ROW_HEADER,
         columns=columns,
         rows=tuple(rows),
@@ -223,7 +250,23 @@ def document_table(
         facts=document_facts(document),
         p_values=frames[4],
         baselines=tuple(sorted(baselines)),
+        frames=frames[5],
+        partial=pd.DataFrame({c.key: partial for c in columns}),
     )
+
+
+def real_rows_last(entries: list, order: tuple[str, ...] = ()) -> list:
+    """The ground-truth rows after the runs, in every table (unless ``--order`` places them).
+
+    Examples
+    --------
+    >>> [e["name"] for e in real_rows_last([{"name": "gt", "is_real": True}, {"name": "a"}])]
+    ['a', 'gt']
+    """
+    def is_real(entry) -> bool:
+        return isinstance(entry, dict) and bool(entry.get("is_real")) and entry.get("name") not in order
+
+    return [e for e in entries if not is_real(e)] + [e for e in entries if is_real(e)]
 
 
 def entry_cells(entry: dict[str, Any], column: Column) -> tuple[float, float, float, float]:
@@ -252,8 +295,9 @@ def _drop_ambiguous_labels(rows: list[Row]) -> None:
 def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     """Cells holding the best score of their column, as displayed.
 
-    Only the runs compete: the real-photo ceiling, the paper's rows and missing
-    runs are never best. Scores are compared after rounding to `decimals`
+    Only the runs compete, and among them only those scored on the most frames
+    (`reports.coverage`): the real-photo ceiling, the paper's rows, missing
+    runs and runs with frames left out are never best. Scores are compared after rounding to `decimals`
     (percent columns after scaling), so every cell that prints the best value
     is marked. `decimals` None: each column's `Column.default_decimals`.
 
@@ -261,13 +305,14 @@ def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     -------
     best : (n_rows, n_columns) bool DataFrame
     """
-    competing = np.array([r.source == "run" for r in table.rows])
+    runs = np.array([r.source == "run" for r in table.rows])
     best = pd.DataFrame(False, index=table.values.index, columns=table.values.columns)
     for column in (c for c in table.columns if c.ranks):
         places = column.default_decimals if decimals is None else decimals
         shown = (table.values[column.key] * (100 if column.percent else 1)).round(places)
         if not column.higher_is_better:
             shown = -shown
+        competing = runs if table.frames is None else ranked_rows(table.frames[column.key].to_numpy(), runs)
         candidates = shown.where(competing)
         if candidates.notna().any():
             best[column.key] = candidates == candidates.max()

@@ -2,12 +2,11 @@
 
 import argparse
 import logging
-import os
 import secrets
 import sys
 from pathlib import Path
 
-from p2p_eval.commands.argtypes import positive_int
+from p2p_eval.commands.argtypes import resamples, seed
 from p2p_eval.errors import InputError
 from study_app.plan_cli import plan_options, run_plan
 from study_app.records import HYPE_PROTOCOLS
@@ -97,13 +96,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     results.add_argument("config", type=Path, nargs="?", help="the study config (not with --records)")
     results.add_argument("--json", type=Path, required=True, help="results document to write")
     results.add_argument("--csv", type=Path, help="also write every answered trial as CSV (study database only)")
-    results.add_argument("--resamples", type=positive_int, default=10_000, help="bootstrap replicates (default 10000)")
+    results.add_argument("--resamples", type=resamples, default=10_000,
+                         help="bootstrap replicates, at least 100 (default 10000)")
     results.add_argument("--records", type=Path, metavar="TRIALS.csv|json",
                          help="analyse per-trial records of a single-image study instead of a study database "
                          "(columns: study_app/records.py)")
     results.add_argument("--protocol", choices=HYPE_PROTOCOLS, help="the records' protocol (with --records)")
-    results.add_argument("--seed", type=int, help="bootstrap seed with --records (default 0; a study database "
-                         "uses its config's seed)")
+    results.add_argument("--seed", type=seed, help="bootstrap seed with --records, 0 to 2**32-1 (default 0; a study "
+                         "database uses its config's seed)")
     plan = add("plan", "raters x trials, power and cost of a study, by simulating it and its bootstrap",
                "p2p-eval study plan --protocol hype-inf --expected 0.3 --half-width 0.03 --pay 1 --pay-per-correct 0.02",
                run_plan)
@@ -177,21 +177,24 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from p2p_eval.results import write_results
+    from p2p_eval.data.files import check_output_path, json_text, write_text
 
     if (args.config is None) == (args.records is None):
         raise InputError("give either a study config or --records TRIALS.csv (with --protocol), not both or neither.")
+    for path, option in ((args.json, "--json"), (args.csv, "--csv")):  # before any work
+        if path is not None:
+            check_output_path(path, option=option)
     if args.records is not None:
         document, rows = _records_document(args), None
     else:
         document, rows = _database_document(args)
-    write_results(args.json, document)
+    texts = [(args.json, json_text(document))]  # both made before either is written: both files or neither
     if args.csv:  # only with a database: _records_document refuses --csv
         from study_app.analysis import trials_csv
 
-        tmp = args.csv.with_name(f".{args.csv.name}.tmp")
-        tmp.write_text(trials_csv(rows), encoding="utf-8")
-        os.replace(tmp, args.csv)
+        texts.append((args.csv, trials_csv(rows)))
+    for path, text in texts:
+        write_text(path, text)
     for line in _result_lines(document):
         print(line)
     print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv else ""))

@@ -16,7 +16,8 @@ def results(tmp_path: Path) -> dict[str, Path]:
     """Three results files: Table 1's losses, colourfulness, and a study with an awkward name."""
     paths = {"fcn": tmp_path / "fcn.json", "color": tmp_path / "color.json", "study": tmp_path / "study.json"}
     fcn = losses_document()
-    fcn["runs"][1]["class_iou"] = None  # an undefined score
+    fcn["runs"][1]["class_iou"] = None  # an undefined score, with no confusion to recompute it from (#14.7)
+    fcn["runs"][1].update(confusion=None, confusion_other=None, per_class=None)
     fcn["runs"][4]["baseline_test"] = {"baseline": "unet-l1", "n_frames": 2, "pixel_acc": {
         "difference": 0.28, "interval": [0.2, 0.35], "p_value": 0.001}}
     write_results(paths["fcn"], fcn)
@@ -139,6 +140,16 @@ def test_bad_input_gives_clear_errors(results, tmp_path, capsys):
 
     assert main(["report", "md", str(tmp_path / "absent.json")]) == 2
     assert "absent.json" in _error(capsys)
+
+
+@pytest.mark.parametrize("command", ["latex", "md", "html"])
+def test_a_bad_out_path_stops_before_any_file_is_read(tmp_path, capsys, command):
+    # #14.12: `--out` naming a folder (or below a file) failed only after every file was read and rendered.
+    (tmp_path / "a-file").write_text("")
+    bad = tmp_path / "a-file" / "report" if command == "html" else tmp_path
+    assert main(["report", command, str(tmp_path / "absent.json"), "--out", str(bad)]) == 2
+    err = _error(capsys)
+    assert f"--out {bad}" in err and "absent.json" not in err  # the path, not the (missing) results file
 
 
 def test_help_has_examples(capsys):

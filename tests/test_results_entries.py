@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from results_factory import colorfulness_document, losses_document, study_document
+from results_factory import colorfulness_document, fcn_document, losses_document, study_document
 
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_json, write_json
@@ -118,3 +118,49 @@ def test_a_version_1_document_from_disk_is_upgraded_not_rewritten(tmp_path):
     assert load_results(path)["data"]["dataset_name"] == "tiny"
     assert path.read_bytes() == before
     assert read_json(path)["version"] == 1
+
+
+def _colorfulness_with_frames():
+    document = _documents()["colorfulness"]
+    document["data"]["n_frames"] = 2  # every run has both frames: scores recomputable from the file
+    return document
+
+
+@pytest.mark.parametrize("kind, change, message", [
+    ("fcn-score", lambda d: d["runs"][0].update(pixel_acc=0.9), "'pixel_acc' is 0.9 but"),
+    ("fcn-score", lambda d: d["runs"][0]["per_class"][3].update(iou=0.5), "'wall iou' is 0.5 but"),
+    ("fcn-score", lambda d: d["runs"][2]["confusion"][0].__setitem__(0, 1), "'pixel_acc' is"),
+    ("label-score", lambda d: d["runs"][1].update(class_acc=0.25), "'class_acc' is 0.25 but"),
+    ("colorfulness", lambda d: d["runs"][0].update(L=0.5), "'L' is 0.5 but"),
+])
+def test_scores_that_disagree_with_the_files_own_state_are_refused(kind, change, message, tmp_path, capsys):
+    # #14.7: `report` rendered whatever a file said; now a score must be what its stored state gives.
+    document = {"colorfulness": _colorfulness_with_frames, "fcn-score": lambda: _documents()["fcn-score"],
+                "label-score": lambda: fcn_document([("p2l", "photo2labels-l1", 0.7)], kind="label-score")}[kind]()
+    load = Results.from_dict(copy.deepcopy(document))  # untouched: reads
+    assert load.kind == kind
+    change(document)
+    write_json(tmp_path / "bad.json", document)
+    with pytest.raises(InputError, match="the file was damaged or edited") as err:
+        load_results(tmp_path / "bad.json")
+    assert message in str(err.value) and "recomputed from its" in str(err.value)
+    assert main(["report", "md", str(tmp_path / "bad.json"), "--out", str(tmp_path / "t.md")]) == 2
+    assert not (tmp_path / "t.md").exists()
+
+
+def test_files_scored_under_either_absent_class_rule_read_back(tmp_path, prepared):
+    # Classes absent from the ground truth score differently under the two rules; each file reads under its own.
+    from conftest import make_run
+    from p2p_eval.data.prepared import PreparedDataset, record_segmenter
+    from p2p_eval.segmenters import save_segmenter
+    from scoring_helpers import unet_segmenter
+
+    make_run(tmp_path / "runs" / "good", prepared)
+    save_segmenter(prepared / "seg.pt", unet_segmenter())
+    record_segmenter(PreparedDataset.load(prepared), prepared / "seg.pt")
+    for rule in ("nan", "zero"):
+        out = tmp_path / f"{rule}.json"
+        assert main(["fcn-score", str(tmp_path / "runs"), "--absent-classes", rule, "--json", str(out),
+                     "--workers", "0", "--resamples", "100", "--quiet"]) == 0
+        (entry,) = load_results(out)["runs"]
+        assert any(c["acc"] is None for c in entry["per_class"]) == (rule == "nan")  # some class is absent

@@ -129,3 +129,15 @@ def test_admin_table_shows_the_bootstrap_sd(app):
             assert f"{100 * run['fool_rate']:.1f}% ± {100 * run['bootstrap_sd']:.1f}%" in page
             low, high = run["intervals"]["fool_rate"]
             assert f"{100 * low:.1f}–{100 * high:.1f}%" in page
+
+
+def test_results_command_checks_its_outputs_and_arguments_before_any_work(study_config, tmp_path, capsys):
+    # #14.12, .15: a --json naming a folder failed after the analysis; --seed -1 after the bootstrap.
+    (tmp_path / "a-file").write_text("")
+    for option, path in (("--json", tmp_path), ("--csv", tmp_path / "a-file" / "trials.csv")):
+        argv = ["--json", str(tmp_path / "s.json"), option, str(path)] if option == "--csv" else [option, str(path)]
+        assert main(["study", "results", str(study_config), *argv]) == 2
+        assert f"{option} {path}" in capsys.readouterr().err  # before the database was opened: it has no answers
+    with pytest.raises(SystemExit) as stop:
+        main(["study", "results", "--records", "r.csv", "--protocol", "hype-inf", "--json", "x.json", "--seed", "-1"])
+    assert stop.value.code == 2 and "--seed" in capsys.readouterr().err

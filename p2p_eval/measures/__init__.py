@@ -9,8 +9,9 @@ A measure scored by the shared session (`p2p_eval.session`) is a folder
 ``cli.py``
     ``HELP``, ``DESCRIPTION``, ``EPILOG``, ``WITH_REAL``, ``DEFAULT_WORKERS``,
     ``add_arguments(parser)``, ``settings(args, device)`` and, optionally,
-    ``write_outputs(args, results) -> list[Path]``: argparse only, so
-    ``p2p-eval --help`` stays fast.
+    ``write_outputs(args, results) -> list[Path]`` with
+    ``output_paths(args) -> [(path, option)]`` (what it will write, checked
+    before any work): argparse only, so ``p2p-eval --help`` stays fast.
 ``measure.py``
     ``MEASURE``: its `p2p_eval.measures.base.Measure` subclass (named
     per-frame states, how one image gives them, how summed states score) and

@@ -10,7 +10,9 @@ In the torchmetrics spirit, a measure declares
   on its device), which returns the batch's per-frame states;
 * how to turn states into scores: `compute`, under (B, N) frame weights, so
   the point estimate, bootstrap replicates and paired tests are one call;
-* its entry type (`entry_type`) and the fields it adds to it (`entry_fields`).
+* its entry type (`entry_type`) and the fields it adds to it (`entry_fields`);
+* what a cached frame's states must satisfy (`check_record`), so a wrong
+  record is recomputed rather than trusted.
 
 The session (`p2p_eval.session`) finds the runs, matches frames, caches each
 frame's states (keyed by `namespace` and the content of the image and of the
@@ -94,6 +96,10 @@ class Measure(abc.ABC):
         What the ground-truth row is, for the document's ``protocol.real_row``.
     default_batch_size : int
         Frames per `update` (and per cache transaction) unless the user says.
+    run_direction : {"AtoB", "BtoA"} or None
+        The runs it scores: "AtoB" (labels->photos: generated photos), "BtoA"
+        (photo->labels: generated label maps); runs of the other direction are
+        refused before scoring. None: any run.
     """
 
     kind: ClassVar[str]
@@ -104,6 +110,7 @@ class Measure(abc.ABC):
     reference_input: ClassVar[str | None] = None
     real_row: ClassVar[str] = "the dataset's real images, scored as a run"
     default_batch_size: ClassVar[int] = 8
+    run_direction: ClassVar[str | None] = None
 
     states: tuple[State, ...]
     """The per-frame states (an instance attribute: shapes may depend on settings)."""
@@ -144,6 +151,18 @@ class Measure(abc.ABC):
         (None when the measure has none); select the frames of `states` from
         it when the reference is paired frame by frame.
         """
+
+    def check_record(self, record: np.void, frame: Frame) -> str | None:
+        """Why a cached record cannot be `frame`'s (None: it can); it is then recomputed.
+
+        `record` holds the measure's states and the engine's (``image_size``,
+        the image's (H, W)). Check what the states must satisfy whatever the
+        image: a confusion counts every labelled pixel of the frame once, a
+        histogram counts every pixel once per channel. The cache's checksum
+        already caught damaged bytes; this catches records that are well-formed
+        but wrong. May raise `p2p_eval.errors.InputError` for an unreadable frame file.
+        """
+        return None
 
     def computing(self) -> ContextManager:
         """Entered around all `update` calls (a model's device and mode)."""

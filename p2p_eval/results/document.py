@@ -140,7 +140,7 @@ class Results:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise InputError(f"{source}: several run entries are named {dupes}; each run must appear once.")
-        types[kind].check_document(entries, document.get("protocol") or {}, source)
+        types[kind].check_document(entries, document.get("protocol") or {}, source, data=document.get("data") or {})
         return cls(kind, entries, document.get("protocol") or {}, document.get("data") or {},
                    str(document.get("created", "")), document.get("provenance") or {},
                    _comparisons(types[kind], document.get("comparisons"), entries, source))

@@ -87,6 +87,26 @@ class Score:
             )
 
 
+def first_disagreement(stored: Mapping[str, float | None], recomputed: Mapping[str, float]) -> str | None:
+    """The first stored value that differs from its recomputed one (NaN recomputed = None stored), described.
+
+    Examples
+    --------
+    >>> first_disagreement({"pixel_acc": 0.9}, {"pixel_acc": 0.373})
+    "'pixel_acc' is 0.9 but 0.373 recomputed"
+    >>> first_disagreement({"iou": None}, {"iou": float("nan")}) is None
+    True
+    """
+    for key, value in stored.items():
+        again = float(recomputed[key])
+        if math.isnan(again):
+            if value is not None:
+                return f"{key!r} is {value} but does not exist (NaN) recomputed"
+        elif value is None or abs(value - again) > _TOLERANCE * max(1.0, abs(again)):
+            return f"{key!r} is {value} but {again:.6g} recomputed"
+    return None
+
+
 def check_ordered(low: float | None, high: float | None, where: str, what: str) -> None:
     """Raise `InputError` if an interval's low bound lies above its high bound."""
     if low is not None and high is not None and low > high + _TOLERANCE:
@@ -242,12 +262,15 @@ class Entry:
         return {}
 
     @classmethod
-    def check_document(cls, entries: "tuple[Entry, ...]", protocol: Mapping[str, Any], source: str) -> None:
+    def check_document(cls, entries: "tuple[Entry, ...]", protocol: Mapping[str, Any], source: str, *,
+                       data: Mapping[str, Any] | None = None) -> None:
         """Checks that need the whole document, run after every entry was read (none by default).
 
         For a kind whose scores can be recomputed from stored state under the
-        document's protocol (FCN-scores from the confusion and the absent-class
-        rule), this is where a contradiction is refused.
+        document's `protocol` and `data` (FCN-scores from the confusion and the
+        absent-class rule; colorfulness from the histograms and the reference),
+        this is where a contradiction is refused: a file whose numbers disagree
+        with its own state was damaged or edited, and none of it can be trusted.
         """
 
     def check(self, where: str) -> None:
@@ -280,6 +303,9 @@ class RunEntry(Entry):
         The ground-truth row (real photos), a reference rather than a contender.
     n_images : int or None
         Frames scored for this row.
+    image_sizes : tuple of (height, width, frames) or None
+        The sizes of the row's images as read, before any resizing, most
+        frequent first (None in files written before p2p-eval recorded them).
     baseline_test : BaselineTest or None
     """
 
@@ -287,10 +313,13 @@ class RunEntry(Entry):
     preset: str | None = None
     is_real: bool = False
     n_images: int | None = None
+    image_sizes: tuple[tuple[int, int, int], ...] | None = None
     baseline_test: BaselineTest | None = None
 
     def _own_dict(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        head = {"variant": self.variant, "preset": self.preset, "is_real": self.is_real, "n_images": self.n_images}
+        head = {"variant": self.variant, "preset": self.preset, "is_real": self.is_real, "n_images": self.n_images,
+                "image_sizes": None if self.image_sizes is None else
+                [{"height": h, "width": w, "frames": n} for h, w, n in self.image_sizes]}
         return head, {"baseline_test": self.baseline_test.to_dict() if self.baseline_test else None}
 
     @classmethod
@@ -304,6 +333,7 @@ class RunEntry(Entry):
             "preset": text(value.get("preset"), where, "preset"),
             "is_real": is_real,
             "n_images": integer(value.get("n_images"), where, "n_images"),
+            "image_sizes": _image_sizes(value.get("image_sizes"), where),
             "baseline_test": None if test is None else BaselineTest.from_dict(test, cls.SCORES, where),
         }
 
@@ -315,4 +345,24 @@ class RunEntry(Entry):
         super().check(where)
         if self.baseline_test is not None:
             self.baseline_test.check(self.SCORES, where)
+        if self.image_sizes is not None and self.n_images is not None \
+                and sum(n for _, _, n in self.image_sizes) != self.n_images:
+            raise InputError(f"{where}: \"image_sizes\" counts {sum(n for _, _, n in self.image_sizes)} frames but "
+                             f"\"n_images\" is {self.n_images}; the file is damaged or was edited. Regenerate it "
+                             "with the command that wrote it.")
+
+
+def _image_sizes(value: Any, where: str) -> tuple[tuple[int, int, int], ...] | None:
+    """``[{"height", "width", "frames"}, ...]`` (whole numbers >= 1), or None."""
+    if value is None:
+        return None
+    shape = '[{"height": H, "width": W, "frames": N}, ...]'
+    if not isinstance(value, list) or not all(isinstance(v, dict) and set(v) == {"height", "width", "frames"}
+                                              for v in value):
+        raise InputError(f"{where}: \"image_sizes\" must be {shape}, got {value!r}.")
+    sizes = tuple(tuple(integer(v[k], where, f"image_sizes {k}", nullable=False) for k in ("height", "width", "frames"))
+                  for v in value)
+    if any(0 in size for size in sizes):
+        raise InputError(f"{where}: \"image_sizes\" must hold sizes and counts >= 1, got {value!r}.")
+    return sizes
 

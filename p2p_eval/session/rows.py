@@ -12,6 +12,7 @@ from pathlib import Path
 from p2p_eval.measures.base import Measure
 from p2p_eval.measures.states import FrameStates
 from p2p_eval.results.entries import BaselineTest, RunEntry
+from p2p_eval.session.checks import size_counts
 from p2p_eval.stats import Bootstrap, bootstrap_scores, paired_bootstrap_test
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def row_entry(
         scores={key: _finite(i.value) for key, i in intervals.items()},
         intervals={key: (_finite(i.low), _finite(i.high)) for key, i in intervals.items()},
         variant=row.variant, preset=row.preset, is_real=row.is_real, n_images=len(row.states),
-        baseline_test=test, **measure.entry_fields(row),
+        image_sizes=tuple(size_counts(row.states["image_size"])), baseline_test=test, **measure.entry_fields(row),
     )
 
 

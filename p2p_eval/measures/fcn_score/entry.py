@@ -4,11 +4,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from p2p_eval.classes import CLASS_NAMES, NUM_CLASSES
 from p2p_eval.errors import InputError
-from p2p_eval.metrics.confusion import SCORES
+from p2p_eval.metrics.confusion import ABSENT_RULES, SCORES, fcn_scores, per_class_scores
 from p2p_eval.paper import FCN_COLUMNS
-from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.entries import RunEntry, Score, first_disagreement
 from p2p_eval.results.fields import number
 
 FCN_SCORES = tuple(Score(key, title) for key, title in zip(SCORES, FCN_COLUMNS))
@@ -78,11 +80,47 @@ class FcnEntry(RunEntry):
         classes = self.per_class or tuple(ClassScore(name, None, None) for name in CLASS_NAMES)
         return {**{f"acc_{c.name}": c.acc for c in classes}, **{f"iou_{c.name}": c.iou for c in classes}}
 
+    @classmethod
+    def check_document(cls, entries: "tuple[FcnEntry, ...]", protocol: Mapping[str, Any], source: str, *,
+                       data: Mapping[str, Any] | None = None) -> None:
+        """Every score and per-class value equals what the entry's own confusion gives.
+
+        Under the document's absent-class rule (``protocol.absent_classes``;
+        both rules are tried when it names neither, as files written before
+        the rule was recorded do). A file that contradicts itself was damaged
+        or edited: it is refused, not rendered.
+        """
+        rule = protocol.get("absent_classes")
+        rules = (rule,) if rule in ABSENT_RULES else ABSENT_RULES
+        for entry in entries:
+            if entry.confusion is None:
+                continue
+            other = entry.confusion_other if entry.confusion_other is not None else [0] * NUM_CLASSES
+            counts = np.column_stack([np.asarray(entry.confusion, dtype=np.int64), np.asarray(other, dtype=np.int64)])
+            problems = [_disagreement(entry, counts, r) for r in rules]
+            if all(problems):
+                raise InputError(
+                    f"{source}: run {entry.name!r}: {problems[0]} from its own confusion (absent classes "
+                    f"{rules[0]!r}); the file was damaged or edited, so none of its numbers can be trusted. "
+                    "Regenerate it with the command that wrote it.")
+
     def check(self, where: str) -> None:
         super().check(where)
         for c in self.per_class or ():
             for what, value in (("acc", c.acc), ("iou", c.iou)):
                 Score(what, what).check(value, where, f"per_class {c.name!r} {what}")
+
+
+def _disagreement(entry: FcnEntry, counts: np.ndarray, rule: str) -> str | None:
+    """How `entry`'s scores and per-class values differ from those of `counts` under `rule` (None: they agree)."""
+    scores = fcn_scores(counts, rule)
+    found = first_disagreement(entry.scores, scores)
+    if found or entry.per_class is None:
+        return found
+    acc, iou = per_class_scores(counts, rule)
+    stored = {f"{c.name} {what}": value for c in entry.per_class for what, value in (("acc", c.acc), ("iou", c.iou))}
+    return first_disagreement(stored, {**{f"{n} acc": a for n, a in zip(CLASS_NAMES, acc)},
+                                       **{f"{n} iou": i for n, i in zip(CLASS_NAMES, iou)}})
 
 
 def _class_score(value: Any, where: str) -> ClassScore:

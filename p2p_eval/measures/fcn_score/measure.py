@@ -28,7 +28,9 @@ from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame, Loaded, Measure
 from p2p_eval.measures.fcn_score.entry import ClassScore, FcnEntry
-from p2p_eval.measures.fcn_score.inputs import RESIZE_KERNEL, label_size, photo_input, read_train_ids
+from p2p_eval.measures.fcn_score.inputs import (
+    RESIZE_KERNEL, label_size, labelled_pixels, photo_input, read_train_ids,
+)
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.confusion import ABSENT_RULES, confusion_matrices, fcn_scores, per_class_scores
 from p2p_eval.segmenters.checkpoint import Segmenter, load_segmenter
@@ -72,6 +74,13 @@ class ConfusionMeasure(Measure):
 
     def batch_key(self, frame: Frame) -> tuple[int, int]:
         return label_size(frame.path("trainids"))  # no padding, no cropping: equal label sizes share a batch
+
+    def check_record(self, record: np.void, frame: Frame) -> str | None:
+        """A frame's confusion counts each of its labelled pixels exactly once."""
+        counted, labelled = int(record["confusion"].sum()), labelled_pixels(frame.path("trainids"))
+        if counted != labelled or (record["confusion"] < 0).any():
+            return f"its confusion counts {counted} pixels, but {frame.path('trainids')} labels {labelled}"
+        return None
 
     def compute(self, states: FrameStates, weights: np.ndarray, reference: FrameStates | None) -> dict[str, np.ndarray]:
         return fcn_scores(states.sums("confusion", weights), self.absent_rule)
@@ -145,6 +154,7 @@ class FcnScore(ConfusionMeasure):
     Settings = FcnSettings
     entry_type = FcnEntry
     real_input = "photo"
+    run_direction = "AtoB"
     real_row = "the dataset's real photos, segmented and scored as a run"
 
     def __init__(self, segmenter: Segmenter, dataset: PreparedDataset, *, device: torch.device | None = None,

@@ -14,6 +14,7 @@ import functools
 import logging
 
 from p2p_eval.commands.argtypes import non_negative_int, positive_int
+from p2p_eval.stats import DEFAULT_RESAMPLES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,13 +35,15 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
     parser.add_argument("--split", default="val", help="split to score (default: val)")
     parser.add_argument("--json", metavar="OUT", help="write the results document here")
     parser.add_argument("--csv", metavar="OUT", help="write one CSV row per run here")
-    parser.add_argument("--with-real", action="store_true", help=cli.WITH_REAL)
+    if cli.WITH_REAL is not None:  # None: the measure has no ground-truth row
+        parser.add_argument("--with-real", action="store_true", help=cli.WITH_REAL)
     parser.add_argument("--baseline", metavar="RUN",
                         help="paired bootstrap test of every run against this one (a run's name or its folder)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score the frames a run has, warning how many are left out, instead of refusing")
-    parser.add_argument("--resamples", type=positive_int, default=1000, metavar="B",
-                        help="bootstrap resamples (default: 1000)")
+    resamples = getattr(cli, "DEFAULT_RESAMPLES", DEFAULT_RESAMPLES)
+    parser.add_argument("--resamples", type=positive_int, default=resamples, metavar="B",
+                        help=f"bootstrap resamples (default: {resamples})")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--workers", type=non_negative_int, default=cli.DEFAULT_WORKERS, metavar="N",
                         help=f"decoding threads, 0 = decode between batches (default: {cli.DEFAULT_WORKERS})")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser)
     requested = getattr(args, "device", None)
     try:
         config = SessionConfig(
-            runs=tuple(args.runs), data=args.data, split=args.split, with_real=args.with_real,
+            runs=tuple(args.runs), data=args.data, split=args.split, with_real=getattr(args, "with_real", False),
             baseline=args.baseline, allow_missing=args.allow_missing, batch_size=getattr(args, "batch_size", None),
             workers=args.workers, bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
             progress=not args.quiet,

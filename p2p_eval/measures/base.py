@@ -89,11 +89,17 @@ class Measure(abc.ABC):
     reference_input : str or None
         A dataset file whose states every score needs (``"photo"``: the real
         photos for colorfulness); the session computes them once per dataset
-        (cached there) and passes them to `compute`.
-    real_row : str
-        What the ground-truth row is, for the document's ``protocol.real_row``.
+        (cached there) and passes them to `compute`, for the frames
+        `reference_frames` names.
+    real_row : str or None
+        What the ground-truth row is, for the document's ``protocol.real_row``;
+        None: the measure has no ground-truth row (``--with-real`` is refused).
     default_batch_size : int
         Frames per `update` (and per cache transaction) unless the user says.
+    centred_scores : tuple of str
+        Scores whose bootstrap replicates are biased against the point
+        estimate (FID: a replicate repeats frames); their intervals and paired
+        tests are centred on the point (`p2p_eval.stats.centred_interval`).
     """
 
     kind: ClassVar[str]
@@ -102,8 +108,9 @@ class Measure(abc.ABC):
     frame_inputs: ClassVar[tuple[str, ...]] = ()
     real_input: ClassVar[str | None] = None
     reference_input: ClassVar[str | None] = None
-    real_row: ClassVar[str] = "the dataset's real images, scored as a run"
+    real_row: ClassVar[str | None] = "the dataset's real images, scored as a run"
     default_batch_size: ClassVar[int] = 8
+    centred_scores: ClassVar[tuple[str, ...]] = ()
 
     states: tuple[State, ...]
     """The per-frame states (an instance attribute: shapes may depend on settings)."""
@@ -144,6 +151,16 @@ class Measure(abc.ABC):
         (None when the measure has none); select the frames of `states` from
         it when the reference is paired frame by frame.
         """
+
+    def reference_frames(self, split_frames: Sequence[str], scored: Sequence[str]) -> Sequence[str]:
+        """The frames whose `reference_input` states `compute` gets: by default those some row
+        scored (a paired reference); a measure against a fixed reference returns the whole split."""
+        return scored
+
+    def point_scores(self, states: FrameStates, reference: FrameStates | None) -> dict[str, float | None]:
+        """Scores of a row computed once from all its frames, with no bootstrap interval and no
+        paired test (KID: its spread is its standard deviation over subsets, an entry field)."""
+        return {}
 
     def computing(self) -> ContextManager:
         """Entered around all `update` calls (a model's device and mode)."""

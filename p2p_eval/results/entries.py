@@ -39,6 +39,9 @@ class Score:
     percent : bool
         A fraction shown as a percentage.
     higher_is_better : bool
+    decimals : int or None
+        Decimals report tables print by default (KID's 0.0123 needs 4);
+        None: 2, or 1 for percentages, as the paper prints its numbers.
     """
 
     key: str
@@ -47,6 +50,7 @@ class Score:
     high: float = 1.0
     percent: bool = False
     higher_is_better: bool = True
+    decimals: int | None = None
 
     def check(self, value: float | None, where: str, what: str | None = None) -> None:
         """Raise `InputError` if `value` (None: no score) lies outside [low, high]."""
@@ -265,6 +269,10 @@ class RunEntry(Entry):
     def csv_fields(self) -> dict[str, Any]:
         """The kind's own CSV columns (flat values), after the scores."""
         return {}
+
+    def notes(self) -> tuple[str, ...]:
+        """Lines the terminal table prints under the scores for this entry (KID's spread, small-N warnings)."""
+        return ()
 
     def check(self, where: str) -> None:
         super().check(where)

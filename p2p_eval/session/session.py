@@ -21,13 +21,13 @@ from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.data.runs import Run, discover_runs, match_frames, recorded_dataset
 from p2p_eval.distributed import SINGLE, Distributed
 from p2p_eval.errors import InputError
-from p2p_eval.measures import measure_class
+from p2p_eval.measures import measure_class, measure_cli
 from p2p_eval.measures.base import Frame, Measure
 from p2p_eval.paper import GROUND_TRUTH
 from p2p_eval.results.document import Results
 from p2p_eval.session.engine import compute_states
 from p2p_eval.session.rows import ScoredRow, row_entry
-from p2p_eval.stats import Bootstrap
+from p2p_eval.stats import DEFAULT_RESAMPLES, Bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     dataset = recorded_dataset(runs, config.data)
     split_frames = dataset.frames(config.split)
     matches = [match_frames(run, split_frames, config.split, allow_missing=config.allow_missing) for run in runs]
+    if config.with_real and measure_class(kind).real_row is None:
+        raise InputError(f"{kind} has no ground-truth row: leave out --with-real (with_real=False).")
     measure = measure_class(kind).open(settings, dataset, config.split)
     compute = functools.partial(
         _compute_row, measure, dataset, config.split, batch_size=config.batch_size or measure.default_batch_size,
@@ -110,8 +112,9 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     real_row = config.with_real and measure.real_input is not None
     used = {f for pairs in matches for f, _ in pairs} | (set(split_frames) if real_row else set())
     scored = [f for f in split_frames if f in used]  # by some row, in split order
-    _check_files(dataset, config.split, [*measure.frame_inputs, measure.reference_input,
-                                         measure.real_input if real_row else None], scored)
+    _check_files(dataset, config.split, [*measure.frame_inputs, measure.real_input if real_row else None], scored)
+    reference_frames = list(measure.reference_frames(split_frames, scored)) if measure.reference_input else []
+    _check_files(dataset, config.split, [measure.reference_input], reference_frames)
     rows = []
     if real_row:
         pairs = [(f, dataset.path(config.split, f, measure.real_input)) for f in split_frames]
@@ -120,7 +123,7 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
         rows.append(compute(run.name, run, pairs, cache_path_for(run.root)))
     reference = None
     if measure.reference_input:
-        pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in scored]
+        pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in reference_frames]
         reference = compute("real photos", None, pairs, cache_path_for(dataset.root)).states
     measure.check_rows(rows)
     base = next((r for r in rows if baseline is not None and not r.is_real and r.name == baseline.name), None)
@@ -199,7 +202,7 @@ def score(
     allow_missing: bool = False,
     batch_size: int | None = None,
     workers: int = 2,
-    bootstrap: Bootstrap = Bootstrap(),
+    bootstrap: Bootstrap | None = None,
     progress: bool = True,
     distributed: Distributed = SINGLE,
     **settings: Any,
@@ -209,11 +212,13 @@ def score(
     Parameters
     ----------
     kind : str
-        ``"fcn-score"``, ``"label-score"``, ``"colorfulness"`` (`p2p_eval.measures.MEASURES`).
+        ``"fcn-score"``, ``"label-score"``, ``"colorfulness"``, ``"fid"``, ``"lpips"``,
+        ``"similarity"`` (`p2p_eval.measures.MEASURES`).
     runs : path or sequence of paths
         Run folders, or folders of runs.
     data, split, with_real, baseline, allow_missing, batch_size, workers, bootstrap, progress
-        As `SessionConfig` (and the subcommand's options of the same names).
+        As `SessionConfig` (and the subcommand's options of the same names);
+        `bootstrap` None: the measure's default resamples (``--resamples``'s default).
     distributed : Distributed, optional
         Shard over torchrun processes (`p2p_eval.distributed.setup_distributed`).
     **settings
@@ -227,6 +232,8 @@ def score(
         ``results.write(path)`` writes the JSON the subcommand writes.
     """
     runs = (str(runs),) if isinstance(runs, (str, Path)) else tuple(str(r) for r in runs)
+    if bootstrap is None:
+        bootstrap = Bootstrap(resamples=getattr(measure_cli(kind), "DEFAULT_RESAMPLES", DEFAULT_RESAMPLES))
     config = SessionConfig(runs=runs, data=None if data is None else str(data), split=split, with_real=with_real,
                            baseline=None if baseline is None else str(baseline), allow_missing=allow_missing,
                            batch_size=batch_size, workers=workers, bootstrap=bootstrap, progress=progress)

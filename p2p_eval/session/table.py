@@ -44,19 +44,23 @@ def format_table(results: Results) -> str:
     for score in scores:
         values = [e.scores[score.key] for e in entries if not e.is_real and _finite(e.scores[score.key])]
         best[score.key] = (max if score.higher_is_better else min)(values) if values else None
-    rows = [["run", "n", *(s.title for s in scores)]]
+    rows = [["run", "n", *(s.title + ("" if s.higher_is_better else " (lower is better)") for s in scores)]]
     for e in entries:
         cells = []
         for score in scores:
             value = e.scores[score.key]
             mark = "*" if not e.is_real and best[score.key] is not None and value == best[score.key] else " "
-            low, high = e.intervals.get(score.key, (None, None))
-            cells.append(f"{_num(value)}{mark} [{_num(low)}, {_num(high)}]")
+            if score.key in e.intervals:
+                low, high = e.intervals[score.key]
+                cells.append(f"{_num(value)}{mark} [{_num(low)}, {_num(high)}]")
+            else:  # a score with no bootstrap interval (KID: its spread is in the notes below)
+                cells.append(f"{_num(value)}{mark}")
         rows.append([e.name + (" (real)" if e.is_real else ""), str(e.n_images), *cells])
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     lines = [title, *("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)]
     if any(e.is_real for e in entries):
         lines.append("(real): " + str(results.protocol.get("real_row") or "the dataset's real images, scored the same way"))
+    lines += [f"{e.name}: {note}" for e in entries for note in e.notes()]
     tests = [e for e in entries if e.baseline_test is not None]
     if tests:
         lines.append(f"paired bootstrap tests vs {tests[0].baseline_test.baseline} (run - baseline, on the frames "

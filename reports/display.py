@@ -13,6 +13,8 @@ from reports.tables import SIGNIFICANCE, ReportTable, best_mask
 
 PAPER_MARK = "(paper)"
 DAGGER_LATEX = "$^\\dagger$"
+LOWER_MARK_LATEX = "$\\downarrow$"
+"""Appended to the header of a column where lower is better (FID, KID, LPIPS)."""
 MAX_DECIMALS = 6
 
 
@@ -91,6 +93,8 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
     notes = []
     if table.has("run"):
         notes.append("Bold: best run per column.")
+    if not all(c.higher_is_better for c in table.columns):
+        notes.append(f"{LOWER_MARK_LATEX}: lower is better.")
     confidence = "95\\%"
     if intervals == "pm":
         notes.append(
@@ -159,7 +163,8 @@ def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> Tab
     intervals = options.intervals or default_intervals(table)
     cells = cell_texts(table, intervals=intervals, decimals=options.decimals,
                        pm="$\\pm$" if latex else "±", dagger=DAGGER_LATEX if latex else "†")
-    headers = [table.row_header, *(c.header for c in table.columns)]
+    headers = [table.row_header, *(c.header + ("" if c.higher_is_better else " " + LOWER_MARK_LATEX)
+                                   for c in table.columns)]
     groups = [c.group for c in table.columns]
     return TableView(
         headers=headers if latex else [plain_text(h) for h in headers],

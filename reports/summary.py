@@ -53,7 +53,7 @@ def summary_table(
     for index, (document, group) in enumerate(zip(documents, groups)):
         for column in kind_columns(document["kind"]):
             columns.append(Column(f"{index}:{column.key}", column.header, column.percent,
-                                  column.higher_is_better, group))
+                                  column.higher_is_better, group, column.decimals))
             sources.append((index, column))
     entries = [{e["name"]: e for e in d["runs"]} for d in documents]
     names = list(dict.fromkeys([*order, *(n for by_name in entries for n in by_name)]))

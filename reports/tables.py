@@ -31,17 +31,22 @@ class Column:
     percent: bool = False  # a fraction shown as a percentage
     higher_is_better: bool = True
     group: str = ""  # header spanning a group of columns (summary tables), LaTeX
+    decimals: int | None = None  # the score's own default (`p2p_eval.results.Score.decimals`)
 
     @property
     def default_decimals(self) -> int:
-        """2 decimals for fractions, 1 for percentages, as the paper prints them."""
+        """The score's own decimals if it declares them, else 2 for fractions and 1 for
+        percentages, as the paper prints them."""
+        if self.decimals is not None:
+            return self.decimals
         return 1 if self.percent else 2
 
 
 def kind_columns(kind: str) -> tuple[Column, ...]:
     """The score columns of a results kind, in the paper's order: the scores its entry type
     declares (`p2p_eval.results.Score`)."""
-    return tuple(Column(s.key, s.title, s.percent, s.higher_is_better) for s in entry_type(kind).SCORES)
+    return tuple(Column(s.key, s.title, s.percent, s.higher_is_better, decimals=s.decimals)
+                 for s in entry_type(kind).SCORES)
 
 
 @dataclass(frozen=True)

@@ -138,8 +138,11 @@ def resampled_frechet_distances(features: np.ndarray, reference: GaussianStats, 
         block = kernel[np.ix_(rows, rows)] - k_w[rows][:, None] - k_w[rows][None, :] + w @ k_w / total
         scale = np.sqrt(w[rows] / (total - 1))
         eigenvalues = np.linalg.eigvalsh(block * scale[:, None] * scale[None, :])
+        # Rank at most min(rows drawn - 1, d): eigenvalues within rounding of 0 are 0, or the
+        # square roots of their rounding noise (~sqrt(eps) each) would add up.
+        eigenvalues[eigenvalues < eigenvalues[-1] * len(eigenvalues) * np.finfo(np.float64).eps] = 0
         diff = means[b] - ref_mean
-        distances[b] = diff @ diff + traces[b] + ref_trace - 2 * np.sqrt(np.clip(eigenvalues, 0, None)).sum()
+        distances[b] = diff @ diff + traces[b] + ref_trace - 2 * np.sqrt(eigenvalues).sum()
     return distances
 
 

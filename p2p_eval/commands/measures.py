@@ -14,7 +14,6 @@ import functools
 import logging
 
 from p2p_eval.commands.argtypes import non_negative_int, positive_int
-from p2p_eval.stats import DEFAULT_RESAMPLES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,9 +40,8 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
                         help="paired bootstrap test of every run against this one (a run's name or its folder)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score the frames a run has, warning how many are left out, instead of refusing")
-    resamples = getattr(cli, "DEFAULT_RESAMPLES", DEFAULT_RESAMPLES)
-    parser.add_argument("--resamples", type=positive_int, default=resamples, metavar="B",
-                        help=f"bootstrap resamples (default: {resamples})")
+    parser.add_argument("--resamples", type=positive_int, default=1000, metavar="B",
+                        help="bootstrap resamples (default: 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--workers", type=non_negative_int, default=cli.DEFAULT_WORKERS, metavar="N",
                         help=f"decoding threads, 0 = decode between batches (default: {cli.DEFAULT_WORKERS})")

@@ -113,7 +113,8 @@ def resampled_frechet_distances(features: np.ndarray, reference: GaussianStats, 
     --------
     >>> x = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
     >>> ref = GaussianStats(np.zeros(2), np.eye(2), n=10)
-    >>> bool(np.isclose(resampled_frechet_distances(x, ref, np.ones((1, 3)))[0], frechet_distance(gaussian_stats(x), ref)))
+    >>> all_rows = resampled_frechet_distances(x, ref, np.ones((1, 3)))[0]
+    >>> bool(np.isclose(all_rows, frechet_distance(gaussian_stats(x), ref)))
     True
     """
     features = check_features(features)

@@ -21,13 +21,13 @@ from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.data.runs import Run, discover_runs, match_frames, recorded_dataset
 from p2p_eval.distributed import SINGLE, Distributed
 from p2p_eval.errors import InputError
-from p2p_eval.measures import measure_class, measure_cli
+from p2p_eval.measures import measure_class
 from p2p_eval.measures.base import Frame, Measure
 from p2p_eval.paper import GROUND_TRUTH
 from p2p_eval.results.document import Results
 from p2p_eval.session.engine import compute_states
 from p2p_eval.session.rows import ScoredRow, row_entry
-from p2p_eval.stats import DEFAULT_RESAMPLES, Bootstrap
+from p2p_eval.stats import Bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def score(
     allow_missing: bool = False,
     batch_size: int | None = None,
     workers: int = 2,
-    bootstrap: Bootstrap | None = None,
+    bootstrap: Bootstrap = Bootstrap(),
     progress: bool = True,
     distributed: Distributed = SINGLE,
     **settings: Any,
@@ -217,8 +217,7 @@ def score(
     runs : path or sequence of paths
         Run folders, or folders of runs.
     data, split, with_real, baseline, allow_missing, batch_size, workers, bootstrap, progress
-        As `SessionConfig` (and the subcommand's options of the same names);
-        `bootstrap` None: the measure's default resamples (``--resamples``'s default).
+        As `SessionConfig` (and the subcommand's options of the same names).
     distributed : Distributed, optional
         Shard over torchrun processes (`p2p_eval.distributed.setup_distributed`).
     **settings
@@ -232,8 +231,6 @@ def score(
         ``results.write(path)`` writes the JSON the subcommand writes.
     """
     runs = (str(runs),) if isinstance(runs, (str, Path)) else tuple(str(r) for r in runs)
-    if bootstrap is None:
-        bootstrap = Bootstrap(resamples=getattr(measure_cli(kind), "DEFAULT_RESAMPLES", DEFAULT_RESAMPLES))
     config = SessionConfig(runs=runs, data=None if data is None else str(data), split=split, with_real=with_real,
                            baseline=None if baseline is None else str(baseline), allow_missing=allow_missing,
                            batch_size=batch_size, workers=workers, bootstrap=bootstrap, progress=progress)

@@ -28,8 +28,6 @@ image content, weights sha256, resize protocol and device type).
 WITH_REAL = ("add the ground-truth row: FID between two random halves of the real photos (the floor at half the "
              "split's size)")
 DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
-DEFAULT_RESAMPLES = 500
-"""Bootstrap resamples of FID (each an eigendecomposition of about 0.63 N x 0.63 N; README, "Speed")."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -33,7 +33,6 @@ from p2p_eval.features.inception import FEATURE_DIM, PUBLISHED_FILE, PUBLISHED_S
 from p2p_eval.features.names import DEFAULT_PROTOCOL, PROTOCOLS
 from p2p_eval.features.resize import inception_batch
 from p2p_eval.measures.base import Frame, Loaded, Measure
-from p2p_eval.measures.fid.cli import DEFAULT_RESAMPLES
 from p2p_eval.measures.fid.entry import FidEntry
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.frechet import MIN_IMAGES_FOR_FID, GaussianStats, gaussian_stats, sample_size_warnings
@@ -231,7 +230,7 @@ class Fid(Measure):
             "kid": {"subsets": s.kid_subsets, "subset_size": s.kid_subset_size, "seed": s.kid_seed,
                     "kernel": "(x.y / d + 1)^3", "estimate": "unbiased MMD^2, mean over subsets; std = np.std"}
                    if s.kid else None,
-            "bootstrap": {"default_resamples": DEFAULT_RESAMPLES, "centred": list(self.centred_scores)},
+            "bootstrap": {"centred": list(self.centred_scores)},
         }
 
 

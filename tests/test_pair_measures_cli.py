@@ -66,7 +66,7 @@ def test_similarity_is_the_mean_of_per_frame_psnr_and_ssim(workspace, caplog):
     assert "n_identical" in (workspace / "s.csv").read_text().splitlines()[0]
 
 
-def test_lpips_is_the_mean_of_the_libraries_distances(workspace, alexnet_file, monkeypatch):
+def test_lpips_is_the_mean_of_the_libraries_distances(workspace, alexnet_file, monkeypatch, caplog):
     document = _run("lpips", workspace / "runs", "--baseline", "noise", "--backbone", alexnet_file,
                     "--json", workspace / "l.json")
     model = load_lpips(alexnet_file)
@@ -79,6 +79,7 @@ def test_lpips_is_the_mean_of_the_libraries_distances(workspace, alexnet_file, m
     backbone = document["protocol"]["backbone"]
     assert backbone["published"] is False and backbone["published_file"] == "alexnet-owt-7be5be79.pth"
     assert len(backbone["sha256"]) == 64 and len(document["protocol"]["lpips"]["linear_sha256"]) == 64
+    assert "is not torchvision's alexnet-owt-7be5be79.pth" in caplog.text  # random weights: said so
     # cached: a re-run computes nothing
     monkeypatch.setattr(LpipsMeasure, "update", lambda *a, **k: pytest.fail("recomputed a cached frame"))
     again = _run("lpips", workspace / "runs", "--baseline", "noise", "--backbone", alexnet_file,

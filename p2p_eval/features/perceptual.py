@@ -185,4 +185,8 @@ def load_lpips(
     network.load_state_dict(linear, strict=False)
     device = torch.device(device)
     network = network.eval().requires_grad_(False).to(device)
-    return Lpips(network, backbone, file_sha256(path), file_sha256(linear_path), device, path)
+    model = Lpips(network, backbone, file_sha256(path), file_sha256(linear_path), device, path)
+    if not model.is_published:
+        logger.warning("%s: sha256 %s... is not torchvision's %s; its LPIPS are not comparable with published "
+                       "numbers.", path, model.backbone_sha256[:12], published_file(backbone))
+    return model

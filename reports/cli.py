@@ -113,8 +113,11 @@ def _tables(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list["Repor
         for d in documents
     ]
     if args.paper:
+        from p2p_eval.paper import TABLES
+
+        published = {t.kind for t in TABLES.values()}
         for path, table in zip(args.results, tables):
-            if not table.has("paper"):
+            if not table.has("paper") and table.kind in published:  # FID, LPIPS ...: the paper has none
                 log.warning("%s: its runs' variants match no paper table; no published rows added.", path)
     return documents, tables, TableOptions(intervals=args.intervals, decimals=args.decimals, names=args.names)
 

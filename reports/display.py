@@ -18,6 +18,8 @@ from reports.tables import SIGNIFICANCE, ReportTable, best_mask
 
 PAPER_MARK = "(paper)"
 DAGGER_LATEX = "$^\\dagger$"
+LOWER_MARK_LATEX = "$\\downarrow$"
+"""Appended to the header of a column where lower is better (FID, KID, LPIPS)."""
 MAX_DECIMALS = 6
 
 
@@ -106,6 +108,8 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
     if table.has("run"):
         notes.append("Bold: best run per column." if table.partial is None or not table.partial.to_numpy().any()
                      else "Bold: best run per column, among the runs scored on the most frames.")
+    if not all(c.higher_is_better for c in table.columns):
+        notes.append(f"{LOWER_MARK_LATEX}: lower is better.")
     confidence = "95\\%"
     values = [c for c in table.columns if c.shows == "value"]
     if intervals == "pm":
@@ -186,7 +190,8 @@ def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> Tab
     cells = cell_texts(table, intervals=intervals, decimals=options.decimals,
                        pm="$\\pm$" if latex else "±", dagger=DAGGER_LATEX if latex else "†",
                        partial=PARTIAL_MARK_LATEX if latex else PARTIAL_MARK)
-    headers = [table.row_header, *(c.header for c in table.columns)]
+    headers = [table.row_header, *(c.header + ("" if c.higher_is_better else " " + LOWER_MARK_LATEX)
+                                   for c in table.columns)]
     groups = [c.group for c in table.columns]
     return TableView(
         headers=headers if latex else [plain_text(h) for h in headers],

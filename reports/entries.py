@@ -64,6 +64,7 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     if isinstance(segmenter, dict):
         digest = str(segmenter.get("sha256") or "")[:12]
         facts.append(f"segmenter {segmenter.get('arch', '?')}" + (f" (sha256 {digest})" if digest else ""))
+    facts += _feature_facts(document["runs"], protocol)
     if issubclass(entry_type(document["kind"]), RatedEntry):
         facts += _study_facts(document["runs"], data, protocol)
     facts += _comparison_facts(document.get("comparisons") or {})
@@ -72,6 +73,23 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
         confidence = float(bootstrap.get("confidence", 0.95))
         facts.append(f"{confidence:.0%} bootstrap intervals, {bootstrap['resamples']} resamples")
     return tuple(facts)
+
+
+def _feature_facts(runs: list[dict[str, Any]], protocol: dict[str, Any]) -> list[str]:
+    """The weights a feature measure used (FID Inception, LPIPS backbone) and what its FIDs can be compared with."""
+    facts = []
+    for key, what in (("features", "Inception"), ("backbone", "LPIPS backbone")):
+        weights = protocol.get(key)
+        if isinstance(weights, dict) and weights.get("sha256"):
+            published = "" if weights.get("published") else ", not the published file: not comparable with papers"
+            facts.append(f"{what} sha256 {str(weights['sha256'])[:12]}{published}")
+    if protocol.get("resize") and isinstance(protocol.get("features"), dict):
+        facts.append(f"resize {protocol['resize']}")
+    if any(r.get("warnings") for r in runs if not r.get("is_real")):
+        facts.append("FID from fewer than 2,000 frames is biased upward: compare only FIDs of equally many frames")
+    if (protocol.get("bootstrap") or {}).get("centred"):
+        facts.append("FID intervals: sampling variability over frames, centred on the FID (not its bias)")
+    return facts
 
 
 def _study_facts(runs: list[dict[str, Any]], data: dict[str, Any], protocol: dict[str, Any]) -> list[str]:

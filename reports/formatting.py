@@ -34,6 +34,7 @@ _LATEX_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
 # The LaTeX used by p2p_eval.paper's captions and labels, and its plain-text reading.
 _LATEX_TO_PLAIN = (
     (r"$\to$", "→"),
+    (r"$\downarrow$", "↓"),
     (r"$\leftrightarrow$", "↔"),
     (r"$\times$", "×"),
     (r"$\pm$", "±"),

@@ -42,7 +42,7 @@ class Column:
     score: str | None = None  # the run entry's score field, when not `key`
     shows: str = "value"  # one of COLUMN_SHOWS
     compared: bool = True  # competes for bold (not: a real-image error rate, an SD, an interval)
-    decimals: int | None = None  # when not `default_decimals`' choice (1 for HYPE-time's ms)
+    decimals: int | None = None  # the score's own (`p2p_eval.results.Score.decimals`: HYPE-time's ms 1, KID 4)
     spread: Spread | None = None  # the score's spread, stored in an entry field of its own (a bootstrap SD)
 
     @property

@@ -112,9 +112,9 @@ def test_bad_input_gives_clear_errors(results, tmp_path, capsys):
     assert main(["report", "latex", str(tmp_path / "newer.json"), "--out", out]) == 2
     assert "newer" in _error(capsys)
 
-    write_json(tmp_path / "kind.json", read_json(results["fcn"]) | {"kind": "fid"})
+    write_json(tmp_path / "kind.json", read_json(results["fcn"]) | {"kind": "hype"})
     assert main(["report", "latex", str(tmp_path / "kind.json"), "--out", out]) == 2
-    assert "'fid'" in _error(capsys)
+    assert "'hype'" in _error(capsys)
 
     broken = read_json(results["fcn"])
     del broken["runs"][2]["class_acc"]

@@ -85,7 +85,7 @@ def test_the_study_entry_reads_what_study_app_writes():
     (lambda d: d["runs"][0]["per_class"][3].update(iou=1.5), "per_class 'wall' iou is 1.5"),
     (lambda d: d["runs"][0].update(confusion=[[1, 2]]), "'confusion' must be 19 x 19 pixel counts"),
     (lambda d: d["runs"][2].update(name="unet-l1"), "several run entries are named ['unet-l1']"),
-    (lambda d: d.update(kind="fid"), "results of kind 'fid'"),
+    (lambda d: d.update(kind="hype"), "results of kind 'hype'"),
 ])
 def test_contradictory_or_foreign_fields_are_refused_naming_the_run_and_field(change, message, tmp_path, capsys):
     document = _documents()["fcn-score"]

@@ -34,7 +34,8 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
     parser.add_argument("--split", default="val", help="split to score (default: val)")
     parser.add_argument("--json", metavar="OUT", help="write the results document here")
     parser.add_argument("--csv", metavar="OUT", help="write one CSV row per run here")
-    parser.add_argument("--with-real", action="store_true", help=cli.WITH_REAL)
+    if cli.WITH_REAL is not None:  # None: the measure has no ground-truth row
+        parser.add_argument("--with-real", action="store_true", help=cli.WITH_REAL)
     parser.add_argument("--baseline", metavar="RUN",
                         help="paired bootstrap test of every run against this one (a run's name or its folder)")
     parser.add_argument("--allow-missing", action="store_true",
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser)
             check_output_path(path, option=option)
     try:
         config = SessionConfig(
-            runs=tuple(args.runs), data=args.data, split=args.split, with_real=args.with_real,
+            runs=tuple(args.runs), data=args.data, split=args.split, with_real=getattr(args, "with_real", False),
             baseline=args.baseline, allow_missing=args.allow_missing, batch_size=getattr(args, "batch_size", None),
             workers=args.workers, bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
             progress=not args.quiet,

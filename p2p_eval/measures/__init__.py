@@ -36,6 +36,9 @@ MEASURES: dict[str, str] = {
     "fcn-score": "p2p_eval.measures.fcn_score",
     "label-score": "p2p_eval.measures.label_score",
     "colorfulness": "p2p_eval.measures.colorfulness",
+    "fid": "p2p_eval.measures.fid",
+    "lpips": "p2p_eval.measures.lpips",
+    "similarity": "p2p_eval.measures.similarity",
 }
 """Measures scored by the shared session: results kind (= subcommand) -> package."""
 

@@ -91,15 +91,21 @@ class Measure(abc.ABC):
     reference_input : str or None
         A dataset file whose states every score needs (``"photo"``: the real
         photos for colorfulness); the session computes them once per dataset
-        (cached there) and passes them to `compute`.
-    real_row : str
-        What the ground-truth row is, for the document's ``protocol.real_row``.
+        (cached there) and passes them to `compute`, for the frames
+        `reference_frames` names.
+    real_row : str or None
+        What the ground-truth row is, for the document's ``protocol.real_row``;
+        None: the measure has no ground-truth row (``--with-real`` is refused).
     default_batch_size : int
         Frames per `update` (and per cache transaction) unless the user says.
     run_direction : {"AtoB", "BtoA"} or None
         The runs it scores: "AtoB" (labels->photos: generated photos), "BtoA"
         (photo->labels: generated label maps); runs of the other direction are
         refused before scoring. None: any run.
+    centred_scores : tuple of str
+        Scores whose bootstrap replicates are biased against the point
+        estimate (FID: a replicate repeats frames); their intervals and paired
+        tests are centred on the point (`p2p_eval.stats.centred_interval`).
     """
 
     kind: ClassVar[str]
@@ -108,9 +114,10 @@ class Measure(abc.ABC):
     frame_inputs: ClassVar[tuple[str, ...]] = ()
     real_input: ClassVar[str | None] = None
     reference_input: ClassVar[str | None] = None
-    real_row: ClassVar[str] = "the dataset's real images, scored as a run"
+    real_row: ClassVar[str | None] = "the dataset's real images, scored as a run"
     default_batch_size: ClassVar[int] = 8
     run_direction: ClassVar[str | None] = None
+    centred_scores: ClassVar[tuple[str, ...]] = ()
 
     states: tuple[State, ...]
     """The per-frame states (an instance attribute: shapes may depend on settings)."""
@@ -163,6 +170,16 @@ class Measure(abc.ABC):
         but wrong. May raise `p2p_eval.errors.InputError` for an unreadable frame file.
         """
         return None
+
+    def reference_frames(self, split_frames: Sequence[str], scored: Sequence[str]) -> Sequence[str]:
+        """The frames whose `reference_input` states `compute` gets: by default those some row
+        scored (a paired reference); a measure against a fixed reference returns the whole split."""
+        return scored
+
+    def point_scores(self, states: FrameStates, reference: FrameStates | None) -> dict[str, float | None]:
+        """Scores of a row computed once from all its frames, with no bootstrap interval and no
+        paired test (KID: its spread is its standard deviation over subsets, an entry field)."""
+        return {}
 
     def computing(self) -> ContextManager:
         """Entered around all `update` calls (a model's device and mode)."""

@@ -60,8 +60,8 @@ class Score:
         A fraction shown as a percentage.
     higher_is_better : bool
     decimals : int or None
-        Decimals report tables print by default (HYPE-time's ms: 1); None: 2, or 1 for
-        percentages, as the paper prints its numbers.
+        Decimals report tables print by default (HYPE-time's ms: 1; KID's 0.0123: 4);
+        None: 2, or 1 for percentages, as the paper prints its numbers.
     compared : bool
         Its cells compete for bold (not: HYPE's error on real images, which no model makes).
     spread : Spread or None
@@ -340,6 +340,10 @@ class RunEntry(Entry):
     def csv_fields(self) -> dict[str, Any]:
         """The kind's own CSV columns (flat values), after the scores."""
         return {}
+
+    def notes(self) -> tuple[str, ...]:
+        """Lines the terminal table prints under the scores for this entry (KID's spread, small-N warnings)."""
+        return ()
 
     def check(self, where: str) -> None:
         super().check(where)

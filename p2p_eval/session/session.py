@@ -109,7 +109,7 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     problem = distributed.first_error(problem)  # every process reaches this once: one message, from every rank
     if problem is not None:
         raise InputError(problem)
-    runs, baseline, dataset, split_frames, matches, measure, scored, real_row = plan
+    runs, baseline, dataset, split_frames, matches, measure, scored, real_row, reference_frames = plan
     compute = functools.partial(
         _compute_row, measure, dataset, config.split, batch_size=config.batch_size or measure.default_batch_size,
         workers=config.workers, distributed=distributed, progress=config.progress)
@@ -121,7 +121,7 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
         rows.append(compute(run.name, run, pairs, cache_path_for(run.root)))
     reference = None
     if measure.reference_input:
-        pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in scored]
+        pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in reference_frames]
         reference = compute("real photos", None, pairs, cache_path_for(dataset.root)).states
     measure.check_rows(rows)
     base = next((r for r in rows if baseline is not None and not r.is_real and r.name == printable(baseline.name)), None)
@@ -158,6 +158,7 @@ class _Plan(NamedTuple):
     measure: Measure
     scored: list[str]  # frames some row scores, in split order
     real_row: bool  # the ground-truth row is `Measure.real_input` scored as a run
+    reference_frames: list[str]  # frames whose `Measure.reference_input` states every score needs
 
 
 def _plan(kind: str, settings: Any, config: SessionConfig) -> _Plan:
@@ -169,13 +170,16 @@ def _plan(kind: str, settings: Any, config: SessionConfig) -> _Plan:
     split_frames = dataset.frames(config.split)
     check_generated_from(runs, dataset, config.split)
     matches = [match_frames(run, split_frames, config.split, allow_missing=config.allow_missing) for run in runs]
+    if config.with_real and measure_class(kind).real_row is None:
+        raise InputError(f"{kind} has no ground-truth row: leave out --with-real (with_real=False).")
     measure = measure_class(kind).open(settings, dataset, config.split)
     real_row = config.with_real and measure.real_input is not None
     used = {f for pairs in matches for f, _ in pairs} | (set(split_frames) if real_row else set())
     scored = [f for f in split_frames if f in used]  # by some row, in split order
-    _check_files(dataset, config.split, [*measure.frame_inputs, measure.reference_input,
-                                         measure.real_input if real_row else None], scored)
-    return _Plan(runs, baseline, dataset, split_frames, matches, measure, scored, real_row)
+    _check_files(dataset, config.split, [*measure.frame_inputs, measure.real_input if real_row else None], scored)
+    reference_frames = list(measure.reference_frames(split_frames, scored)) if measure.reference_input else []
+    _check_files(dataset, config.split, [measure.reference_input], reference_frames)
+    return _Plan(runs, baseline, dataset, split_frames, matches, measure, scored, real_row, reference_frames)
 
 
 def _compute_row(measure: Measure, dataset: PreparedDataset, split: str, name: str, run: Run | None, pairs,
@@ -250,7 +254,8 @@ def score(
     Parameters
     ----------
     kind : str
-        ``"fcn-score"``, ``"label-score"``, ``"colorfulness"`` (`p2p_eval.measures.MEASURES`).
+        ``"fcn-score"``, ``"label-score"``, ``"colorfulness"``, ``"fid"``, ``"lpips"``,
+        ``"similarity"`` (`p2p_eval.measures.MEASURES`).
     runs : path or sequence of paths
         Run folders, or folders of runs.
     data, split, with_real, baseline, allow_missing, batch_size, workers, bootstrap, progress

@@ -57,14 +57,17 @@ def format_table(results: Results) -> str:
     for score in scores:
         values = [e.scores[score.key] for e in ranked if _finite(e.scores[score.key])]
         best[score.key] = (max if score.higher_is_better else min)(values) if values else None
-    rows = [["run", "n", *(s.title for s in scores)]]
+    rows = [["run", "n", *(s.title + ("" if s.higher_is_better else " (lower is better)") for s in scores)]]
     for e in entries:
         cells = []
         for score in scores:
             value = e.scores[score.key]
             mark = "*" if e in ranked and best[score.key] is not None and value == best[score.key] else " "
-            low, high = e.intervals.get(score.key, (None, None))
-            cells.append(f"{_num(value)}{mark} [{_num(low)}, {_num(high)}]")
+            if score.key in e.intervals:
+                low, high = e.intervals[score.key]
+                cells.append(f"{_num(value)}{mark} [{_num(low)}, {_num(high)}]")
+            else:  # a score with no bootstrap interval (KID: its spread is in the notes below)
+                cells.append(f"{_num(value)}{mark}")
         missing = 0 if e.is_real else left_out.get(e.name, 0)
         count = f"{e.n_images} of {e.n_images + missing}" if missing and e.n_images is not None else str(e.n_images)
         name = e.name + (" (real)" if e.is_real else "") + (f" {PARTIAL_MARK}" if missing else "")
@@ -79,6 +82,7 @@ def format_table(results: Results) -> str:
                      "compare such runs on the frames both have with --baseline")
     if any(e.is_real for e in entries):
         lines.append("(real): " + str(results.protocol.get("real_row") or "the dataset's real images, scored the same way"))
+    lines += [f"{e.name}: {note}" for e in entries for note in e.notes()]
     tests = [e for e in entries if e.baseline_test is not None]
     if tests:
         lines.append(f"paired bootstrap tests vs {tests[0].baseline_test.baseline} (run - baseline, on the frames "

@@ -23,7 +23,7 @@ from p2p_eval.measures.colorfulness.entry import ColorfulnessEntry
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.colorfulness import CHANNELS, DEFAULT_BINNING, Binning, channel_intersections
 from p2p_eval.paper import GROUND_TRUTH
-from p2p_eval.stats import DEFAULT_CONFIDENCE, Bootstrap, percentile_interval
+from p2p_eval.stats import DEFAULT_CONFIDENCE, Bootstrap, percentile_interval, split_half_masks
 
 
 LAB_CONVERSION = "CIE L*a*b*, D65 white, 2 degree observer, constants of skimage.color.rgb2lab"
@@ -63,9 +63,7 @@ def split_half_intersections(
     n = len(per_frame)
     if n < 2:
         return {name: (float("nan"),) * 3 for name in CHANNELS}
-    rng = np.random.default_rng(seed)
-    ranks = rng.permuted(np.tile(np.arange(n), (n_splits, 1)), axis=1)
-    first_half = (ranks < n // 2).astype(np.float64)  # (n_splits, N)
+    first_half = split_half_masks(n, n_splits, seed).astype(np.float64)  # (n_splits, N)
     scores = channel_intersections(first_half @ per_frame, (1 - first_half) @ per_frame, binning)
     return {name: (float(np.median(s)), *percentile_interval(s, confidence)) for name, s in scores.items()}
 

@@ -41,7 +41,7 @@ def workspace(tmp_path):
 
 def _fid(workspace, inception_file, *args, out="fid.json"):
     code = main(["fid", *map(str, args), "--features", str(inception_file), "--batch-size", "4", "--workers", "1",
-                 "--resamples", "50", "--quiet", "--json", str(workspace / out)])
+                 "--resamples", "100", "--quiet", "--json", str(workspace / out)])
     assert code == 0
     return load_results(workspace / out)
 
@@ -177,7 +177,7 @@ def test_bad_input_is_named(workspace, inception_file, tmp_path, monkeypatch, ca
 def test_torchrun_two_gloo_processes_give_identical_statistics(workspace, inception_file):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
     common = ["fid", str(workspace / "runs"), "--features", str(inception_file), "--kid", "--baseline", "noise",
-              "--with-real", "--workers", "0", "--resamples", "50", "--batch-size", "3", "--device", "cpu"]
+              "--with-real", "--workers", "0", "--resamples", "100", "--batch-size", "3", "--device", "cpu"]
     single = subprocess.run([sys.executable, "-m", "p2p_eval", *common, "--json", str(workspace / "one.json")],
                             env=env, capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr

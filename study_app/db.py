@@ -6,18 +6,28 @@ runs several server processes. Only this module knows which one it is.
 
 Uniqueness is the database's job: a rater id has one session
 (``sessions.rater_id`` unique), a trial one answer (``answers`` keyed by
-session and trial index), an image token one trial.
+session and trial index), a stimulus token one trial.
+
+A trial row holds everything its kind needs to be shown and checked again
+after a reload or a crash: its images, which side is fake, its schedule (the
+timed steps the page plays, JSON), and the one-time token of its stimulus.
 """
 
 import importlib.util
 import logging
+import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask, current_app
 from sqlalchemy import (
-    Boolean, Column, Engine, Float, ForeignKey, Integer, MetaData, String, Table, Text,
-    create_engine, event,
+    Boolean, Column, Connection, Engine, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+    create_engine, event, inspect,
 )
+
+from p2p_eval.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +57,13 @@ trials = Table(
     Column("kind", String(12), nullable=False),  # normal | vigilance
     Column("real_key", String(256), nullable=False),
     Column("fake_key", String(256), nullable=False),
-    Column("fake_left", Boolean, nullable=False),
-    Column("left_token", String(32), nullable=False, unique=True),
-    Column("right_token", String(32), nullable=False, unique=True),
-    Column("served_at", Float),  # first time the trial was sent to the browser
-    Column("views", Integer, nullable=False, default=0),  # >1: the rater reloaded mid-trial
+    Column("fake_left", Boolean, nullable=False),  # drawn from the OS's CSPRNG at session start
+    Column("schedule", Text, nullable=False),  # JSON: the steps the page plays (study_app.presentation)
+    Column("stim_token", String(32), unique=True),  # one-time URL token of the stimulus; null once answered
+    Column("feedback_token", String(32), unique=True),  # one-time token of a practice trial's feedback images
+    Column("served_at", Float),  # first time the stimulus was sent
+    Column("fetched_at", Float),  # last time the stimulus was sent
+    Column("views", Integer, nullable=False, default=0),  # times the stimulus was sent; >1: re-exposed
 )
 
 answers = Table(
@@ -60,21 +72,36 @@ answers = Table(
     Column("idx", Integer, primary_key=True),
     Column("choice", String(5), nullable=False),  # left | right: the side picked as fake
     Column("correct", Boolean, nullable=False),  # picked the fake
-    Column("reaction_ms", Float, nullable=False),  # images hidden -> answer
-    Column("exposure_ms", Float, nullable=False),  # measured in the page (rAF timestamps)
-    Column("exposure_frames", Integer, nullable=False),
+    Column("reaction_ms", Float, nullable=False),  # response opened (last image hidden, as painted) -> answer
+    Column("exposure_ms", Float, nullable=False),  # painted duration of the trial's exposure farthest off target
+    Column("exposure_frames", Integer, nullable=False),  # the same, in display frames
     Column("frame_ms", Float, nullable=False),  # the display's measured frame interval
+    Column("painted_ms", Text, nullable=False),  # JSON: painted duration of every schedule step (page)
+    Column("load_ms", Float, nullable=False),  # page: stimulus requested -> decoded
+    Column("server_ms", Float, nullable=False),  # server: stimulus sent -> answer received
+    Column("reexposed", Boolean, nullable=False),  # the stimulus was sent more than once
+    Column("off_timing", Boolean, nullable=False),  # an exposure more than one frame off target
+    Column("implausible", Boolean, nullable=False),  # the page's timeline contradicts the server's
     Column("received_at", Float, nullable=False),
 )
 
 
+_SQLITE_WRITES = threading.Lock()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # SQLAlchemy emits BEGIN itself (`_sqlite_begin`), so writers can take the lock up front.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk before the reply
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
 def driver_url(url: str) -> str:
@@ -90,14 +117,47 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        # The process id in application_name: pg_stat_activity shows which server process holds a connection.
+        engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True,
+                               connect_args={"application_name": f"p2p-study {os.getpid()}"})
     return engine
 
 
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction, committed on leaving (rolled back on an exception).
+
+    SQLite has one writer at a time. Writers of this process queue on a lock
+    and then take SQLite's write lock at BEGIN: without that, simultaneous
+    writers met SQLite's busy handler, which sleeps in steps of up to 100 ms
+    (the cause of second-long answer latencies at 100 raters), and a
+    transaction that read before writing could fail outright. PostgreSQL
+    writers run concurrently; the statements themselves are compare-and-set.
+    """
+    if engine.dialect.name == "sqlite":
+        with _SQLITE_WRITES, engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn
+
+
 def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet (never drops data)."""
+    """Create the tables that do not exist yet (never drops data).
+
+    Raises
+    ------
+    InputError
+        If the database holds a study made by an older p2p-eval (its trials
+        lack one-time stimulus tokens), which this version cannot serve.
+    """
     metadata.create_all(engine)
+    columns = {column["name"] for column in inspect(engine).get_columns("trials")}
+    if "stim_token" not in columns:
+        raise InputError(f"{engine.url.render_as_string(hide_password=True)}: this study database was made by an "
+                         "older p2p-eval; finish that study with the version that started it, or use a new database.")
 
 
 def get_engine() -> Engine:

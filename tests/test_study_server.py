@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from study_app import db
 from study_app.config import load_config
-from study_helpers import StudyServer, make_study
+from study_helpers import StudyServer, honest_timing, make_study, wait_out
 
 
 class HttpRater:
@@ -27,13 +27,23 @@ class HttpRater:
             self.session_id = page.url.rsplit("/", 1)[-1]
             self.csrf = re.search(r'data-csrf="([^"]+)"', page.read().decode()).group(1)
 
+        self.viewed = None  # (trial, perf_counter when its stimulus came)
+
     def trial(self) -> dict:
+        """The current trial, and its stimulus fetched (as the page does to show it)."""
         with urllib.request.urlopen(f"{self.base}/api/s/{self.session_id}/trial") as response:
-            return json.loads(response.read())
+            trial = json.loads(response.read())
+        if not trial["done"]:
+            with urllib.request.urlopen(self.base + trial["stimulus"]["url"]) as response:
+                response.read()
+            self.viewed = (trial, time.perf_counter())
+        return trial
 
     def answer(self, index: int, choice: str = "left") -> int:
-        body = json.dumps({"index": index, "choice": choice, "reaction_ms": 500.0, "exposure_ms": 1000.0,
-                           "exposure_frames": 60, "frame_ms": 16.7}).encode()
+        trial, viewed_at = self.viewed
+        wait_out(trial["schedule"], viewed_at)
+        body = json.dumps({"index": index, "choice": choice}
+                          | honest_timing(trial["schedule"], (time.perf_counter() - viewed_at) * 1000)).encode()
         request = urllib.request.Request(
             f"{self.base}/api/s/{self.session_id}/answer", data=body, method="POST",
             headers={"Content-Type": "application/json", "X-CSRF-Token": self.csrf})
@@ -45,7 +55,7 @@ class HttpRater:
 
 
 def test_sigkill_mid_study_keeps_every_answer_once_and_sessions_resume(tmp_path: Path):
-    config = make_study(tmp_path, n_images=30, practice=5, main=20)
+    config = make_study(tmp_path, n_images=30, practice=5, main=20, exposure_ms=17)
     server = StudyServer(config)
     acknowledged: list[tuple[str, int]] = []
     try:

@@ -1,8 +1,11 @@
 """Helpers for the study-site tests: a small study on disk, the app, and `RaterActions`."""
 
+import json
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +229,47 @@ def client(app):
 @pytest.fixture
 def rater(client) -> RaterActions:
     return RaterActions(client)
+
+
+class HttpRater:
+    """A rater speaking HTTP to a real server (no browser), with honest timing."""
+
+    def __init__(self, base: str, query: str = ""):
+        self.base = base
+        landing = urllib.request.urlopen(base + "/" + query).read().decode()
+        token = re.search(r'name="start_token" value="([^"]+)"', landing).group(1)
+        request = urllib.request.Request(base + "/start", data=f"start_token={token}".encode(), method="POST")
+        with urllib.request.urlopen(request) as page:  # follows the 303 to the task page
+            self.session_id = page.url.rsplit("/", 1)[-1]
+            self.csrf = re.search(r'data-csrf="([^"]+)"', page.read().decode()).group(1)
+        self.viewed = None  # (trial, perf_counter when its stimulus came)
+
+    def trial(self) -> dict:
+        """The current trial, and its stimulus fetched (as the page does to show it)."""
+        import json
+        with urllib.request.urlopen(f"{self.base}/api/s/{self.session_id}/trial") as response:
+            trial = json.loads(response.read())
+        if not trial["done"]:
+            with urllib.request.urlopen(self.base + trial["stimulus"]["url"]) as response:
+                response.read()
+            self.viewed = (trial, time.perf_counter())
+        return trial
+
+    def answer(self, index: int, choice: str = "left") -> int:
+        import json
+        import urllib.error
+        trial, viewed_at = self.viewed
+        wait_out(trial["schedule"], viewed_at)
+        body = json.dumps({"index": index, "choice": choice}
+                          | honest_timing(trial["schedule"], (time.perf_counter() - viewed_at) * 1000)).encode()
+        request = urllib.request.Request(
+            f"{self.base}/api/s/{self.session_id}/answer", data=body, method="POST",
+            headers={"Content-Type": "application/json", "X-CSRF-Token": self.csrf})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as err:
+            return err.code
 
 
 class StudyServer:

@@ -10,9 +10,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from study_app import db
+from study_app import create_app, db
 from study_helpers import (  # noqa: F401
-    ADMIN_TOKEN, BACKENDS, RaterActions, app, client, postgres_server, rater, study_config, wait_out,
+    ADMIN_TOKEN, BACKENDS, RaterActions, app, client, make_study, postgres_server, rater, study_config, wait_out,
 )
 
 
@@ -90,6 +90,35 @@ def test_amt_preview_and_submit_back(rater, client):
     done = client.get(f"/s/{session_id}").get_data(as_text=True)
     assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in done
     assert 'name="assignmentId" value="A1"' in done
+    assert "DONE42" not in done  # AMT takes the submit, no completion code
+
+
+def _words(response) -> str:
+    return " ".join(response.get_data(as_text=True).split())
+
+
+def test_landing_says_exactly_what_happens(tmp_path):
+    config = make_study(tmp_path, practice=1, main=1, exposure_ms=1000,
+                        extra='consent = """We study how real generated images look.\n\nYou may stop at any time."""',
+                        protocol_extra='presentation = "sequential"')
+    text = _words(create_app({"STUDY_CONFIG": str(config)}).test_client().get("/"))
+    assert "two photos</strong>, one after the other (first on the left, then on the right), each for 1 second." in text
+    assert "The first trial is practice: you will be told whether you were right. The trial after it gives no" in text
+    assert "<p>We study how real generated images look.</p><p>You may stop at any time.</p>" in text
+    assert "By pressing Start you agree to take part." in text
+
+
+def test_stops_tell_each_platform_what_to_do(tmp_path):
+    app = create_app({"STUDY_CONFIG": str(make_study(tmp_path, algorithms=("A",), raters=1))})
+    RaterActions(app.test_client()).start("?PROLIFIC_PID=first&STUDY_ID=s&SESSION_ID=t")  # the one slot
+    for query, step in (("?workerId=W2&assignmentId=A2&hitId=H&turkSubmitTo=https://www.mturk.com", "return the HIT"),
+                        ("?PROLIFIC_PID=second&STUDY_ID=s&SESSION_ID=t", "return your submission on Prolific"),
+                        ("", None)):
+        client = app.test_client()  # another browser
+        token = re.search(r'name="start_token" value="([^"]+)"', client.get("/" + query).get_data(as_text=True))
+        full = client.post("/start", data={"start_token": token.group(1)})
+        assert full.status_code == 503 and "Study full" in _words(full)
+        assert (step in _words(full)) if step else 'id="next-steps"' not in _words(full)
 
 
 @pytest.mark.parametrize("query", [

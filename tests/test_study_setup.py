@@ -56,6 +56,48 @@ def test_config_errors_name_file_and_key(tmp_path, edit, message):
     assert str(path) in str(err.value)
 
 
+def _with_protocol(tmp_path, protocol: str) -> Path:
+    """make_study's folders with the [protocol] table (or top-level `protocol`) replaced."""
+    path = make_study(tmp_path)
+    text = path.read_text()
+    head, rest = text.split("[protocol]\n", 1)
+    path.write_text(head + protocol + "\n\n[real]" + rest.split("[real]", 1)[1])
+    return path
+
+
+def test_pix2pix_2017_preset_is_the_authors_protocol(tmp_path):
+    from study_app.presentation import schedule
+
+    protocol = load_config(_with_protocol(tmp_path, 'protocol = "pix2pix-2017"')).protocol
+    assert (protocol.preset, protocol.presentation, protocol.exposure_ms, protocol.lead_ms, protocol.gap_ms) == (
+        "pix2pix-2017", "sequential", 1000, 900, 600)
+    assert (protocol.practice_trials, protocol.main_trials, protocol.raters_per_algorithm) == (10, 40, 50)
+    assert (protocol.vigilance_trials, protocol.feedback_ms, protocol.pairing) == (0, 2400, "paired")
+    steps = schedule(protocol.presentation, exposure_ms=protocol.exposure_ms, lead_ms=protocol.lead_ms,
+                     gap_ms=protocol.gap_ms)
+    assert [(s.ms, s.show) for s in steps] == [(900, ()), (1000, ("left",)), (600, ()), (1000, ("right",)), (100, ())]
+    # Every value overrides the preset; another presentation brings its own timings.
+    table = '[protocol]\npreset = "pix2pix-2017"\nexposure_ms = 500\npairing = "unpaired"'
+    protocol = load_config(_with_protocol(tmp_path / "b", table)).protocol
+    assert (protocol.exposure_ms, protocol.pairing, protocol.main_trials, protocol.gap_ms) == (500, "unpaired", 40, 600)
+    table = '[protocol]\npreset = "pix2pix-2017"\npresentation = "simultaneous"'
+    protocol = load_config(_with_protocol(tmp_path / "c", table)).protocol
+    assert (protocol.presentation, protocol.lead_ms, protocol.gap_ms) == ("simultaneous", 500, None)
+    assert load_config(make_study(tmp_path / "d")).protocol.presentation == "simultaneous"  # no preset: as before
+
+
+@pytest.mark.parametrize("protocol, message", [
+    ('protocol = "pix2pix-2016"', r"\[protocol\] preset: expected one of \['pix2pix-2017'\]"),
+    ('[protocol]\npresentation = "sideways"', r"presentation: expected one of \['simultaneous', 'sequential'\]"),
+    ('[protocol]\ngap_ms = 300', r"gap_ms: only a sequential presentation has a gap"),
+    ('[protocol]\npresentation = "sequential"\ngap_ms = -1', r"gap_ms: expected an integer in \[0, 60000\]"),
+    ('[protocol]\nexclude_reexposed = "yes"', r"exclude_reexposed: expected bool"),
+])
+def test_protocol_errors_name_the_key(tmp_path, protocol, message):
+    with pytest.raises(InputError, match=message):
+        load_config(_with_protocol(tmp_path, protocol))
+
+
 def test_check_counts_images_and_refuses_too_few(tmp_path, capsys):
     path = make_study(tmp_path, n_images=8, practice=2, main=4)
     assert main(["study", "check", str(path)]) == 0
@@ -252,3 +294,5 @@ def test_results_before_any_answer_and_busy_port_are_clear_errors(tmp_path, caps
         port = taken.getsockname()[1]
         assert main(["study", "serve", str(path), "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert main(["study", "serve", str(path), "--port", "0", "--workers", "2"]) == 2
+    assert "--workers 2 needs a PostgreSQL `database`" in capsys.readouterr().err

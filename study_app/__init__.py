@@ -37,6 +37,22 @@ def _secret_key(admin_token: str | None) -> str:
     return secrets.token_urlsafe(32)
 
 
+def _no_session_cookie():
+    from flask.sessions import SessionInterface
+
+    class NoSessionCookie(SessionInterface):
+        """The site keeps its state in the database, none in Flask's signed session cookie, so no
+        request opens or signs one (that cost more than a trial's database work)."""
+
+        def open_session(self, app, request):
+            return None  # Flask then uses a null session
+
+        def save_session(self, app, session, response):
+            pass
+
+    return NoSessionCookie()
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     """Build the study app.
 
@@ -74,6 +90,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
 
     from study_app import admin, api, db, rater
 
+    app.session_interface = _no_session_cookie()
     db.init_app(app)
     app.register_blueprint(rater.bp)
     app.register_blueprint(api.bp, url_prefix="/api")

@@ -18,7 +18,7 @@ import math
 import re
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import bindparam, case, exists, func, insert, select, update
 
 from study_app import db
 from study_app.assign import is_expired
@@ -43,19 +43,54 @@ _ANSWER_FIELDS = {
 # The same bytes for every stimulus: nothing in the headers may differ between trials.
 _STIMULUS_HEADERS = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 
+# The statements of every trial, built and compiled once (`db.Prepared`).
+_s, _t = db.sessions, db.trials
+_CURRENT = db.Prepared(
+    select(_s, _t.c.idx, _t.c.phase, _t.c.schedule, _t.c.stim_token)
+    .select_from(_s.outerjoin(_t, (_t.c.session_id == _s.c.id) & (_t.c.idx == _s.c.next_index)))
+    .where(_s.c.id == bindparam("b_session")))
+_ALGORITHM = select(_s.c.algorithm).where(_s.c.id == _t.c.session_id).scalar_subquery()
+# One statement sends a stimulus: it checks the trial is its active session's current one, spends
+# the token and returns what the stimulus holds (a separate read first cost as much again).
+_SEND_STIMULUS = db.Prepared(
+    update(_t)
+    .where((_t.c.stim_token == bindparam("b_token")) & exists().where(
+        (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx) & (_s.c.status == "active")
+        & (_s.c.last_seen >= bindparam("b_cutoff"))))
+    .values(stim_token=bindparam("b_new_token"), views=_t.c.views + 1,
+            served_at=func.coalesce(_t.c.served_at, bindparam("b_at")), fetched_at=bindparam("b_at"))
+    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
+)
+_SEND_FEEDBACK = db.Prepared(  # the just-answered practice trial's, once, before the next trial is shown
+    update(_t)
+    .where((_t.c.feedback_token == bindparam("b_token")) & exists().where(
+        (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx + 1)))
+    .values(feedback_token=None)
+    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
+)
+_ADVANCE = db.Prepared(  # compare-and-set: only the current trial of an active session moves on
+    update(_s)
+    .where((_s.c.id == bindparam("b_session")) & (_s.c.next_index == bindparam("b_index")) & (_s.c.status == "active"))
+    .values(next_index=_s.c.next_index + 1, last_seen=bindparam("b_at"), status=bindparam("b_status"),
+            completed_at=bindparam("b_completed"))
+)
+_CLOSE_TRIAL = db.Prepared(  # the stimulus token dies with the answer; a practice trial gets one for its feedback
+    update(_t)
+    .where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index")))
+    .values(stim_token=None, feedback_token=case((_t.c.phase == "practice", bindparam("b_feedback")), else_=None))
+    .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views)
+)
+_STORE_ANSWER = db.Prepared(insert(db.answers).values({c.name: bindparam("v_" + c.name) for c in db.answers.c}))
+
 
 def _current(session_id: str):
     """The session with its current trial's columns (``idx`` is None once complete); 404 if unknown."""
     check_session_id(session_id)
-    s, t = db.sessions, db.trials
-    query = (select(s, t.c.idx, t.c.phase, t.c.schedule, t.c.stim_token)
-             .select_from(s.outerjoin(t, (t.c.session_id == s.c.id) & (t.c.idx == s.c.next_index)))
-             .where(s.c.id == session_id))
     with db.get_engine().connect() as conn:
-        row = conn.execute(query).first()
-    if row is None:
+        _, rows = _CURRENT.run(conn, b_session=session_id)
+    if not rows:
         abort(404)
-    return row
+    return rows[0]
 
 
 @bp.get("/s/<session_id>/trial")
@@ -79,52 +114,33 @@ def current_trial(session_id: str):
     )
 
 
-def _send_stimulus(row) -> Response:
+def _send(statement, token: str, **values) -> Response:
+    """Spend a one-time token: the stimulus it stands for, or 404."""
+    if not _TOKEN.match(token):
+        abort(404)
+    # Not flushed to disk on its own: the answer's commit flushes it (a killed server keeps it).
+    with db.write(db.get_engine(), durable=False) as conn:
+        _, rows = statement.run(conn, b_token=token, **values)
+    if not rows:  # spent, not the current trial, or its session is over
+        abort(404)
+    row = rows[0]
     store = current_app.extensions["study_store"]
     images = trial_images(row.real_key, row.fake_key, row.fake_left, row.algorithm)
     return Response(store.stimulus(images), mimetype="application/octet-stream", headers=_STIMULUS_HEADERS)
 
 
-def _trial_by(token_column, token: str):
-    if not _TOKEN.match(token):
-        abort(404)
-    t, s = db.trials, db.sessions
-    with db.get_engine().connect() as conn:
-        return conn.execute(
-            select(t, s.c.algorithm, s.c.next_index, s.c.status, s.c.last_seen)
-            .join(s, s.c.id == t.c.session_id).where(token_column == token)
-        ).first()
-
-
 @bp.get("/stim/<token>")
 def stimulus(token: str):
     """The current trial's stimulus: its slots' raw RGB pixels back to back, once per token."""
-    t = db.trials
-    row = _trial_by(t.c.stim_token, token)
-    if (row is None or row.status != "active" or row.idx != row.next_index
-            or is_expired(row, current_app.extensions["study"], db.now())):
-        abort(404)
     at = db.now()
-    with db.write(db.get_engine()) as conn:
-        sent = conn.execute(update(t).where(t.c.stim_token == token).values(
-            stim_token=new_token(), views=t.c.views + 1, served_at=func.coalesce(t.c.served_at, at), fetched_at=at,
-        )).rowcount
-    if sent != 1:  # another request used the token first, or the trial was answered meanwhile
-        abort(404)
-    return _send_stimulus(row)
+    return _send(_SEND_STIMULUS, token, b_new_token=new_token(), b_at=at,
+                 b_cutoff=at - current_app.extensions["study"].protocol.session_timeout_s)
 
 
 @bp.get("/feedback/<token>")
 def feedback_stimulus(token: str):
     """A just-answered practice trial's stimulus again, for its feedback; once."""
-    t = db.trials
-    row = _trial_by(t.c.feedback_token, token)
-    if row is None or row.next_index != row.idx + 1:
-        abort(404)
-    with db.write(db.get_engine()) as conn:
-        if conn.execute(update(t).where(t.c.feedback_token == token).values(feedback_token=None)).rowcount != 1:
-            abort(404)
-    return _send_stimulus(row)
+    return _send(_SEND_FEEDBACK, token)
 
 
 def _number(name: str, value, kind: type, low: float, high: float):
@@ -178,40 +194,32 @@ def answer(session_id: str):
         abort(409, f"Trial {given['index']} is already answered.")
     if given["index"] > row.next_index:
         abort(409, f"Trial {given['index']} is out of order; the current trial is {row.next_index}.")
-    t, s = db.trials, db.sessions
     at = db.now()
     feedback_token = new_token()
+    last = given["index"] + 1 == row.n_trials
+    key = {"b_session": row.id, "b_index": given["index"]}
     with db.write(db.get_engine()) as conn:  # an abort() inside rolls everything back
         # Compare-and-set first: it takes the row lock and refuses a concurrent duplicate.
-        last = given["index"] + 1 == row.n_trials
-        moved = conn.execute(
-            update(s).where((s.c.id == row.id) & (s.c.next_index == given["index"]) & (s.c.status == "active"))
-            .values(next_index=s.c.next_index + 1, last_seen=at,
-                    status="complete" if last else "active", completed_at=at if last else None)
-        ).rowcount
+        moved, _ = _ADVANCE.run(conn, **key, b_at=at, b_status="complete" if last else "active",
+                                b_completed=at if last else None)
         if moved != 1:
             abort(409, "This trial is already answered.")
-        # The stimulus token dies with the answer; a practice trial gets one for its feedback.
-        trial = conn.execute(
-            update(t).where((t.c.session_id == row.id) & (t.c.idx == given["index"]))
-            .values(stim_token=None, feedback_token=case((t.c.phase == "practice", feedback_token), else_=None))
-            .returning(t.c.phase, t.c.fake_left, t.c.fetched_at, t.c.views)
-        ).one()
+        _, (trial,) = _CLOSE_TRIAL.run(conn, **key, b_feedback=feedback_token)
         if trial.fetched_at is None:
             abort(422, "This trial's images were never fetched; an answer needs them seen.")
         server_ms = (at - trial.fetched_at) * 1000
         if too_soon(server_ms, steps):
             abort(422, f"Answer {server_ms:.0f} ms after the images were sent, sooner than they are shown.")
         exposure_ms, exposure_frames = exposure(steps, given["painted_ms"], given["frame_ms"])
-        correct = (given["choice"] == "left") == trial.fake_left
-        conn.execute(insert(db.answers).values(
+        correct = (given["choice"] == "left") == bool(trial.fake_left)
+        _STORE_ANSWER.run(conn, **{"v_" + name: value for name, value in dict(
             session_id=row.id, idx=given["index"], choice=given["choice"], correct=correct,
             reaction_ms=given["reaction_ms"], exposure_ms=exposure_ms, exposure_frames=exposure_frames,
             frame_ms=given["frame_ms"], painted_ms=json.dumps(given["painted_ms"]), load_ms=given["load_ms"],
             server_ms=server_ms, received_at=at,
             **trial_flags(steps, painted_ms=given["painted_ms"], frame_ms=given["frame_ms"], load_ms=given["load_ms"],
                           reaction_ms=given["reaction_ms"], server_ms=server_ms, views=trial.views),
-        ))
+        ).items()})
     # Stored and committed: only now may a practice trial tell the rater the truth.
     feedback = None
     if trial.phase == "practice":

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -89,8 +90,14 @@ answers = Table(
 _SQLITE_WRITES = threading.Lock()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # SQLAlchemy emits BEGIN itself (`_sqlite_begin`), so writers can take the lock up front.
+def sqlite_settings(dbapi_connection, _record=None) -> None:
+    """The settings of every SQLite connection of a study (the load benchmark's floor server uses them too).
+
+    WAL (readers never wait for the writer), durable commits (``synchronous=FULL``:
+    a commit is on disk before the reply), a 30 s busy timeout, foreign keys on,
+    and no implicit BEGIN from the driver: writers emit it themselves (`write`),
+    taking the write lock up front.
+    """
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -101,7 +108,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+    # Writers (`write`) take the write lock at BEGIN. Everything else runs one statement at a
+    # time in autocommit mode: each statement reads one consistent snapshot, and a read costs
+    # no BEGIN and ROLLBACK round trips.
+    if conn.get_execution_options().get("write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def driver_url(url: str) -> str:
@@ -116,7 +127,7 @@ def make_engine(url: str) -> Engine:
     url = driver_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_settings)
         event.listen(engine, "begin", _sqlite_begin)
     else:
         # The process id in application_name: pg_stat_activity shows which server process holds a connection.
@@ -126,7 +137,7 @@ def make_engine(url: str) -> Engine:
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
+def write(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
     """A write transaction, committed on leaving (rolled back on an exception).
 
     SQLite has one writer at a time. Writers of this process queue on a lock
@@ -135,13 +146,73 @@ def write(engine: Engine) -> Iterator[Connection]:
     (the cause of second-long answer latencies at 100 raters), and a
     transaction that read before writing could fail outright. PostgreSQL
     writers run concurrently; the statements themselves are compare-and-set.
+
+    Parameters
+    ----------
+    engine : Engine
+    durable : bool, optional
+        Wait until the commit is on disk (default). ``False`` is for records
+        that the next durable commit makes durable with it (SQLite's
+        ``synchronous=NORMAL`` in WAL mode, PostgreSQL's ``synchronous_commit =
+        off``): a killed server keeps them, a power cut may lose the last ones.
+        It saves the disk flush that dominates a small transaction.
     """
     if engine.dialect.name == "sqlite":
-        with _SQLITE_WRITES, engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
+        with _SQLITE_WRITES, engine.connect().execution_options(write=True) as conn:
+            raw = conn.connection.dbapi_connection
+            if not durable:
+                raw.execute("PRAGMA synchronous=NORMAL")  # not allowed inside a transaction
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if not durable:
+                    raw.execute("PRAGMA synchronous=FULL")
     else:
         with engine.begin() as conn:
+            if not durable:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             yield conn
+
+
+class Prepared:
+    """A Core statement compiled once per database dialect and run on the driver's own cursor.
+
+    Every trial makes three requests that each run one to four short statements;
+    SQLAlchemy's work per execution (cache key, execution context, result object,
+    events) cost several times what SQLite itself spent on them. These statements
+    skip it; everything else goes through SQLAlchemy as usual.
+
+    Parameters
+    ----------
+    statement : sqlalchemy Executable
+        With named `bindparam` values.
+    """
+
+    def __init__(self, statement):
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict]] = {}
+
+    def run(self, conn: Connection, **params) -> tuple[int, list[SimpleNamespace]]:
+        """Execute on `conn` (inside its transaction, if any): the rowcount and the rows returned
+        (with attribute access, like SQLAlchemy's rows)."""
+        dialect = conn.dialect
+        if dialect.name not in self._compiled:
+            compiled = self._statement.compile(dialect=dialect)
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            self._compiled[dialect.name] = (compiled.string, order, compiled.params)  # params: the literals in it
+        sql, order, literals = self._compiled[dialect.name]
+        params = literals | params
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, [params[name] for name in order] if order is not None else params)
+            rows = []
+            if cursor.description:
+                names = [column[0] for column in cursor.description]
+                rows = [SimpleNamespace(**dict(zip(names, values))) for values in cursor.fetchall()]
+            return cursor.rowcount, rows
+        finally:
+            cursor.close()
 
 
 def init_db(engine: Engine) -> None:

@@ -21,7 +21,7 @@ MAX_BODY_BYTES = 65536
 CONNECTION_LIMIT = 1000
 
 
-def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     sockets = []
     try:
         for _ in range(count):
@@ -74,7 +74,7 @@ def serve(config_path: Path, host: str, port: int, threads: int, workers: int = 
         raise InputError(f"{config.path}: --workers {workers} needs a PostgreSQL `database` (SQLite takes one "
                          "writer at a time, so more processes only queue); use --workers 1 or PostgreSQL.")
     token = config.admin_token or secrets.token_urlsafe(24)
-    sockets = _listening_sockets(host, port, workers)
+    sockets = listening_sockets(host, port, workers)
     url = f"http://{host}:{sockets[0].getsockname()[1]}"
     if workers == 1:
         app = _make_app(config_path, token)  # a config or image error stops us before "serving"

@@ -147,11 +147,13 @@ def postgres_server() -> str:
     because `initdb` refuses root and runs as user `postgres` instead.
     """
     if "url" not in _cluster:
-        _cluster["url"] = _start_postgres()
+        _cluster["url"] = start_postgres()
     return _cluster["url"]
 
 
-def _start_postgres() -> str:
+def start_postgres(fsync: bool = False) -> str:
+    """Start a throw-away cluster; return its base URL. Tests run it without fsync (faster);
+    the load benchmark with it, as a real deployment would."""
     import atexit
     import os
     import shutil
@@ -173,7 +175,7 @@ def _start_postgres() -> str:
     subprocess.run(as_postgres + [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
                    check=True, capture_output=True)
     subprocess.run(as_postgres + [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                                  f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                                  f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}", "start"],
                    check=True, capture_output=True)
 
     def stop() -> None:

@@ -198,6 +198,7 @@ def test_a_whole_session_in_chromium(tmp_path: Path):
                     page.click("#start-main")
                 if n == 4:
                     page.wait_for_selector("#offline:not([hidden])", timeout=15_000)
+                    assert page.is_visible("#loading")  # the indicator stays while it retries
                     _check_screen(page, shots / "6-offline.png")
                     page.unroute("**/api/**")
             page.wait_for_selector("#completion-code", timeout=15_000)  # went on by itself

@@ -95,8 +95,10 @@ def sqlite_settings(dbapi_connection, _record=None) -> None:
 
     WAL (readers never wait for the writer), durable commits (``synchronous=FULL``:
     a commit is on disk before the reply), a 30 s busy timeout, foreign keys on,
-    and no implicit BEGIN from the driver: writers emit it themselves (`write`),
-    taking the write lock up front.
+    and no implicit BEGIN from the driver (autocommit mode): a read is one
+    statement on one consistent snapshot, with no BEGIN and ROLLBACK around it,
+    and writers emit BEGIN IMMEDIATE themselves (`write`), taking the write
+    lock up front.
     """
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -105,14 +107,6 @@ def sqlite_settings(dbapi_connection, _record=None) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    # Writers (`write`) take the write lock at BEGIN. Everything else runs one statement at a
-    # time in autocommit mode: each statement reads one consistent snapshot, and a read costs
-    # no BEGIN and ROLLBACK round trips.
-    if conn.get_execution_options().get("write"):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def driver_url(url: str) -> str:
@@ -128,7 +122,6 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20)
         event.listen(engine, "connect", sqlite_settings)
-        event.listen(engine, "begin", _sqlite_begin)
     else:
         # The process id in application_name: pg_stat_activity shows which server process holds a connection.
         engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True,
@@ -158,13 +151,20 @@ def write(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
         It saves the disk flush that dominates a small transaction.
     """
     if engine.dialect.name == "sqlite":
-        with _SQLITE_WRITES, engine.connect().execution_options(write=True) as conn:
+        # The transaction is the driver connection's own (SQLAlchemy's machinery cost more than
+        # the short statements in it); statements run through `conn` join it.
+        with _SQLITE_WRITES, engine.connect() as conn:
             raw = conn.connection.dbapi_connection
             if not durable:
                 raw.execute("PRAGMA synchronous=NORMAL")  # not allowed inside a transaction
             try:
-                with conn.begin():
+                raw.execute("BEGIN IMMEDIATE")
+                try:
                     yield conn
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
             finally:
                 if not durable:
                     raw.execute("PRAGMA synchronous=FULL")

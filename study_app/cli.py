@@ -4,7 +4,6 @@ import argparse
 import logging
 import os
 import secrets
-import sys
 from pathlib import Path
 
 from p2p_eval.errors import InputError

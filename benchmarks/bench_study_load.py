@@ -22,6 +22,9 @@ medians over the rounds.
     python benchmarks/bench_study_load.py [--raters 100] [--trials 12] [--threads 4] [--rounds 3]
     python benchmarks/bench_study_load.py --workers 4    # 4 processes each, on PostgreSQL
 
+``--workers`` starts a throw-away PostgreSQL cluster (Debian's ``postgresql``, run as user
+``postgres``, as the tests do; needs root) and psycopg2 (the ``[postgres]`` extra).
+
 The last two lines are ``study/floor answers/s ratio: X`` and
 ``answer p99: study Y ms, floor Z ms``.
 """

@@ -89,6 +89,7 @@ def serve(config_path: Path, host: str, port: int, threads: int, workers: int = 
             code = 1
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _die_with_parent()
                 _run(_make_app(config_path, token), sock, threads)
                 code = 0
             finally:
@@ -109,6 +110,16 @@ def serve(config_path: Path, host: str, port: int, threads: int, workers: int = 
         _, code = os.waitpid(pid, 0)
         status = status or os.waitstatus_to_exitcode(code)
     return 0 if status in (0, -signal.SIGTERM) else 1
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when the parent dies, even by SIGKILL (no orphaned workers)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and libc:
+        ctypes.CDLL(libc, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _prepare_once(config) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy import Engine, select
 
 from p2p_eval.results import results_document
 from p2p_eval.stats import percentile_interval, two_level_bootstrap
-from study_app import db
+from study_app import audit, db
 from study_app.comparisons import bootstrap_sd, pairwise_bootstrap
 from study_app.config import Protocol, StudyConfig
 from study_app.hype import SCORES, hype_entries, record_summary
@@ -43,7 +43,8 @@ DEFAULT_RESAMPLES = 10_000  # as in the released pix2pix study code
 EXPORT_FIELDS = (
     "session_id", "rater_id", "platform", "algorithm", "idx", "phase", "kind", "real_key", "fake_key",
     "fake_left", "choice", "correct", "fooled", "reaction_ms", "exposure_ms", "exposure_frames",
-    "frame_ms", "views", "served_at", "received_at", "session_status",
+    "frame_ms", "painted_ms", "load_ms", "server_ms", "views", "reexposed", "off_timing", "implausible",
+    "excluded", "served_at", "received_at", "session_status",
 )
 
 
@@ -169,10 +170,17 @@ def timing_summary(rows: list[dict[str, Any]], exposure_ms: int) -> dict[str, An
 def study_document(
     config: StudyConfig, engine: Engine, *, n_resamples: int = DEFAULT_RESAMPLES
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``study`` results document and the trial rows it was computed from."""
-    rows = answered_trials(engine)
-    scores = rater_scores(rows, config.protocol)
+    """The ``study`` results document and every answered trial (the excluded ones marked).
+
+    Trials the config excludes (re-exposed by a reload; off timing or implausible
+    when ``exclude_timing_flags``: `study_app.audit.excluded`) leave the scores
+    but stay in the returned rows, with ``excluded`` true, for the CSV export.
+    """
     protocol = config.protocol
+    rows = answered_trials(engine)
+    for row in rows:
+        row["excluded"] = audit.excluded(row, protocol)
+    scores = rater_scores([row for row in rows if not row["excluded"]], protocol)
     runs = algorithm_results(scores, config.algorithm_names, n_resamples=n_resamples, seed=protocol.seed)
     document = results_document(
         "study", runs,
@@ -183,6 +191,9 @@ def study_document(
             "vigilance_max_misses": protocol.vigilance_max_misses,
             "exclude_vigilance_failures": protocol.exclude_vigilance_failures,
             "image_size": protocol.image_size, "raters_per_algorithm": protocol.raters_per_algorithm,
+            "preset": protocol.preset, "presentation": protocol.presentation, "lead_ms": protocol.lead_ms,
+            "gap_ms": protocol.gap_ms, "feedback_ms": protocol.feedback_ms,
+            "exclude_reexposed": protocol.exclude_reexposed, "exclude_timing_flags": protocol.exclude_timing_flags,
             "score": "fool rate = share of scored main trials where the real image was picked as fake, "
                      "pooled over the algorithm's raters",
             "bootstrap_sd": "the ±: standard deviation of the two-level bootstrap distribution of the fool rate "

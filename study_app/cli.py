@@ -3,7 +3,6 @@
 import argparse
 import logging
 import secrets
-import sys
 from pathlib import Path
 
 from p2p_eval.commands.argtypes import resamples, seed
@@ -25,19 +24,34 @@ database = "sqlite:///study.sqlite"
 # Token for /admin/?token=... (at least 16 characters; or env P2P_STUDY_ADMIN_TOKEN).
 admin_token = "{token}"
 
+# The information / consent text shown on the landing page (plain text; blank lines part paragraphs).
+# consent = """
+# By making judgments about these images, you are taking part in a study run by ...
+# """
+
 [protocol]
+# The protocol of the paper's AMT studies (phillipi/AMT_Real_vs_Fake): the images one after the other,
+# 900 ms blank, left 1000 ms, 600 ms blank, right 1000 ms; 10 practice + 40 main trials, 50 raters per
+# algorithm, no vigilance. Every value below overrides it; without a preset both images show at once.
+preset = "pix2pix-2017"
 pairing = "paired"              # "paired": real and fake from the same input (colorization);
                                 # "unpaired": from different inputs (maps <-> aerial)
-exposure_ms = 1000              # both images shown this long, locked to display frames
-practice_trials = 10            # with feedback, not scored
-main_trials = 40                # scored, no feedback
+# presentation = "sequential"   # or "simultaneous": both images at once after a fixation cross
+# exposure_ms = 1000            # each image shown this long, locked to display frames
+# lead_ms = 900                 # blank before the first image (simultaneous: 500, with a fixation cross)
+# gap_ms = 600                  # blank between the two images (sequential only)
+# feedback_ms = 2400            # practice feedback (both images, labelled) shows this long; 0: until Continue
+# practice_trials = 10          # with feedback, not scored
+# main_trials = 40              # scored, no feedback
 vigilance_trials = 0            # extra obviously-fake (heavily blurred) trials in the main phase
 vigilance_max_misses = 0        # raters missing more are flagged ...
 exclude_vigilance_failures = true   # ... and left out of the results
-raters_per_algorithm = 50
-image_size = 256                # both images are re-encoded as PNG at this size
+# raters_per_algorithm = 50
+# image_size = 256              # both images are shown as raw pixels at this size
+exclude_reexposed = true        # trials shown twice (a reload mid-trial) leave the results
+exclude_timing_flags = false    # trials more than a frame off target, or with an implausible timeline
 session_timeout_s = 3600        # an idle session past this frees its slot
-seed = 0                        # trial plans are fixed by this seed and the session id
+seed = 0                        # which images each session sees (sides come from the OS's CSPRNG)
 
 # The real photos: a folder of images, or a prepared dataset's photos.
 [real]
@@ -90,6 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = add("serve", "serve a study with the waitress WSGI server", "p2p-eval study serve mystudy/study.toml --host 0.0.0.0 --port 8080", _serve)
     serve.add_argument("config", type=Path)
     _server_options(serve)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing one port (default 1; more need a PostgreSQL database)")
     results = add("results", "compute fool rates (or HYPE scores) with their bootstrap SD, intervals and tests",
                   "p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv\n"
                   "  p2p-eval study results --records trials.csv --protocol hype-inf --json hype.json", _results)
@@ -145,35 +161,19 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{config.path}: OK. {len(stimuli.real)} real images; "
           + ", ".join(f"{name}: {len(images)} images" for name, images in stimuli.fakes.items())
           + f". {p.practice_trials} practice + {p.main_trials} main (+{p.vigilance_trials} vigilance) trials, "
-          f"{p.exposure_ms} ms, {p.pairing}, {p.raters_per_algorithm} raters per algorithm.")
+          f"{p.presentation} {p.exposure_ms} ms" + (f" (preset {p.preset})" if p.preset else "")
+          + f", {p.pairing}, {p.raters_per_algorithm} raters per algorithm.")
     if not config.admin_token:
         print("note: no admin_token; `serve` will generate one for the session.")
     return 0
 
 
-def run_server(config_path: Path, host: str, port: int, threads: int) -> int:
-    """Serve the study with waitress until interrupted; prints where to find it."""
-    import waitress
-
-    from study_app import create_app
-    from study_app.config import load_config
-
-    token = load_config(config_path).admin_token or secrets.token_urlsafe(24)
-    app = create_app({"STUDY_CONFIG": str(config_path), "ADMIN_TOKEN": token})
-    try:
-        server = waitress.create_server(app, host=host, port=port, threads=threads, max_request_body_size=65536,
-                                        connection_limit=1000)
-    except OSError as err:
-        raise InputError(f"cannot listen on {host}:{port} ({err.strerror}); choose another --port or --host.") from None
-    url = f"http://{host}:{server.effective_port}"
-    print(f"serving {app.extensions['study'].title!r} on {url}/", file=sys.stderr)
-    print(f"admin: {url}/admin/?token={token}", file=sys.stderr, flush=True)
-    server.run()
-    return 0
-
-
 def _serve(args: argparse.Namespace) -> int:
-    return run_server(args.config, args.host, args.port, args.threads)
+    from study_app.serve import serve
+
+    if args.workers < 1:
+        raise InputError(f"Expected `--workers` to be at least 1, got {args.workers}.")
+    return serve(args.config, args.host, args.port, args.threads, args.workers)
 
 
 def _results(args: argparse.Namespace) -> int:
@@ -205,6 +205,7 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from sqlalchemy import inspect
 
     from study_app.analysis import study_document
+    from study_app.audit import flag_counts
     from study_app.config import load_config
     from study_app.db import make_engine
 
@@ -217,7 +218,9 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     engine = make_engine(config.database_url)
     if not inspect(engine).has_table("answers"):
         raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
-    return study_document(config, engine, n_resamples=args.resamples)
+    document, rows = study_document(config, engine, n_resamples=args.resamples)
+    document["data"]["trial_flags"] = flag_counts(engine, config.protocol, config.algorithm_names)
+    return document, rows
 
 
 def _records_document(args: argparse.Namespace) -> dict:
@@ -250,6 +253,10 @@ def _result_lines(document: dict) -> list[str]:
             ci = f"; 95% interval {_percent(bounds[0])}–{_percent(bounds[1])}" if bounds else ""
             lines.append(f"{run['name']}: {_percent(run['fool_rate'])}{pm} fooled (± bootstrap SD, raters then "
                          f"trials{ci}; {raters})")
+            flags = (document["data"].get("trial_flags") or {}).get(run["name"])
+            if flags:
+                lines.append(f"  main trials: {flags['trials']}; re-exposed {flags['reexposed']}, off timing "
+                             f"{flags['off_timing']}, implausible {flags['implausible']}; excluded {flags['excluded']}")
         elif run["bootstrap_sd"] is None:
             lines.append(f"{run['name']}: no scored trials ({raters})")
         elif kind == "hype-inf":
@@ -281,5 +288,6 @@ def _maybe(value: float | None, spec: str = ".2f") -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     from study_app.demo import write_demo_config
+    from study_app.serve import serve
 
-    return run_server(write_demo_config(args.runs, args.data, args.split, args.out), args.host, args.port, args.threads)
+    return serve(write_demo_config(args.runs, args.data, args.split, args.out), args.host, args.port, args.threads)

@@ -6,6 +6,7 @@ layer (2) is tested against the real server in test_study_network.py, what the p
 in Chromium in test_study_browser.py.
 """
 
+import json
 import time
 
 import numpy as np
@@ -103,8 +104,10 @@ def test_a_reload_is_a_second_exposure_and_leaves_the_results(app, client, rater
     page = client.get(f"/admin/?token={ADMIN_TOKEN}").get_data(as_text=True)
     assert f"<td>{algorithm}</td><td>4</td><td>1</td><td>0</td><td>0</td><td>1</td>" in page
     if not app.config.get("DATABASE_URL", "").startswith("postgresql"):
-        assert main(["study", "results", str(study_config), "--json", str(tmp_path / "r.json"), "--resamples", "50"]) == 0
+        assert main(["study", "results", str(study_config), "--json", str(tmp_path / "r.json"), "--resamples", "100"]) == 0
         assert "main trials: 4; re-exposed 1, off timing 0, implausible 0; excluded 1" in capsys.readouterr().out
+        scored = {r["name"]: r for r in json.loads((tmp_path / "r.json").read_text())["runs"]}[algorithm]
+        assert scored["n_trials"] == 3  # the re-exposed trial left the score
     # The results drop it by default; `exclude_reexposed = false` keeps it.
     rows = [{"phase": "main", "reexposed": r.reexposed, "off_timing": r.off_timing, "implausible": r.implausible}
             for r in _flags(app) if r.idx >= 2]

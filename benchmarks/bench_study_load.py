@@ -1,26 +1,46 @@
-"""Load test of the study site: many simulated raters at once against the production server.
+"""Load test of the study site against a floor server, side by side, with the same client.
 
-Each rater is a thread with its own keep-alive HTTP connection on loopback. It
-opens the landing page, starts a session, and completes every trial the way
-the page does (fetch the trial, fetch both images, post the answer). The server
-is `p2p-eval study serve` (waitress) in a child process on an SQLite database.
-Printed: answers/s and p50/p99 latency of answer POSTs and of all requests,
-for each waitress thread count, side by side; then it checks that every answer
-is stored exactly once and every session is complete.
+100 simulated raters at once, no think time, each on its own keep-alive HTTP
+connection over loopback (one asyncio client for all, reading whole responses
+into large buffers: a slow client would measure itself). First every rater opens
+the landing page and starts a session; then, timed, each completes its trials as
+the page does: GET the trial (JSON), GET its stimulus, POST the answer.
 
-    python benchmarks/bench_study_load.py [--raters 100] [--trials 12] [--threads 4 16]
+The study is `p2p-eval study serve` (waitress) in child processes. The *floor*
+is the least a server must do for the same traffic: the same waitress with the
+same thread count and options, answering the same number and sizes of requests
+per trial -- a JSON GET, the stimulus bytes from memory, a POST that inserts and
+commits one row -- with the same database settings (SQLite: WAL,
+``synchronous=FULL``; PostgreSQL: the same cluster), written with no framework.
+The ratio of their answer rates is what the study's own work costs.
+
+Checked after each run: every acknowledged answer is stored exactly once. The
+two servers take turns over several rounds (floor first, then study first, ...)
+so that a machine shared with other work slows both alike; the figures are the
+medians over the rounds.
+
+    python benchmarks/bench_study_load.py [--raters 100] [--trials 12] [--threads 4] [--rounds 3]
+    python benchmarks/bench_study_load.py --workers 4    # 4 processes each, on PostgreSQL
+
+``--workers`` starts a throw-away PostgreSQL cluster (Debian's ``postgresql``, run as user
+``postgres``, as the tests do; needs root) and psycopg2 (the ``[postgres]`` extra).
+
+The last two lines are ``study/floor answers/s ratio: X`` and
+``answer p99: study Y ms, floor Z ms``.
 """
 
 import argparse
-import http.client
+import asyncio
 import json
+import os
 import re
+import signal
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 from sqlalchemy import func, select
@@ -29,119 +49,316 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from study_app import db  # noqa: E402
-from study_app.config import load_config  # noqa: E402
-from study_helpers import StudyServer, make_study  # noqa: E402
+from study_app.config import DATABASE_URL_ENV, load_config  # noqa: E402
+from study_app.serve import CONNECTION_LIMIT, MAX_BODY_BYTES, listening_sockets  # noqa: E402
+from study_helpers import StudyServer, make_study, start_postgres  # noqa: E402
 
-REQUEST_TIMEOUT_S = 60
+IMAGE_SIZE = 256
+REQUEST_TIMEOUT_S = 120
+READ_BUFFER = 1 << 20
 
 
-class Rater(threading.Thread):
-    """One simulated rater; records (kind, seconds) per request."""
+# --- the client -----------------------------------------------------------------------------
 
-    def __init__(self, url: str, barrier: threading.Barrier, seed: int):
-        super().__init__(daemon=True)
-        parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=REQUEST_TIMEOUT_S)
-        self.barrier, self.rng = barrier, np.random.default_rng(seed)
-        self.latencies: list[tuple[str, float]] = []
-        self.answered = 0
-        self.error: Exception | None = None
+class Client:
+    """One rater's keep-alive HTTP/1.1 connection; records (kind, seconds) per request."""
 
-    def request(self, kind: str, method: str, path: str, body=None, headers=None) -> tuple[int, dict, bytes]:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latencies: list):
+        self.reader, self.writer, self.latencies = reader, writer, latencies
+
+    async def request(self, kind: str, method: str, path: str, body: bytes = b"",
+                      headers: dict | None = None) -> tuple[int, dict, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         start = time.perf_counter()
-        self.conn.request(method, path, body=body, headers=headers or {})
-        response = self.conn.getresponse()
-        data = response.read()
+        self.writer.write(head.encode() + b"\r\n" + body)
+        raw = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT_S)
+        lines = raw.decode("latin-1").split("\r\n")
+        fields = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        data = await asyncio.wait_for(self.reader.readexactly(int(fields.get("content-length", 0))), REQUEST_TIMEOUT_S)
         self.latencies.append((kind, time.perf_counter() - start))
-        return response.status, dict(response.getheaders()), data
-
-    def run(self) -> None:
-        try:
-            self.barrier.wait()
-            _, _, landing = self.request("page", "GET", "/")
-            token = re.search(rb'name="start_token" value="([^"]+)"', landing).group(1).decode()
-            status, headers, _ = self.request("start", "POST", "/start", body=f"start_token={token}",
-                                              headers={"Content-Type": "application/x-www-form-urlencoded"})
-            assert status == 303, status
-            task_path = urlsplit(headers["Location"]).path
-            session_id = task_path.rsplit("/", 1)[-1]
-            _, _, page = self.request("page", "GET", task_path)
-            csrf = re.search(rb'data-csrf="([^"]+)"', page).group(1).decode()
-            while True:
-                _, _, body = self.request("trial", "GET", f"/api/s/{session_id}/trial")
-                trial = json.loads(body)
-                if trial["done"]:
-                    return
-                for side in ("left", "right"):
-                    status, _, _ = self.request("image", "GET", trial[side])
-                    assert status == 200, status
-                answer = {"index": trial["index"], "choice": "left" if self.rng.random() < 0.5 else "right",
-                          "reaction_ms": 800.0, "exposure_ms": 1000.0, "exposure_frames": 60, "frame_ms": 16.7}
-                status, _, body = self.request("answer", "POST", f"/api/s/{session_id}/answer", body=json.dumps(answer),
-                                               headers={"Content-Type": "application/json", "X-CSRF-Token": csrf})
-                assert status == 200, (status, body)
-                self.answered += 1
-        except Exception as err:  # reported by the main thread
-            self.error = err
+        return int(lines[0].split()[1]), fields, data
 
 
-def run_load(raters: int, trials: int, threads: int, workdir: Path) -> dict:
-    config = make_study(workdir, algorithms=("A", "B", "C"), n_images=max(trials, 8), practice=2,
-                        main=trials - 2, raters=raters, image_size=256)
-    server = StudyServer(config, threads=threads)
+async def _connect(port: int, latencies: list) -> Client:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=READ_BUFFER)
+    return Client(reader, writer, latencies)
+
+
+async def _start_study_session(client: Client) -> tuple[str, dict]:
+    """Landing page and Start, as a rater; the session's trial URL and answer headers."""
+    _, _, landing = await client.request("page", "GET", "/")
+    token = re.search(rb'name="start_token" value="([^"]+)"', landing).group(1).decode()
+    status, fields, _ = await client.request("start", "POST", "/start", f"start_token={token}".encode(),
+                                             {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 303, status
+    task = fields["location"].split("://", 1)[-1].split("/", 1)[-1]
+    _, _, page = await client.request("page", "GET", "/" + task)
+    csrf = re.search(rb'data-csrf="([^"]+)"', page).group(1).decode()
+    session_id = task.rsplit("/", 1)[-1]
+    return f"/api/s/{session_id}", {"Content-Type": "application/json", "X-CSRF-Token": csrf}
+
+
+async def _trials(client: Client, base: str, headers: dict, rng: np.random.Generator) -> int:
+    """Every trial of one session, as the page does it; returns the answers acknowledged."""
+    answered = 0
+    while True:
+        _, _, body = await client.request("trial", "GET", base + "/trial")
+        trial = json.loads(body)
+        if trial["done"]:
+            return answered
+        requested = time.perf_counter()
+        status, _, _ = await client.request("stimulus", "GET", trial["stimulus"]["url"])
+        assert status == 200, status
+        load_ms = (time.perf_counter() - requested) * 1000
+        painted = [float(step["ms"]) for step in trial["schedule"]]
+        answer = {"index": trial["index"], "choice": "left" if rng.random() < 0.5 else "right",
+                  "reaction_ms": 1.0, "painted_ms": painted, "frame_ms": 16.7, "load_ms": load_ms}
+        status, _, body = await client.request("answer", "POST", base + "/answer", json.dumps(answer).encode(), headers)
+        assert status == 200, (status, body)
+        answered += 1
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes `pids` and their children (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + _cpu_seconds([int(c) for c in children])
+    return total
+
+
+async def _load(port: int, raters: int, start_session, server_pids: list[int]) -> dict:
+    latencies: list = []
+    clients = [await _connect(port, latencies) for _ in range(raters)]
+    sessions = await asyncio.gather(*(start_session(client, i) for i, client in enumerate(clients)))
+    latencies.clear()  # timed: the trials only
+    begin, cpu = time.perf_counter(), _cpu_seconds(server_pids)
+    answered = await asyncio.gather(*(_trials(c, base, headers, np.random.default_rng(i))
+                                      for i, (c, (base, headers)) in enumerate(zip(clients, sessions))))
+    wall, cpu = time.perf_counter() - begin, _cpu_seconds(server_pids) - cpu
+    for client in clients:
+        client.writer.close()
+    answers = np.array([s for k, s in latencies if k == "answer"]) * 1000
+    every = np.array([s for _, s in latencies]) * 1000
+    return {"answers": sum(answered), "wall_s": wall, "answers_per_s": sum(answered) / wall,
+            "cpu_ms_per_answer": 1000 * cpu / sum(answered),
+            "requests_per_s": every.size / wall, "answer_p50_ms": np.percentile(answers, 50),
+            "answer_p99_ms": np.percentile(answers, 99), "all_p99_ms": np.percentile(every, 99)}
+
+
+# --- the floor ------------------------------------------------------------------------------
+
+def floor_app(database: str, stimulus: bytes, trials: int):
+    """The floor server's WSGI app: the study's traffic with nothing but the database write.
+
+    ``GET /s/<rater>/trial`` answers a JSON trial of the study's size, ``GET /stim/...`` the
+    stimulus bytes, ``POST /s/<rater>/answer`` inserts and commits one row (SQLite file
+    path, or a PostgreSQL URL).
+    """
+    local = threading.local()
+    write_lock = threading.Lock()  # SQLite: the study's discipline (`db.write`); PostgreSQL: unused
+    postgres = database.startswith("postgresql")
+
+    def connection():
+        if not hasattr(local, "conn"):
+            if postgres:
+                import psycopg2
+
+                local.conn = psycopg2.connect(database)
+                local.conn.autocommit = True
+            else:
+                local.conn = sqlite3.connect(database, timeout=30, check_same_thread=False)
+                db.sqlite_settings(local.conn)
+        return local.conn
+
+    def insert(session: str, index: int, body: bytes) -> None:
+        conn = connection()
+        if postgres:
+            with conn.cursor() as cursor:
+                cursor.execute("INSERT INTO floor_answers VALUES (%s, %s, %s)", (session, index, body.decode()))
+            return
+        with write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO floor_answers VALUES (?, ?, ?)", (session, index, body.decode()))
+            conn.execute("COMMIT")
+
+    progress: dict[str, int] = {}
+
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if environ["REQUEST_METHOD"] == "POST":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            session = path.split("/")[2]
+            insert(session, json.loads(body)["index"], body)
+            progress[session] = progress.get(session, 0) + 1
+            out, kind = json.dumps({"stored": True, "done": progress[session] == trials, "feedback": None}), "json"
+        elif path.startswith("/stim/"):
+            out, kind = stimulus, "octet-stream"
+        else:
+            session = path.split("/")[2]
+            index = progress.get(session, 0)
+            out = json.dumps({"done": index == trials, "index": index, "n_trials": trials, "n_practice": 0,
+                              "practice": False, "schedule": [{"ms": 17, "show": ["left", "right"], "cue": ""}],
+                              "stimulus": {"url": "/stim/" + "x" * 22, "size": IMAGE_SIZE, "slots": ["left", "right"]},
+                              "choices": ["left", "right"]})
+            kind = "json"
+        out = out if isinstance(out, bytes) else out.encode()
+        start_response("200 OK", [("Content-Type", f"application/{kind}"), ("Content-Length", str(len(out))),
+                                  ("Cache-Control", "no-store")])
+        return [out]
+
+    return app
+
+
+def _create_floor_table(database: str) -> None:
+    ddl = "CREATE TABLE floor_answers (session TEXT, idx INTEGER, body TEXT, PRIMARY KEY (session, idx))"
+    if database.startswith("postgresql"):
+        import psycopg2
+
+        with psycopg2.connect(database) as conn, conn.cursor() as cursor:
+            cursor.execute(ddl)
+    else:
+        with sqlite3.connect(database) as conn:
+            db.sqlite_settings(conn)
+            conn.execute(ddl)
+
+
+def _serve_floor(database: str, trials: int, threads: int, workers: int) -> tuple[int, list[int]]:
+    """Fork `workers` floor processes on one port (as `study serve --workers`); their port and pids."""
+    import waitress
+
+    _create_floor_table(database)
+    stimulus = os.urandom(2 * IMAGE_SIZE * IMAGE_SIZE * 3)
+    sockets = listening_sockets("127.0.0.1", 0, workers)
+    pids = []
+    for sock in sockets:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                waitress.create_server(floor_app(database, stimulus, trials), sockets=[sock], threads=threads,
+                                       max_request_body_size=MAX_BODY_BYTES, connection_limit=CONNECTION_LIMIT).run()
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    port = sockets[0].getsockname()[1]
+    for sock in sockets:
+        sock.close()
+    return port, pids
+
+
+def _count_floor(database: str) -> tuple[int, int]:
+    query = "SELECT COUNT(*), COUNT(DISTINCT session || ':' || idx) FROM floor_answers"
+    if database.startswith("postgresql"):
+        import psycopg2
+
+        with psycopg2.connect(database) as conn, conn.cursor() as cursor:
+            cursor.execute(query)
+            return cursor.fetchone()
+    with sqlite3.connect(database) as conn:
+        return conn.execute(query).fetchone()
+
+
+# --- the runs -------------------------------------------------------------------------------
+
+def run_floor(args, database: str) -> dict:
+    port, pids = _serve_floor(database, args.trials, args.threads, args.workers)
+
+    async def start(client: Client, i: int):
+        return f"/s/rater{i}", {"Content-Type": "application/json"}
+
     try:
-        barrier = threading.Barrier(raters + 1)
-        clients = [Rater(server.url, barrier, seed) for seed in range(raters)]
-        for client in clients:
-            client.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for client in clients:
-            client.join(timeout=600)
-        wall = time.perf_counter() - start
+        result = asyncio.run(_load(port, args.raters, start, pids))
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+    stored, distinct = _count_floor(database)
+    assert stored == distinct == result["answers"] == args.raters * args.trials, (stored, distinct, result)
+    return result
+
+
+def run_study(args, workdir: Path, database_url: str | None) -> dict:
+    config = make_study(workdir, algorithms=("A", "B", "C"), n_images=max(args.trials, 8), practice=0,
+                        main=args.trials, exposure_ms=17, raters=args.raters, image_size=IMAGE_SIZE)
+    server = StudyServer(config, threads=args.threads, workers=args.workers,
+                         env={DATABASE_URL_ENV: database_url} if database_url else None)
+    port = int(server.url.rsplit(":", 1)[1])
+
+    async def start(client: Client, i: int):
+        return await _start_study_session(client)
+
+    try:
+        result = asyncio.run(_load(port, args.raters, start, [server.process.pid]))
     finally:
         server.stop()
-    errors = [c.error for c in clients if c.error is not None]
-    if errors:
-        raise SystemExit(f"{len(errors)} rater(s) failed, e.g. {errors[0]!r}; server log:\n" + "".join(server.log[-20:]))
-    engine = db.make_engine(load_config(config).database_url)
+    engine = db.make_engine(database_url or load_config(config).database_url)
     with engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(db.answers)).scalar()
         distinct = conn.execute(select(func.count()).select_from(
             select(db.answers.c.session_id, db.answers.c.idx).distinct().subquery())).scalar()
         complete = conn.execute(select(func.count()).where(db.sessions.c.status == "complete")).scalar()
-    acknowledged = sum(c.answered for c in clients)
-    assert stored == distinct == acknowledged == raters * trials, (stored, distinct, acknowledged)
-    assert complete == raters, complete
-    answers = np.array([s for c in clients for k, s in c.latencies if k == "answer"]) * 1000
-    every = np.array([s for c in clients for _, s in c.latencies]) * 1000
-    return {"threads": threads, "answers": acknowledged, "requests": every.size, "wall_s": wall,
-            "answers_per_s": acknowledged / wall, "requests_per_s": every.size / wall,
-            "answer_p50_ms": np.percentile(answers, 50), "answer_p99_ms": np.percentile(answers, 99),
-            "all_p50_ms": np.percentile(every, 50), "all_p99_ms": np.percentile(every, 99)}
+    engine.dispose()
+    assert stored == distinct == result["answers"] == args.raters * args.trials, (stored, distinct, result)
+    assert complete == args.raters, complete
+    return result
+
+
+def _postgres_database(base: str, name: str) -> str:
+    import psycopg2
+
+    conn = psycopg2.connect(base + "/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    conn.close()
+    return f"{base}/{name}"
+
+
+def _round(args, workdir: Path, number: int, postgres: str | None) -> dict[str, dict]:
+    """One floor run and one study run on fresh databases; which goes first alternates."""
+    runs = {
+        "floor": lambda: run_floor(args, _postgres_database(postgres, f"floor{number}") if postgres
+                                   else str(workdir / "floor.sqlite")),
+        "study": lambda: run_study(args, workdir / "study",
+                                   _postgres_database(postgres, f"study{number}") if postgres else None),
+    }
+    order = ("floor", "study") if number % 2 == 0 else ("study", "floor")
+    return {name: runs[name]() for name in order}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raters", type=int, default=100, help="simultaneous raters (default 100)")
-    parser.add_argument("--trials", type=int, default=12, help="trials per session (default 12: 2 practice + 10)")
-    parser.add_argument("--threads", type=int, nargs="+", default=[4, 16], help="waitress threads to compare")
+    parser.add_argument("--trials", type=int, default=12, help="trials per session (default 12)")
+    parser.add_argument("--threads", type=int, default=4, help="waitress threads per process (default 4)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes; more than 1 runs both servers on PostgreSQL (default 1: SQLite)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of floor and study, in turn (default 3)")
     args = parser.parse_args()
-    results = []
-    for threads in args.threads:
+    postgres = start_postgres(fsync=True) if args.workers > 1 else None
+    backend = (f"PostgreSQL 15 (fsync on), {args.workers} processes x {args.threads} threads" if postgres
+               else f"SQLite (WAL, synchronous=FULL), 1 process x {args.threads} threads")
+    rounds = []
+    for number in range(args.rounds):
         with tempfile.TemporaryDirectory() as workdir:
-            results.append(run_load(args.raters, args.trials, threads, Path(workdir)))
-    print(f"{args.raters} raters at once x {args.trials} trials, loopback, waitress + SQLite (WAL, synchronous=FULL)")
-    print(f"{'threads':>7} {'answers':>7} {'wall s':>7} {'answers/s':>9} {'req/s':>7} "
-          f"{'answer p50':>10} {'p99 ms':>7} {'all p50':>8} {'p99 ms':>7}")
-    for r in results:
-        print(f"{r['threads']:>7} {r['answers']:>7} {r['wall_s']:>7.1f} {r['answers_per_s']:>9.1f} "
-              f"{r['requests_per_s']:>7.1f} {r['answer_p50_ms']:>10.1f} {r['answer_p99_ms']:>7.1f} "
-              f"{r['all_p50_ms']:>8.1f} {r['all_p99_ms']:>7.1f}")
-    for r in results[1:]:
-        print(f"answers/s ratio, {r['threads']} vs {results[0]['threads']} threads: "
-              f"{r['answers_per_s'] / results[0]['answers_per_s']:.2f}x")
+            rounds.append(_round(args, Path(workdir), number, postgres))
+    print(f"{args.raters} raters at once, no think time, x {args.trials} trials; loopback; waitress; {backend}; "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'round':>5} {'server':>6} {'answers':>7} {'wall s':>7} {'answers/s':>9} {'req/s':>7} "
+          f"{'answer p50':>10} {'p99 ms':>7} {'all p99':>8} {'server CPU ms/answer':>21}")
+    for number, results in enumerate(rounds):
+        for name in ("study", "floor"):
+            r = results[name]
+            print(f"{number + 1:>5} {name:>6} {r['answers']:>7} {r['wall_s']:>7.2f} {r['answers_per_s']:>9.1f} "
+                  f"{r['requests_per_s']:>7.1f} {r['answer_p50_ms']:>10.1f} {r['answer_p99_ms']:>7.1f} "
+                  f"{r['all_p99_ms']:>8.1f} {r['cpu_ms_per_answer']:>21.2f}")
+    median = {name: {key: float(np.median([r[name][key] for r in rounds])) for key in ("answers_per_s", "answer_p99_ms")}
+              for name in ("study", "floor")}
     print("every answer stored exactly once; every session complete: OK")
+    print(f"study/floor answers/s ratio: {median['study']['answers_per_s'] / median['floor']['answers_per_s']:.2f}")
+    print(f"answer p99: study {median['study']['answer_p99_ms']:.0f} ms, floor {median['floor']['answer_p99_ms']:.0f} ms")
     return 0
 
 

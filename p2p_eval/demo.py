@@ -21,6 +21,9 @@ from p2p_eval.measures import entry_type
 
 log = logging.getLogger(__name__)
 
+SUMMARY_KINDS = ("fcn-score", "colorfulness", "similarity")
+"""The results the demo writes (``results/<kind>.json``), reported and summarised in this order."""
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -96,15 +99,18 @@ class Demo:
 
     def score(self) -> None:
         fcn, color = self.results / "fcn-score.json", self.results / "colorfulness.json"
+        similarity = self.results / "similarity.json"
         self.command("fcn-score", str(self.runs), "--with-real", "--baseline", "unet-l1",
                      "--json", str(fcn), "--csv", str(self.results / "fcn-score.csv"))
         self.command("colorfulness", str(self.runs), "--with-real", "--baseline", "unet-l1",
                      "--json", str(color), "--plot", str(self.results / "colorfulness.png"), "--quiet")
+        # PSNR/SSIM need no weights file (FID and LPIPS do: README "FID, KID, LPIPS, PSNR/SSIM").
+        self.command("similarity", str(self.runs), "--baseline", "unet-l1", "--json", str(similarity), "--quiet")
         self.written += [fcn, self.results / "fcn-score.csv", color,
-                         self.results / "colorfulness.png", self.results / "colorfulness.pdf"]
+                         self.results / "colorfulness.png", self.results / "colorfulness.pdf", similarity]
 
     def reports(self) -> None:
-        docs = [str(self.results / "fcn-score.json"), str(self.results / "colorfulness.json")]
+        docs = [str(self.results / f"{kind}.json") for kind in SUMMARY_KINDS]
         tex = self.report / "tables.tex"
         self.command("report", "latex", *docs, "--out", str(tex), "--standalone", "--paper")
         self.written.append(tex)
@@ -154,12 +160,9 @@ def run_demo(out: Path, config: DemoConfig, run_command: Callable[[list[str]], i
 
 
 def summary_rows(results: Path) -> list[dict]:
-    """One row per run: FCN-scores and colorfulness side by side, from the results files."""
-    fcn = json.loads((results / "fcn-score.json").read_text())
-    color = {r["name"]: r for r in json.loads((results / "colorfulness.json").read_text())["runs"]}
-    rows = []
-    for run in fcn["runs"]:
-        other = color.get(run["name"], {})
-        rows.append({"run": run["name"], **{k: run[k] for k in entry_type("fcn-score").score_keys()},
-                     **{k: other.get(k) for k in entry_type("colorfulness").score_keys()}})
-    return rows
+    """One row per run of the FCN-score file: its scores, then the other `SUMMARY_KINDS`' side by side."""
+    documents = {kind: json.loads((results / f"{kind}.json").read_text()) for kind in SUMMARY_KINDS}
+    by_name = {kind: {r["name"]: r for r in d["runs"]} for kind, d in documents.items()}
+    return [{"run": run["name"], **{key: by_name[kind].get(run["name"], {}).get(key)
+                                    for kind in SUMMARY_KINDS for key in entry_type(kind).score_keys()}}
+            for run in documents["fcn-score"]["runs"]]

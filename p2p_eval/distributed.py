@@ -94,6 +94,19 @@ class Distributed:
         return gathered
 
 
+    def first_error(self, message: str | None) -> str | None:
+        """The first process's error message, if any had one; every process must call this once.
+
+        Checks that can fail before any collective (bad input) end with this
+        call on every process, failed or not, so all processes stop together
+        with the same message (printed once, by rank 0) instead of one process
+        failing alone while the others wait for it, unheard.
+        """
+        if self.world_size == 1:
+            return message
+        return next((m for m in self.gather(message) if m is not None), None)
+
+
 SINGLE = Distributed()
 """One process: what library functions assume unless told otherwise."""
 

@@ -24,8 +24,8 @@ class PaperRow:
 class PaperTable:
     key: str  # preset name, also the report's table name
     v3: str  # "Table 1" etc. in arXiv v3
-    cvpr: str  # numbering in the CVPR 2017 version
-    caption: str
+    cvpr: str | None  # numbering in the CVPR 2017 version; None: in arXiv v3 only
+    caption: str  # the paper's, LaTeX; `caption_on` names the dataset a result came from
     kind: str  # the results kind it is rendered from
     columns: tuple[str, ...]  # column headers, LaTeX
     rows: tuple[PaperRow, ...]
@@ -37,7 +37,67 @@ class PaperTable:
         return tuple(r.variant for r in self.rows if r.variant)
 
     def label_of(self, variant: str) -> str | None:
-        return next((r.label for r in self.rows if r.variant == variant), None)
+        """The paper's label of `variant` in this table, else the label `variant_label` makes (None: unknown)."""
+        return next((r.label for r in self.rows if r.variant == variant), None) or variant_label(variant)
+
+    def caption_on(self, dataset: str | None) -> str:
+        r"""The caption, naming `dataset` (LaTeX) where the paper names `PAPER_DATASET`; the paper's own for None.
+
+        Examples
+        --------
+        >>> print(TABLES["photo2labels"].caption_on("synthetic-city"))
+        Performance of photo$\to$labels on synthetic-city.
+        """
+        return self.caption if not dataset else self.caption.replace(PAPER_DATASET, dataset)
+
+    @property
+    def citation(self) -> str:
+        """Where the table is in the paper, in both numberings.
+
+        Examples
+        --------
+        >>> TABLES["losses"].citation, TABLES["generators"].citation
+        ('CVPR 2017 Table 1; arXiv v3 Table 1', 'arXiv v3 Table 2; not in the CVPR 2017 version')
+        """
+        if self.cvpr is None:
+            return f"arXiv v3 {self.v3}; not in the CVPR 2017 version"
+        return f"CVPR 2017 {self.cvpr}; arXiv v3 {self.v3}"
+
+
+PAPER_DATASET = "Cityscapes"
+"""The dataset the paper's Cityscapes tables were measured on, as their captions name it."""
+
+_GENERATORS = {"unet": "U-net", "encdec": "Encoder-decoder", "photo2labels": "Photo$\\to$labels"}
+_LOSSES = {"l1": "L1", "gan": "GAN", "cgan": "cGAN", "l1-gan": "L1+GAN", "l1-cgan": "L1+cGAN"}
+_DISCRIMINATORS = {"pixel": "1$\\times$1", "16": "16$\\times$16", "286": "286$\\times$286"}  # 70x70: no suffix
+
+
+def variant_label(variant: str | None) -> str | None:
+    r"""A label in the paper's words for any variant the bundled trainers name (None for any other name).
+
+    Used for runs of a paper table's kind whose variant is not one of its rows,
+    so a table never mixes paper labels with raw variant names.
+
+    Examples
+    --------
+    >>> variant_label("unet-cgan"), variant_label("encdec-l1")
+    ('U-net (cGAN)', 'Encoder-decoder (L1)')
+    >>> print(variant_label("unet-l1-cgan-pixel"), variant_label("photo2labels-l1-cgan"), sep="; ")
+    U-net (L1+cGAN, 1$\times$1 D); Photo$\to$labels (L1+cGAN)
+    >>> variant_label("my-model") is None
+    True
+    """
+    generator, _, rest = (variant or "").partition("-")
+    for loss in sorted(_LOSSES, key=len, reverse=True):  # "l1-cgan" before "l1"
+        if rest == loss or rest.startswith(f"{loss}-"):
+            discriminator = rest[len(loss) + 1:]
+            break
+    else:
+        return None
+    if generator not in _GENERATORS or (discriminator and (discriminator not in _DISCRIMINATORS or "gan" not in loss)):
+        return None
+    suffix = f", {_DISCRIMINATORS[discriminator]} D" if discriminator else ""
+    return f"{_GENERATORS[generator]} ({_LOSSES[loss]}{suffix})"
 
 
 FCN_COLUMNS = ("Per-pixel acc.", "Per-class acc.", "Class IOU")
@@ -56,7 +116,7 @@ TABLES: dict[str, PaperTable] = {t.key: t for t in (
         PaperRow(None,           GROUND_TRUTH,   (0.80, 0.26, 0.21)),
     )),
     # v3 Table 2's caption: this experiment used batch size 10 (the others batch size 1).
-    PaperTable("generators", "Table 2", "(v3 only)",
+    PaperTable("generators", "Table 2", None,
                "FCN-scores for different generator architectures (and objectives), evaluated on "
                "Cityscapes labels$\\to$photos.",
                "fcn-score", FCN_COLUMNS, batch_size=10, rows=(
@@ -84,7 +144,7 @@ TABLES: dict[str, PaperTable] = {t.key: t for t in (
     )),
     PaperTable("amt-maps", "Table 4", "Table 3",
                "AMT ``real vs fake'' test on maps$\\leftrightarrow$aerial photos "
-               "(\\% of trials labeled real, $\\pm$ standard error).",
+               "(\\% of trials labeled real, $\\pm$ bootstrap SD (raters, then trials)).",
                "study", ("Photo$\\to$Map", "Map$\\to$Photo"), (
         PaperRow(None, "L1",      (2.8, 0.8)),
         PaperRow(None, "L1+cGAN", (6.1, 18.9)),

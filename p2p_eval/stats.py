@@ -9,13 +9,18 @@ product, `resampled_sums`; a measure whose state is not additive (a feature
 vector per image) uses the weights directly.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
+MIN_RESAMPLES = 100
+"""Fewest resamples `Bootstrap` takes: with fewer, a 95% percentile interval's ends rest on one
+or two replicates (``--resamples 1`` gave an interval that did not contain the estimate)."""
+SEED_LIMIT = 2**32
+"""Seeds are whole numbers in [0, 2**32): what numpy's and torch's generators all accept."""
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,10 @@ class Bootstrap:
     confidence: float = DEFAULT_CONFIDENCE
 
     def __post_init__(self):
-        if self.resamples < 1:
-            raise ValueError(f"Expected `resamples` >= 1, got {self.resamples}.")
+        if self.resamples < MIN_RESAMPLES:
+            raise ValueError(f"Expected `resamples` >= {MIN_RESAMPLES}, got {self.resamples}.")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"Expected `seed` in [0, 2**32), got {self.seed}.")
         if not 0 < self.confidence < 1:
             raise ValueError(f"Expected `confidence` in (0, 1), got {self.confidence}.")
 
@@ -59,6 +66,23 @@ def resample_weights(n_items: int, n_resamples: int, seed: int) -> np.ndarray:
         raise ValueError(f"Expected `n_resamples` >= 1, got {n_resamples}.")
     rng = np.random.default_rng(seed)
     return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_resamples)
+
+
+def split_half_masks(n_items: int, n_splits: int, seed: int) -> np.ndarray:
+    """Random splits of the items into two halves: True for the first half (n_items // 2 items).
+
+    Returns
+    -------
+    first_half : (n_splits, n_items) bool ndarray
+
+    Examples
+    --------
+    >>> split_half_masks(5, 3, seed=0).sum(axis=1).tolist()
+    [2, 2, 2]
+    """
+    rng = np.random.default_rng(seed)
+    ranks = rng.permuted(np.tile(np.arange(n_items), (n_splits, 1)), axis=1)
+    return ranks < n_items // 2
 
 
 def resampled_sums(per_item: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -94,6 +118,33 @@ def percentile_interval(samples: np.ndarray, confidence: float = DEFAULT_CONFIDE
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
     return (float(low), float(high))
+
+
+def centred_interval(
+    samples: np.ndarray, point: float, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[float, float]:
+    """Percentile interval of biased replicates, moved so that their mean sits on the point estimate.
+
+    For a score whose bootstrap replicates are biased relative to the point
+    estimate (FID: a replicate repeats frames, so it has fewer distinct images
+    and a larger small-N bias), the raw percentile interval may not even hold
+    the point. Moving it by the bootstrap's bias estimate,
+    ``b = mean(samples) - point``, gives ``[q_lo - b, q_hi - b]``: the spread of
+    the replicates around the point (sampling variability), not their bias.
+    NaN replicates are ignored.
+
+    Examples
+    --------
+    >>> centred_interval(np.array([11.0, 12.0, 13.0]), 10.0, confidence=0.5)
+    (9.5, 10.5)
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    finite = samples[~np.isnan(samples)]
+    low, high = percentile_interval(finite, confidence)
+    if finite.size == 0 or np.isnan(point):
+        return (float("nan"), float("nan"))
+    shift = float(finite.mean()) - point
+    return (low - shift, high - shift)
 
 
 def two_sided_p(differences: np.ndarray) -> float:
@@ -151,6 +202,7 @@ def bootstrap_scores(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     confidence: float = DEFAULT_CONFIDENCE,
+    centred: Collection[str] = (),
 ) -> dict[str, Interval]:
     """Scores of all items with percentile intervals from resampling items.
 
@@ -163,6 +215,9 @@ def bootstrap_scores(
         N, the items (frames) resampled.
     n_resamples, seed, confidence
         Bootstrap replicates, RNG seed and interval coverage.
+    centred : collection of str, optional
+        Scores whose replicates are biased (FID): their interval is
+        `centred_interval`, the others' `percentile_interval`.
 
     Returns
     -------
@@ -171,10 +226,13 @@ def bootstrap_scores(
     """
     point = scorer(np.ones((1, n_items), dtype=np.int64))
     replicates = scorer(resample_weights(n_items, n_resamples, seed))
-    return {
-        name: Interval(float(point[name][0]), *percentile_interval(replicates[name], confidence))
-        for name in point
-    }
+    intervals = {}
+    for name in point:
+        value = float(point[name][0])
+        bounds = (centred_interval(replicates[name], value, confidence) if name in centred
+                  else percentile_interval(replicates[name], confidence))
+        intervals[name] = Interval(value, *bounds)
+    return intervals
 
 
 def paired_bootstrap_test(
@@ -185,11 +243,15 @@ def paired_bootstrap_test(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     confidence: float = DEFAULT_CONFIDENCE,
+    centred: Collection[str] = (),
 ) -> dict[str, PairedTest]:
     """Paired bootstrap of score differences: the same items drawn for both.
 
     Item i of `scorer` and of `baseline_scorer` must be the same frame; both
-    are scored under the same weights in every replicate.
+    are scored under the same weights in every replicate. For the `centred`
+    scores (biased replicates, see `centred_interval`) the replicate
+    differences are first moved so that their mean is the observed
+    difference; the interval and the p-value are taken from the moved ones.
     """
     weights = resample_weights(n_items, n_resamples, seed)
     ones = np.ones((1, n_items), dtype=np.int64)
@@ -197,12 +259,11 @@ def paired_bootstrap_test(
     boot_a, boot_b = scorer(weights), baseline_scorer(weights)
     tests = {}
     for name in point_a:
+        difference = float(point_a[name][0] - point_b[name][0])
         diff = boot_a[name] - boot_b[name]
-        tests[name] = PairedTest(
-            float(point_a[name][0] - point_b[name][0]),
-            *percentile_interval(diff, confidence),
-            two_sided_p(diff),
-        )
+        if name in centred and not np.isnan(diff).all():
+            diff = diff - (np.nanmean(diff) - difference)
+        tests[name] = PairedTest(difference, *percentile_interval(diff, confidence), two_sided_p(diff))
     return tests
 
 

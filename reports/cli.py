@@ -48,8 +48,9 @@ def _table_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS.json", help="results files, one table each")
     parser.add_argument(
         "--intervals", choices=INTERVAL_STYLES, default=None,
-        help="uncertainty shown: none, pm (± SE, or half the interval) or brackets ([low, high]); "
-        "default: as the paper (± SE for studies, none for scores)",
+        help="uncertainty shown: none, pm (± a study's bootstrap SD, or half the interval) or brackets "
+        "([low, high]); default: as the paper (± bootstrap SD for studies, none for scores; HYPE tables "
+        "have their own Std. and 95%% CI columns)",
     )
     parser.add_argument("--paper", action="store_true", help="add the paper's published rows, marked (paper)")
     parser.add_argument("--paper-table", metavar="KEY", default=None,
@@ -65,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser(
         "report",
         help="render results files as LaTeX tables, an HTML page or Markdown",
-        description="Render results files (fcn-score, label-score, colorfulness, study) as tables.",
+        description="Render results files (fcn-score, label-score, colorfulness, study, hype-inf, hype-time) as tables.",
         epilog="\n\n".join(_EPILOGS.values()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -112,8 +113,11 @@ def _tables(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list["Repor
         for d in documents
     ]
     if args.paper:
+        from p2p_eval.paper import TABLES
+
+        published = {t.kind for t in TABLES.values()}
         for path, table in zip(args.results, tables):
-            if not table.has("paper"):
+            if not table.has("paper") and table.kind in published:  # FID, LPIPS ...: the paper has none
                 log.warning("%s: its runs' variants match no paper table; no published rows added.", path)
     return documents, tables, TableOptions(intervals=args.intervals, decimals=args.decimals, names=args.names)
 
@@ -159,9 +163,10 @@ def _labels(tables: list["ReportTable"]) -> list[str]:
 
 
 def run_latex(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import write_text
+    from p2p_eval.data.files import check_output_path, write_text
     from reports.latex import latex_document, latex_table, provenance_comment
 
+    check_output_path(args.out)  # before any file is read
     documents, tables, options = _tables(args)
     if args.summary:
         tables = [_summary(args, documents), *tables]
@@ -174,9 +179,11 @@ def run_latex(args: argparse.Namespace) -> int:
 
 
 def run_markdown(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import write_text
+    from p2p_eval.data.files import check_output_path, write_text
     from reports.markdown import markdown_report
 
+    if args.out:
+        check_output_path(args.out)  # before any file is read
     documents, tables, options = _tables(args)
     if len(documents) > 1:
         tables = [_summary(args, documents), *tables]
@@ -190,11 +197,13 @@ def run_markdown(args: argparse.Namespace) -> int:
 
 
 def run_html(args: argparse.Namespace) -> int:
+    from p2p_eval.data.files import check_output_path
     from p2p_eval.errors import InputError
     from reports.html import QualitativeSpec, write_html_report
 
     if bool(args.runs) != bool(args.data):
         raise InputError("the qualitative grid needs both --runs (the run folders) and --data (their prepared dataset).")
+    check_output_path(args.out, folder=True)  # before any file is read
     documents, tables, options = _tables(args)
     grid = QualitativeSpec(runs=tuple(args.runs), data=args.data, split=args.split, n_frames=args.frames) if args.runs else None
     summary = _summary(args, documents) if len(documents) > 1 else None

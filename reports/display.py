@@ -8,11 +8,18 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from reports.formatting import INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, plain_text
+from p2p_eval.measures import RESULT_KINDS
+from p2p_eval.paper import PAPER_DATASET
+from reports.formatting import (
+    INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, format_range, plain_text,
+)
+from reports.coverage import PARTIAL_MARK, PARTIAL_MARK_LATEX, partial_note
 from reports.tables import SIGNIFICANCE, ReportTable, best_mask
 
 PAPER_MARK = "(paper)"
 DAGGER_LATEX = "$^\\dagger$"
+LOWER_MARK_LATEX = "$\\downarrow$"
+"""Appended to the header of a column where lower is better (FID, KID, LPIPS)."""
 MAX_DECIMALS = 6
 
 
@@ -35,8 +42,10 @@ class TableOptions:
 
 
 def default_intervals(table: ReportTable) -> str:
-    """The paper's choice: ± standard error for perceptual studies, none for scores."""
-    return "pm" if table.kind == "study" else "none"
+    """The paper's choice: "pm" for a kind whose score carries a stored "±" (a study's bootstrap SD),
+    none for scores and summary tables (HYPE shows its spread in columns of its own)."""
+    stored = any(c.spread and not c.spread.columns for c in table.columns)
+    return "pm" if table.kind in RESULT_KINDS and stored else "none"
 
 
 def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> str:
@@ -55,9 +64,9 @@ def row_label(table: ReportTable, index: int, *, names: bool, latex: bool) -> st
 
 
 def cell_texts(
-    table: ReportTable, *, intervals: str, decimals: int | None, pm: str, dagger: str
+    table: ReportTable, *, intervals: str, decimals: int | None, pm: str, dagger: str, partial: str = PARTIAL_MARK
 ) -> pd.DataFrame:
-    """Every score cell as text (numbers, interval, null, missing and significance marks).
+    """Every score cell as text (numbers, interval, null, missing, significance and frames-left-out marks).
 
     Returns
     -------
@@ -69,16 +78,23 @@ def cell_texts(
             if table.is_absent(i, column.key):
                 cells.loc[i, column.key] = MISSING_MARK
                 continue
+            places = column.default_decimals if decimals is None else decimals
+            if column.shows == "interval":
+                cells.loc[i, column.key] = format_range(
+                    table.low.loc[i, column.key], table.high.loc[i, column.key], decimals=places,
+                    percent=column.percent)
+                continue
             cells.loc[i, column.key] = format_cell(
                 table.values.loc[i, column.key],
                 low=table.low.loc[i, column.key],
                 high=table.high.loc[i, column.key],
                 error=table.error.loc[i, column.key],
-                style=intervals,
-                decimals=column.default_decimals if decimals is None else decimals,
+                style=intervals if column.shows == "value" else "none",
+                decimals=places,
                 percent=column.percent,
                 pm=pm,
-                mark=dagger if table.is_significant(i, column.key) else "",
+                mark=(dagger if table.is_significant(i, column.key) else "")
+                + (partial if table.is_partial(i, column.key) else ""),
             )
     return cells
 
@@ -90,15 +106,22 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
     """
     notes = []
     if table.has("run"):
-        notes.append("Bold: best run per column.")
+        notes.append("Bold: best run per column." if table.partial is None or not table.partial.to_numpy().any()
+                     else "Bold: best run per column, among the runs scored on the most frames.")
+    if not all(c.higher_is_better for c in table.columns):
+        notes.append(f"{LOWER_MARK_LATEX}: lower is better.")
     confidence = "95\\%"
+    values = [c for c in table.columns if c.shows == "value"]
     if intervals == "pm":
-        notes.append(
-            "$\\pm$: standard error over raters." if table.kind == "study"
-            else f"$\\pm$: half the width of the {confidence} bootstrap interval."
-        )
+        spreads = dict.fromkeys(c.spread.note for c in values if c.spread)  # declared once, per score
+        notes += [f"$\\pm$ {note}." for note in spreads]
+        if any(not c.spread for c in values):
+            notes.append(f"$\\pm$: half the width of the {confidence} bootstrap interval"
+                         + (" (the other columns)." if spreads else "."))
     elif intervals == "brackets":
         notes.append(f"[low, high]: {confidence} bootstrap interval.")
+    for note in dict.fromkeys(c.spread.note for c in table.columns if c.shows == "sd"):
+        notes.append(f"Std.: {note}; {confidence} CI: percentile interval of the same replicates.")
     if table.p_values is not None and (table.p_values < SIGNIFICANCE).to_numpy().any():
         rows = {r.name: i for i, r in enumerate(table.rows) if r.source in ("run", "real")}
         baselines = ", ".join(
@@ -110,10 +133,17 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
         notes.append(f"{NULL_MARK}: no score (null in the results).")
     if table.any_absent():
         notes.append(f"{MISSING_MARK}: run not in the results file.")
+    if table.partial is not None:
+        counts = [(row_label(table, i, names=names, latex=True), table.partial.loc[i, key])
+                  for i in range(len(table.rows)) for key in table.partial.columns if table.partial.loc[i, key]]
+        note = partial_note(counts, latex=True)
+        if note:
+            notes.append(note)
     if table.has("paper"):
         notes.append(
-            f"Italic rows marked {PAPER_MARK}: published numbers of Isola et al., CVPR 2017 "
-            f"({table.paper.cvpr}; {table.paper.v3} in arXiv v3)."
+            f"Italic rows marked {PAPER_MARK}: published numbers of Isola et al."
+            + (f", measured on {PAPER_DATASET}" if PAPER_DATASET in table.paper.caption else "")
+            + f" ({table.paper.citation})."
         )
     if table.facts:
         facts = escape_latex("; ".join(table.facts))
@@ -158,8 +188,10 @@ def table_view(table: ReportTable, options: TableOptions, *, latex: bool) -> Tab
     """Everything a renderer prints for `table`; `latex` selects LaTeX or plain-text labels."""
     intervals = options.intervals or default_intervals(table)
     cells = cell_texts(table, intervals=intervals, decimals=options.decimals,
-                       pm="$\\pm$" if latex else "±", dagger=DAGGER_LATEX if latex else "†")
-    headers = [table.row_header, *(c.header for c in table.columns)]
+                       pm="$\\pm$" if latex else "±", dagger=DAGGER_LATEX if latex else "†",
+                       partial=PARTIAL_MARK_LATEX if latex else PARTIAL_MARK)
+    headers = [table.row_header, *(c.header + ("" if c.higher_is_better else " " + LOWER_MARK_LATEX)
+                                   for c in table.columns)]
     groups = [c.group for c in table.columns]
     return TableView(
         headers=headers if latex else [plain_text(h) for h in headers],

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from p2p_eval.measures import entry_type
+from p2p_eval.measures.study.entry import RatedEntry
+
 
 def score(entry: dict[str, Any], key: str) -> float:
     """The entry's score `key` as float; NaN when null."""
@@ -61,15 +64,34 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     if isinstance(segmenter, dict):
         digest = str(segmenter.get("sha256") or "")[:12]
         facts.append(f"segmenter {segmenter.get('arch', '?')}" + (f" (sha256 {digest})" if digest else ""))
-    if document.get("kind") == "study":
+    facts += _feature_facts(document["runs"], protocol)
+    if issubclass(entry_type(document["kind"]), RatedEntry):
         facts += _study_facts(document["runs"], data, protocol)
     if protocol.get("scores"):  # e.g. fcn-score --protocol official: the official script's numbers
         facts.append(f"scores: {protocol['scores']}")
+    facts += _comparison_facts(document.get("comparisons") or {})
     bootstrap = protocol.get("bootstrap")
     if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
         confidence = float(bootstrap.get("confidence", 0.95))
         facts.append(f"{confidence:.0%} bootstrap intervals, {bootstrap['resamples']} resamples")
     return tuple(facts)
+
+
+def _feature_facts(runs: list[dict[str, Any]], protocol: dict[str, Any]) -> list[str]:
+    """The weights a feature measure used (FID Inception, LPIPS backbone) and what its FIDs can be compared with."""
+    facts = []
+    for key, what in (("features", "Inception"), ("backbone", "LPIPS backbone")):
+        weights = protocol.get(key)
+        if isinstance(weights, dict) and weights.get("sha256"):
+            published = "" if weights.get("published") else ", not the published file: not comparable with papers"
+            facts.append(f"{what} sha256 {str(weights['sha256'])[:12]}{published}")
+    if protocol.get("resize") and isinstance(protocol.get("features"), dict):
+        facts.append(f"resize {protocol['resize']}")
+    if any(r.get("warnings") for r in runs if not r.get("is_real")):
+        facts.append("FID from fewer than 2,000 frames is biased upward: compare only FIDs of equally many frames")
+    if (protocol.get("bootstrap") or {}).get("centred"):
+        facts.append("FID intervals: sampling variability over frames, centred on the FID (not its bias)")
+    return facts
 
 
 def _study_facts(runs: list[dict[str, Any]], data: dict[str, Any], protocol: dict[str, Any]) -> list[str]:
@@ -82,4 +104,20 @@ def _study_facts(runs: list[dict[str, Any]], data: dict[str, Any], protocol: dic
         facts.append(f"{count} raters per algorithm ({excluded} excluded)")
     if protocol.get("exposure_ms"):
         facts.append(f"each image shown {protocol['exposure_ms']} ms")
+    return facts
+
+
+def _comparison_facts(tests: dict[str, Any]) -> list[str]:
+    """HYPE's tests across models, as stored in a document's ``comparisons``."""
+    facts = []
+    anova = tests.get("anova")
+    if isinstance(anova, dict) and anova.get("p_value") is not None:
+        facts.append(f"one-way ANOVA F({anova['df'][0]}, {anova['df'][1]}) = {anova['statistic']:.2f}, "
+                     f"p = {anova['p_value']:.2g}")
+        facts += [f"Tukey HSD {t['a']} vs {t['b']}: p = {t['p_value']:.2g}"
+                  for t in tests.get("tukey_hsd") or () if t.get("p_value") is not None]
+    t_test = tests.get("t_test")
+    if isinstance(t_test, dict) and t_test.get("p_value") is not None:
+        facts.append(f"unpaired t-test {t_test['a']} vs {t_test['b']}: t({t_test['df']}) = {t_test['statistic']:.2f}, "
+                     f"p = {t_test['p_value']:.2g}")
     return facts

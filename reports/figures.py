@@ -22,6 +22,12 @@ def _save(figure: Any, path: str | os.PathLike) -> None:
     write_png(path, rgb)
 
 
+ABSENT_MARKER = "x"
+"""Drawn at 0 for a class absent from the ground truth and never predicted: its IoU does not exist."""
+ZERO_MARKER = "|"
+"""Drawn at 0 for an IoU of 0 (the class was there, or predicted, and never hit): a bar of no length."""
+
+
 def per_class_iou_figure(document: dict[str, Any], path: str | os.PathLike) -> bool:
     """Grouped bars of each run's IoU per class (fcn-score or label-score documents).
 
@@ -30,6 +36,20 @@ def per_class_iou_figure(document: dict[str, Any], path: str | os.PathLike) -> b
     drawn : bool
         False (and nothing written) when no run has ``per_class`` detail.
     """
+    figure = iou_figure(document)
+    if figure is None:
+        return False
+    _save(figure, path)
+    return True
+
+
+def iou_figure(document: dict[str, Any]) -> Any:
+    """The per-class IoU figure (a matplotlib Figure), or None when no run has ``per_class`` detail.
+
+    An IoU of 0 and an IoU that does not exist (class absent, never predicted)
+    both have no bar; each gets its own marker at 0 (`ZERO_MARKER`,
+    `ABSENT_MARKER`), explained in the legend, so they never look alike.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,22 +57,30 @@ def per_class_iou_figure(document: dict[str, Any], path: str | os.PathLike) -> b
 
     entries = [e for e in document["runs"] if e.get("per_class")]
     if not entries:
-        return False
+        return None
     y = np.arange(len(CLASS_NAMES))
     height = 0.8 / len(entries)
     figure, axis = plt.subplots(figsize=(7, 1.0 + 0.32 * len(CLASS_NAMES)), dpi=100)
     for i, entry in enumerate(entries):
-        iou = [np.nan if c.get("iou") is None else c["iou"] for c in entry["per_class"]]
-        axis.barh(y + i * height - 0.4 + height / 2, iou, height=height, label=entry["name"],
-                  hatch="//" if entry.get("is_real") else None)
+        iou = np.array([np.nan if c.get("iou") is None else c["iou"] for c in entry["per_class"]])
+        at = y + i * height - 0.4 + height / 2
+        bars = axis.barh(at, iou, height=height, label=entry["name"], hatch="//" if entry.get("is_real") else None)
+        colour = bars.patches[0].get_facecolor()
+        for marker, rows in ((ZERO_MARKER, iou == 0), (ABSENT_MARKER, np.isnan(iou))):
+            if rows.any():
+                axis.plot(np.zeros(rows.sum()), at[rows], linestyle="none", marker=marker, color=colour,
+                          markersize=6, markeredgewidth=1.5, clip_on=False)
     axis.set_yticks(y, CLASS_NAMES)
     for tick, colour in zip(axis.get_yticklabels(), PALETTE):
         tick.set_bbox({"facecolor": colour / 255, "alpha": 0.35, "edgecolor": "none", "pad": 1})
     axis.invert_yaxis()
     axis.set_xlim(0, 1)
-    axis.set_xlabel("IoU (no bar: class absent, IoU undefined)")
-    axis.legend(fontsize=8, loc="lower right")
+    axis.set_xlabel("IoU")
+    handles, labels = axis.get_legend_handles_labels()
+    for marker, meaning in ((ZERO_MARKER, "IoU 0"), (ABSENT_MARKER, "class absent: no IoU")):
+        handles.append(plt.Line2D([], [], linestyle="none", marker=marker, color="0.3", markeredgewidth=1.5))
+        labels.append(meaning)
+    axis.legend(handles, labels, fontsize=8, loc="lower right")
     axis.grid(axis="x", alpha=0.3)
     figure.tight_layout()
-    _save(figure, path)
-    return True
+    return figure

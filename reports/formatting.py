@@ -34,10 +34,15 @@ _LATEX_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
 # The LaTeX used by p2p_eval.paper's captions and labels, and its plain-text reading.
 _LATEX_TO_PLAIN = (
     (r"$\to$", "→"),
+    (r"$\downarrow$", "↓"),
     (r"$\leftrightarrow$", "↔"),
     (r"$\times$", "×"),
     (r"$\pm$", "±"),
+    (r"$_\infty$", "∞"),
+    (r"$_\mathrm{time}$", "_time"),
     (r"$^\dagger$", "†"),
+    (r"$^\ddagger$", "‡"),
+    ("-{}-", "--"),
     (r"$<$", "<"),
     ("``", "“"),
     ("''", "”"),
@@ -108,7 +113,7 @@ def format_cell(
     low, high : float or None, optional
         Interval bounds (fractions).
     error : float or None, optional
-        A standard error (fraction). ``"pm"`` shows it when given, else half
+        The "±" (fraction; a study's bootstrap SD). ``"pm"`` shows it when given, else half
         the interval's width.
     style : {"none", "pm", "brackets"}, optional
     decimals : int, optional
@@ -146,3 +151,16 @@ def format_cell(
         bounds = ", ".join(format_number(b, decimals=decimals, percent=percent) for b in (low, high))
         text += f" [{bounds}]"
     return text
+
+
+def format_range(low: float | None, high: float | None, *, decimals: int = 2, percent: bool = False) -> str:
+    """An interval alone, as HYPE's "95% CI" column prints it; `NULL_MARK` when a bound is missing.
+
+    Examples
+    --------
+    >>> format_range(0.482, 0.531, decimals=1, percent=True)
+    '48.2–53.1'
+    """
+    if is_null(low) or is_null(high):
+        return NULL_MARK
+    return "–".join(format_number(b, decimals=decimals, percent=percent) for b in (low, high))

@@ -5,6 +5,7 @@ so runs missing from some documents are visible, never dropped.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from p2p_eval.measures import entry_type
-from reports.entries import document_facts, interval, score
-from reports.tables import Column, ReportTable, Row, kind_columns
+from reports.entries import document_facts
+from reports.coverage import coverage
+from reports.tables import Column, ReportTable, Row, entry_cells, kind_columns, real_rows_last
 
 
 def _groups(documents: Sequence[dict[str, Any]]) -> list[str]:
@@ -52,14 +54,19 @@ def summary_table(
     sources: list[tuple[int, Column]] = []  # (document index, column of its kind)
     for index, (document, group) in enumerate(zip(documents, groups)):
         for column in kind_columns(document["kind"]):
-            columns.append(Column(f"{index}:{column.key}", column.header, column.percent,
-                                  column.higher_is_better, group))
+            columns.append(replace(column, key=f"{index}:{column.key}", score=column.field, group=group))
             sources.append((index, column))
     entries = [{e["name"]: e for e in d["runs"]} for d in documents]
-    names = list(dict.fromkeys([*order, *(n for by_name in entries for n in by_name)]))
+    firsts = {}  # each name's first entry: what decides whether it is a ground-truth row
+    for by_name in entries:
+        for name, entry in by_name.items():
+            firsts.setdefault(name, entry)
+    names = [e if isinstance(e, str) else e["name"]
+             for e in real_rows_last([firsts.get(n, n) for n in dict.fromkeys([*order, *firsts])], order)]
     shape = (len(names), len(columns))
-    blocks = {key: np.full(shape, np.nan) for key in ("values", "low", "high", "error")}
+    blocks = {key: np.full(shape, np.nan) for key in ("values", "low", "high", "error", "frames")}
     absent = np.zeros(shape, dtype=bool)
+    partial = np.full(shape, "", dtype=object)
     rows = []
     for i, name in enumerate(names):
         is_real = any(by_name.get(name, {}).get("is_real") for by_name in entries)
@@ -69,15 +76,15 @@ def summary_table(
             if entry is None:
                 absent[i, j] = True
                 continue
-            blocks["values"][i, j] = score(entry, column.key)
-            blocks["low"][i, j], blocks["high"][i, j] = interval(entry, column.key)
-            if column.key == "fool_rate":
-                blocks["error"][i, j] = score(entry, "se")
+            cells = entry_cells(entry, column)
+            for block, value in zip(("values", "low", "high", "error"), cells):
+                blocks[block][i, j] = value
+            blocks["frames"][i, j], partial[i, j] = coverage(entry, documents[index].get("data") or {})
     keys = [c.key for c in columns]
     frames = {k: pd.DataFrame(v, columns=keys) for k, v in blocks.items()}
-    facts = tuple(
-        f"{group}: {Path(path).name}" + (f", {'; '.join(document_facts(d))}" if document_facts(d) else "")
-        for path, d, group in zip(paths, documents, groups)
+    facts = tuple(  # plain text, escaped by each renderer: so the kind, not the (LaTeX) group title
+        f"{d['kind']}: {Path(path).name}" + (f", {'; '.join(document_facts(d))}" if document_facts(d) else "")
+        for path, d in zip(paths, documents)
     )
     return ReportTable(
         key="summary",
@@ -89,5 +96,6 @@ def summary_table(
         paper=None,
         facts=facts,
         absent=pd.DataFrame(absent, columns=keys),
+        partial=pd.DataFrame(partial, columns=keys),
         **frames,
     )

@@ -14,7 +14,10 @@ import pandas as pd
 
 from p2p_eval.measures import entry_type
 from p2p_eval.paper import GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
+from p2p_eval.results.entries import Spread
+from reports.coverage import coverage, ranked_rows
 from reports.entries import document_facts, interval, ordered_entries, p_value, score
+from reports.formatting import escape_latex
 
 SIGNIFICANCE = 0.05
 """A run's score is marked as different from the baseline when the bootstrap test's p is below this."""
@@ -24,24 +27,53 @@ ROW_SOURCES = ("run", "real", "paper", "missing")
 named by ``--order`` that this document does not hold."""
 
 
+COLUMN_SHOWS = ("value", "sd", "interval")
+"""What a column shows of its score: the score (with any ``--intervals``), its
+spread alone, or its interval alone (HYPE's "Std." and "95% CI" columns)."""
+
+
 @dataclass(frozen=True)
 class Column:
-    key: str  # the field of a run entry holding the score
+    key: str  # the column's name in the table's frames; by default also the run entry's score field
     header: str  # column header, LaTeX
     percent: bool = False  # a fraction shown as a percentage
     higher_is_better: bool = True
     group: str = ""  # header spanning a group of columns (summary tables), LaTeX
+    score: str | None = None  # the run entry's score field, when not `key`
+    shows: str = "value"  # one of COLUMN_SHOWS
+    compared: bool = True  # competes for bold (not: a real-image error rate, an SD, an interval)
+    decimals: int | None = None  # the score's own (`p2p_eval.results.Score.decimals`: HYPE-time's ms 1, KID 4)
+    spread: Spread | None = None  # the score's spread, stored in an entry field of its own (a bootstrap SD)
 
     @property
     def default_decimals(self) -> int:
         """2 decimals for fractions, 1 for percentages, as the paper prints them."""
+        if self.decimals is not None:
+            return self.decimals
         return 1 if self.percent else 2
+
+    @property
+    def field(self) -> str:
+        return self.score or self.key
+
+    @property
+    def ranks(self) -> bool:
+        """Whether the column's cells compete for bold."""
+        return self.compared and self.shows == "value"
 
 
 def kind_columns(kind: str) -> tuple[Column, ...]:
     """The score columns of a results kind, in the paper's order: the scores its entry type
-    declares (`p2p_eval.results.Score`)."""
-    return tuple(Column(s.key, s.title, s.percent, s.higher_is_better) for s in entry_type(kind).SCORES)
+    declares (`p2p_eval.results.Score`), then, for a score whose `Spread` has columns of its
+    own, HYPE's "Std." and "95% CI"."""
+    scores = entry_type(kind).SCORES
+    columns = [Column(s.key, s.title, s.percent, s.higher_is_better, compared=s.compared, decimals=s.decimals,
+                      spread=s.spread) for s in scores]
+    for s in (s for s in scores if s.spread and s.spread.columns):
+        columns += [Column(f"{s.key}:{suffix}", header, s.percent, score=s.key, shows=shows, decimals=s.decimals,
+                           spread=s.spread)
+                    for suffix, shows, header in (("sd", "sd", "Std."), ("ci", "interval", r"95\% CI"))]
+    return tuple(columns)
 
 
 @dataclass(frozen=True)
@@ -69,7 +101,7 @@ class ReportTable:
     values : (n_rows, n_columns) float DataFrame
         Scores as fractions; NaN where a score is null or the run is missing.
     low, high, error : (n_rows, n_columns) float DataFrame
-        Interval bounds and standard errors; NaN where none.
+        Interval bounds and the "±" (a score's `Spread`: a study's bootstrap SD); NaN where none.
     paper : PaperTable or None
     facts : tuple of str
         What was measured on and how, plain text (dataset, split, frames, segmenter).
@@ -81,6 +113,12 @@ class ReportTable:
         NaN where no test was made.
     baselines : tuple of str
         The baseline runs those tests compared against.
+    frames : (n_rows, n_columns) float DataFrame or None
+        Frames the cell's entry was scored on (NaN: unknown, or no entry); only
+        the runs scored on the most frames compete for best (`reports.coverage`).
+    partial : (n_rows, n_columns) str DataFrame or None
+        "n of N" where the cell's run had frames of the split left out
+        (``--allow-missing``), else "".
     """
 
     key: str
@@ -98,10 +136,21 @@ class ReportTable:
     absent: pd.DataFrame | None = None
     p_values: pd.DataFrame | None = None
     baselines: tuple[str, ...] = ()
+    frames: pd.DataFrame | None = None
+    partial: pd.DataFrame | None = None
 
     def is_significant(self, row: int, key: str) -> bool:
-        """Whether the run differs from the baseline in this score (p < `SIGNIFICANCE`)."""
-        return bool(self.p_values is not None and self.p_values.loc[row, key] < SIGNIFICANCE)
+        """Whether the run differs from the baseline in this score (p < `SIGNIFICANCE`).
+
+        Runs only: the ground-truth row is a reference, not a contender, even
+        when its file holds a test of it.
+        """
+        return bool(self.rows[row].source == "run" and self.p_values is not None
+                    and self.p_values.loc[row, key] < SIGNIFICANCE)
+
+    def is_partial(self, row: int, key: str) -> bool:
+        """Whether cell (`row`, `key`) comes from a run with frames of the split left out."""
+        return bool(self.partial is not None and self.partial.loc[row, key])
 
     def has(self, source: str) -> bool:
         return any(r.source == source for r in self.rows)
@@ -151,25 +200,25 @@ def document_table(
             f"({matched.kind}, columns {list(matched.columns)})."
         )
     nan = [np.nan] * len(columns)
+    data = document.get("data") or {}
     rows: list[Row] = []
-    cells: list[tuple[list[float], ...]] = []  # per row: values, low, high, error, p-value
-    for entry in ordered_entries(runs, order):
+    cells: list[tuple[list[float], ...]] = []  # per row: values, low, high, error, p-value, frames
+    partial: list[str] = []  # per row: "n of N" for a run with frames left out
+    for entry in real_rows_last(ordered_entries(runs, order), order):
         if isinstance(entry, str):
             rows.append(Row(entry, None, "missing"))
-            cells.append((nan, nan, nan, nan, nan))
+            cells.append((nan, nan, nan, nan, nan, nan))
+            partial.append("")
             continue
         is_real, variant = bool(entry.get("is_real")), entry.get("variant")
         # label_of(None) would find the paper's ground-truth row: a run without a variant keeps its name.
         label = GROUND_TRUTH if is_real else (matched.label_of(variant) if matched and variant else None)
         rows.append(Row(entry["name"], label, "real" if is_real else "run"))
-        bounds = [interval(entry, c.key) for c in columns]
-        cells.append((
-            [score(entry, c.key) for c in columns],
-            [b[0] for b in bounds],
-            [b[1] for b in bounds],
-            [score(entry, "se") if c.key == "fool_rate" else np.nan for c in columns],
-            [p_value(entry, c.key) for c in columns],
-        ))
+        values, low, high, error = zip(*(entry_cells(entry, c) for c in columns))
+        scored, count = coverage(entry, data)
+        cells.append((list(values), list(low), list(high), list(error), [p_value(entry, c.field) for c in columns],
+                      [scored] * len(columns)))
+        partial.append(count)
     _drop_ambiguous_labels(rows)
     if paper and matched is not None:
         scale = 100.0 if any(c.percent for c in columns) else 1.0  # the paper prints percentages
@@ -177,18 +226,20 @@ def document_table(
         for paper_row in matched.rows:
             rows.append(Row(paper_row.label, paper_row.label, "paper"))
             error = [e / scale for e in errors[paper_row.label]] if paper_row.label in errors else nan
-            cells.append(([n / scale for n in paper_row.numbers], nan, nan, error, nan))
+            cells.append(([n / scale for n in paper_row.numbers], nan, nan, error, nan, nan))
+            partial.append("")
     frames = [
         pd.DataFrame(np.array([c[i] for c in cells], dtype=float).reshape(len(rows), len(columns)),
                      columns=[c.key for c in columns])
-        for i in range(5)
+        for i in range(6)
     ]
     baselines = {(e.get("baseline_test") or {}).get("baseline") for e in runs} - {None}
+    dataset = data.get("dataset_name")
     return ReportTable(
         key=matched.key if matched else kind,
         kind=kind,
-        caption=matched.caption if matched else entry_type(kind).CAPTION,
-        row_header=matched.row_header if matched else ("Algorithm" if kind == "study" else "Run"),
+        caption=matched.caption_on(escape_latex(dataset) if dataset else None) if matched else entry_type(kind).CAPTION,
+        row_header=matched.row_header if matched else entry_type(kind).ROW_HEADER,
         columns=columns,
         rows=tuple(rows),
         values=frames[0],
@@ -199,7 +250,38 @@ def document_table(
         facts=document_facts(document),
         p_values=frames[4],
         baselines=tuple(sorted(baselines)),
+        frames=frames[5],
+        partial=pd.DataFrame({c.key: partial for c in columns}),
     )
+
+
+def real_rows_last(entries: list, order: tuple[str, ...] = ()) -> list:
+    """The ground-truth rows after the runs, in every table (unless ``--order`` places them).
+
+    Examples
+    --------
+    >>> [e["name"] for e in real_rows_last([{"name": "gt", "is_real": True}, {"name": "a"}])]
+    ['a', 'gt']
+    """
+    def is_real(entry) -> bool:
+        return isinstance(entry, dict) and bool(entry.get("is_real")) and entry.get("name") not in order
+
+    return [e for e in entries if not is_real(e)] + [e for e in entries if is_real(e)]
+
+
+def entry_cells(entry: dict[str, Any], column: Column) -> tuple[float, float, float, float]:
+    """What a run entry puts in a column: value, interval bounds and the "±" (NaN where none).
+
+    The "±" is the score's declared `Spread` (a study's fool rate, a HYPE
+    score: ``bootstrap_sd``); none for other scores. An ``"sd"`` column shows
+    that spread as its value.
+    """
+    value = score(entry, column.field)
+    low, high = interval(entry, column.field)
+    error = score(entry, column.spread.key) if column.spread else np.nan
+    if column.shows == "sd":
+        return error, np.nan, np.nan, np.nan
+    return value, low, high, error
 
 
 def _drop_ambiguous_labels(rows: list[Row]) -> None:
@@ -213,8 +295,9 @@ def _drop_ambiguous_labels(rows: list[Row]) -> None:
 def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     """Cells holding the best score of their column, as displayed.
 
-    Only the runs compete: the real-photo ceiling, the paper's rows and missing
-    runs are never best. Scores are compared after rounding to `decimals`
+    Only the runs compete, and among them only those scored on the most frames
+    (`reports.coverage`): the real-photo ceiling, the paper's rows, missing
+    runs and runs with frames left out are never best. Scores are compared after rounding to `decimals`
     (percent columns after scaling), so every cell that prints the best value
     is marked. `decimals` None: each column's `Column.default_decimals`.
 
@@ -222,13 +305,14 @@ def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     -------
     best : (n_rows, n_columns) bool DataFrame
     """
-    competing = np.array([r.source == "run" for r in table.rows])
+    runs = np.array([r.source == "run" for r in table.rows])
     best = pd.DataFrame(False, index=table.values.index, columns=table.values.columns)
-    for column in table.columns:
+    for column in (c for c in table.columns if c.ranks):
         places = column.default_decimals if decimals is None else decimals
         shown = (table.values[column.key] * (100 if column.percent else 1)).round(places)
         if not column.higher_is_better:
             shown = -shown
+        competing = runs if table.frames is None else ranked_rows(table.frames[column.key].to_numpy(), runs)
         candidates = shown.where(competing)
         if candidates.notna().any():
             best[column.key] = candidates == candidates.max()

@@ -18,7 +18,7 @@ SECRET_KEY_ENV = "P2P_STUDY_SECRET_KEY"
 MAX_REQUEST_BYTES = 4096  # an answer is ~200 bytes; anything far larger is refused (413)
 
 _CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self' https://www.mturk.com https://workersandbox.mturk.com; "
     "base-uri 'none'; frame-ancestors 'self' https://*.mturk.com"
 )
@@ -35,6 +35,22 @@ def _secret_key(admin_token: str | None) -> str:
     if admin_token:
         return hashlib.sha256(f"p2p-study-start:{admin_token}".encode()).hexdigest()
     return secrets.token_urlsafe(32)
+
+
+def _no_session_cookie():
+    from flask.sessions import SessionInterface
+
+    class NoSessionCookie(SessionInterface):
+        """The site keeps its state in the database, none in Flask's signed session cookie, so no
+        request opens or signs one (that cost more than a trial's database work)."""
+
+        def open_session(self, app, request):
+            return None  # Flask then uses a null session
+
+        def save_session(self, app, session, response):
+            pass
+
+    return NoSessionCookie()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
@@ -54,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     from flask import Flask
 
     from study_app.config import load_config
+    from study_app.images import prepare_stimuli
     from study_app.stimuli import load_stimuli
 
     app = Flask(__name__)
@@ -68,10 +85,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     if not app.config.get("SECRET_KEY"):  # Flask's default is None
         app.config["SECRET_KEY"] = _secret_key(app.config["ADMIN_TOKEN"])
     app.extensions["study"] = study
-    app.extensions["study_stimuli"] = load_stimuli(study)
+    app.extensions["study_stimuli"] = stimuli = load_stimuli(study)
+    app.extensions["study_store"] = prepare_stimuli(study, stimuli)  # every image's pixels, once per study
 
     from study_app import admin, api, db, rater
 
+    app.session_interface = _no_session_cookie()
     db.init_app(app)
     app.register_blueprint(rater.bp)
     app.register_blueprint(api.bp, url_prefix="/api")

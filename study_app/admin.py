@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from study_app import db
 from study_app.analysis import answered_trials, study_document, trials_csv
 from study_app.assign import slots
+from study_app.audit import flag_counts
 
 bp = Blueprint("admin", __name__)
 
@@ -51,6 +52,7 @@ def overview():
     return render_template(
         "admin.html", study=study, progress=progress, results=document["runs"],
         timing=document["data"]["timing"], token=_given_token(),
+        flags=flag_counts(engine, study.protocol, study.algorithm_names),
     )
 
 

@@ -1,10 +1,23 @@
-"""Study results: fool rates per algorithm, bootstrap intervals and pairwise tests.
+"""Study results: fool rates per algorithm, their "±", intervals and pairwise tests.
 
 A rater is *fooled* on a main trial when they pick the real image as the fake.
-Per algorithm the paper reports the fool rate as mean ± standard error over
-raters; here also a 95% two-level bootstrap interval (resample raters, then
-each rater's trials, as phillipi/AMT_Real_vs_Fake does) and, between every two
-algorithms, the bootstrap difference with its interval and a two-sided p.
+The statistics are those of the study code behind the paper,
+phillipi/AMT_Real_vs_Fake ``process_csv.py``:
+
+- the fool rate is pooled over the algorithm's scored trials
+  (``acc = np.mean((gts==ans)*mask)/(np.mean(mask)+.000001)``, line 76);
+- its "±" is the standard deviation of a two-level bootstrap: raters drawn
+  with replacement, then each drawn rater's trials with replacement
+  (``a_inds = np.random.randint(A, size=A)`` / ``n_inds = np.random.randint(N, size=(N,A))``,
+  lines 89-90; ``fool_stds = np.std(bootstrap_fools, axis=0)``, line 126);
+- two algorithms compare by the share of replicates in which one beats the
+  other, ties counted half (line 135).
+
+The JSON also keeps the 95% percentile interval of the same replicates, the
+standard error over raters (SD of per-rater rates / sqrt(raters)), and a
+two-sided bootstrap p per pair. One difference from process_csv: there every
+HIT mixes methods and Turkers are resampled once for all methods; here a rater
+sees one algorithm, so each algorithm's raters are resampled on their own.
 Only completed sessions count; raters failing vigilance trials are excluded
 when the protocol says so (and always counted in ``n_raters_excluded``).
 """
@@ -19,15 +32,19 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from p2p_eval.results import results_document
-from p2p_eval.stats import percentile_interval, two_level_bootstrap, two_sided_p
-from study_app import db
+from p2p_eval.stats import percentile_interval, two_level_bootstrap
+from study_app import audit, db
+from study_app.comparisons import bootstrap_sd, pairwise_bootstrap
 from study_app.config import Protocol, StudyConfig
+from study_app.hype import SCORES, hype_entries, record_summary
+from study_app.records import TrialRecord
 
 DEFAULT_RESAMPLES = 10_000  # as in the released pix2pix study code
 EXPORT_FIELDS = (
     "session_id", "rater_id", "platform", "algorithm", "idx", "phase", "kind", "real_key", "fake_key",
     "fake_left", "choice", "correct", "fooled", "reaction_ms", "exposure_ms", "exposure_frames",
-    "frame_ms", "views", "served_at", "received_at", "session_status",
+    "frame_ms", "painted_ms", "load_ms", "server_ms", "views", "reexposed", "off_timing", "implausible",
+    "excluded", "served_at", "received_at", "session_status",
 )
 
 
@@ -84,7 +101,7 @@ def rater_scores(rows: list[dict[str, Any]], protocol: Protocol) -> list[RaterSc
 def algorithm_results(
     scores: list[RaterScore], names: tuple[str, ...], *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0
 ) -> list[dict[str, Any]]:
-    """Per algorithm: fool rate, SE over raters, bootstrap interval, pairwise tests.
+    """Per algorithm: pooled fool rate, bootstrap SD ("±"), interval, SE, pairwise tests.
 
     Parameters
     ----------
@@ -97,7 +114,12 @@ def algorithm_results(
     Returns
     -------
     runs : list of dict
-        The ``study`` entries of the results document (README "Results files").
+        The ``study`` entries of the results document (README "Results files"):
+        ``fool_rate`` (fooled / scored trials, pooled), ``bootstrap_sd`` (SD of
+        the two-level bootstrap: the "±"), ``intervals`` (``{"fool_rate":
+        [low, high]}``, 95% percentile interval of the same replicates),
+        ``se_over_raters`` (SD of per-rater rates / sqrt(raters); null under two
+        raters) and ``pairwise`` (`study_app.comparisons.pairwise_bootstrap`).
     """
     entries, replicates = [], {}
     for i, name in enumerate(names):
@@ -108,34 +130,24 @@ def algorithm_results(
         entry = {
             "name": name, "n_raters": len(kept), "n_raters_excluded": len(mine) - len(kept),
             "n_trials": int(trials.sum()), "n_fooled": int(fooled.sum()),
-            "fool_rate": None, "se": None, "intervals": {}, "bootstrap_sd": None, "pairwise": [],
-            "vigilance_pass_rate": _vigilance_pass_rate(mine),
+            "fool_rate": None, "bootstrap_sd": None, "intervals": {}, "se_over_raters": None,
+            "pairwise": [], "vigilance_pass_rate": _vigilance_pass_rate(mine),
         }
         if kept:
             rates = fooled / trials
             boot = two_level_bootstrap(fooled, trials, n_resamples=n_resamples, seed=seed + i)
-            replicates[name] = (float(rates.mean()), boot)
+            pooled = float(fooled.sum() / trials.sum())
+            replicates[name] = (pooled, boot)
             entry.update(
-                fool_rate=float(rates.mean()),
-                se=float(rates.std(ddof=1) / np.sqrt(len(rates))) if len(rates) > 1 else None,
+                fool_rate=pooled,
+                bootstrap_sd=bootstrap_sd(boot),
                 intervals={"fool_rate": list(percentile_interval(boot))},
-                bootstrap_sd=float(boot.std(ddof=1)),
+                se_over_raters=float(rates.std(ddof=1) / np.sqrt(len(rates))) if len(rates) > 1 else None,
             )
         entries.append(entry)
+    pairwise = pairwise_bootstrap(replicates)
     for entry in entries:
-        if entry["name"] not in replicates:
-            continue
-        point, boot = replicates[entry["name"]]
-        for other in names:
-            if other == entry["name"] or other not in replicates:
-                continue
-            other_point, other_boot = replicates[other]
-            diff = boot - other_boot
-            entry["pairwise"].append({
-                "other": other, "difference": point - other_point,
-                "interval": list(percentile_interval(diff)), "p_value": two_sided_p(diff),
-                "p_greater": float(np.mean(diff > 0)),
-            })
+        entry["pairwise"] = pairwise.get(entry["name"], [])
     return entries
 
 
@@ -158,10 +170,17 @@ def timing_summary(rows: list[dict[str, Any]], exposure_ms: int) -> dict[str, An
 def study_document(
     config: StudyConfig, engine: Engine, *, n_resamples: int = DEFAULT_RESAMPLES
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``study`` results document and the trial rows it was computed from."""
-    rows = answered_trials(engine)
-    scores = rater_scores(rows, config.protocol)
+    """The ``study`` results document and every answered trial (the excluded ones marked).
+
+    Trials the config excludes (re-exposed by a reload; off timing or implausible
+    when ``exclude_timing_flags``: `study_app.audit.excluded`) leave the scores
+    but stay in the returned rows, with ``excluded`` true, for the CSV export.
+    """
     protocol = config.protocol
+    rows = answered_trials(engine)
+    for row in rows:
+        row["excluded"] = audit.excluded(row, protocol)
+    scores = rater_scores([row for row in rows if not row["excluded"]], protocol)
     runs = algorithm_results(scores, config.algorithm_names, n_resamples=n_resamples, seed=protocol.seed)
     document = results_document(
         "study", runs,
@@ -172,8 +191,18 @@ def study_document(
             "vigilance_max_misses": protocol.vigilance_max_misses,
             "exclude_vigilance_failures": protocol.exclude_vigilance_failures,
             "image_size": protocol.image_size, "raters_per_algorithm": protocol.raters_per_algorithm,
-            "score": "fool rate = share of scored main trials where the real image was picked as fake",
-            "se": "standard deviation of per-rater fool rates / sqrt(raters)",
+            "preset": protocol.preset, "presentation": protocol.presentation, "lead_ms": protocol.lead_ms,
+            "gap_ms": protocol.gap_ms, "feedback_ms": protocol.feedback_ms,
+            "exclude_reexposed": protocol.exclude_reexposed, "exclude_timing_flags": protocol.exclude_timing_flags,
+            "score": "fool rate = share of scored main trials where the real image was picked as fake, "
+                     "pooled over the algorithm's raters",
+            "bootstrap_sd": "the ±: standard deviation of the two-level bootstrap distribution of the fool rate "
+                            "(raters with replacement, then trials within each drawn rater), as "
+                            "phillipi/AMT_Real_vs_Fake process_csv.py",
+            "intervals": "95% percentile interval of the same bootstrap replicates",
+            "se_over_raters": "standard deviation of per-rater fool rates / sqrt(raters)",
+            "pairwise": "bootstrap difference, its 95% interval, two-sided p, and p_greater = P(this > other) "
+                        "with ties counted half",
             "bootstrap": {"scheme": "two-level: raters, then trials within rater",
                           "resamples": n_resamples, "seed": protocol.seed, "confidence": 0.95},
         },
@@ -184,6 +213,51 @@ def study_document(
         },
     )
     return document, rows
+
+
+HYPE_SCORE_TEXT = {
+    "hype-inf": "HYPE-inf = wrong answers / scored trials, pooled over the model's raters (fakes called real "
+                "and reals called fake); fake_error and real_error the same on fakes and on reals; above 0.5 "
+                "reads hyper-real",
+    "hype-time": "HYPE-time = mean over raters of (mean over blocks of the block's modal requested exposure, "
+                 "ms); a tie between modes is broken by the mean of the tied exposures (after rounding to "
+                 "0.001 ms)",
+}
+
+
+def hype_document(
+    records: list[TrialRecord], protocol: str, *, source: dict[str, Any], n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The ``hype-inf`` / ``hype-time`` results document of per-trial records.
+
+    Parameters
+    ----------
+    records : list of TrialRecord
+    protocol : {"hype-inf", "hype-time"}
+    source : dict
+        Where the records came from (path, sha256), stored as ``data.records``.
+    n_resamples, seed : int
+    """
+    runs, comparisons = hype_entries(records, protocol, n_resamples=n_resamples, seed=seed)
+    return results_document(
+        protocol, runs,
+        protocol={
+            "name": protocol, "task": "one image per trial: real or fake?", "score": HYPE_SCORE_TEXT[protocol],
+            "scores": list(SCORES[protocol]),
+            "bootstrap_sd": f"standard deviation (ddof=0) of the bootstrap replicates of {SCORES[protocol][0]}",
+            "intervals": "95% percentile intervals of the same replicates",
+            "rater_sd": "standard deviation (ddof=1) of the per-rater scores",
+            "pairwise": "bootstrap difference, its 95% interval, two-sided p, and p_greater = P(this > other) "
+                        "with ties counted half",
+            "tests": "on per-rater scores: one-way ANOVA and Tukey HSD across 3+ models, Student's unpaired "
+                     "t-test for two (scipy.stats f_oneway, tukey_hsd, ttest_ind)",
+            "bootstrap": {"scheme": "raters with replacement", "resamples": n_resamples, "seed": seed,
+                          "confidence": 0.95},
+        },
+        data={"records": source, **record_summary(records)},
+        comparisons=comparisons,
+    )
 
 
 def trials_csv(rows: list[dict[str, Any]]) -> str:

@@ -1,127 +1,230 @@
-"""The trial API the task page talks to: fetch the current trial, answer it.
+"""The trial API the task page talks to: the current trial, its stimulus, the answer.
 
-The server holds the whole state: the current trial is the session's
-``next_index``; an answer is stored only for exactly that trial, after it was
-shown, with the session's CSRF token, and the counter moves in the same
-transaction (a compare-and-set), so a replayed, skipped or concurrent answer
-is refused with 409 and stores nothing. Which side is fake leaves the server
-only in the reply to a stored practice answer.
+The server holds the whole state. ``GET trial`` only reads: the current trial
+(the session's ``next_index``), its schedule and the one-time URL of its
+stimulus. ``GET stim`` sends the stimulus once per token and rotates the token
+in the same write, so a reload must ask for the trial again and is counted as
+a second exposure (``views``). An answer is stored only for exactly the current
+trial, with the session's CSRF token, after its stimulus was sent and no sooner
+than its schedule lasts; the counter moves in the same transaction
+(compare-and-set), so a replayed, skipped or concurrent answer is refused with
+409 and stores nothing, and the stimulus token dies with it. Which side is fake
+leaves the server only in the reply to a stored practice answer.
 """
 
 import hmac
+import json
 import math
+import re
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
-from sqlalchemy import insert, select, update
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from sqlalchemy import bindparam, case, exists, func, insert, select, update
 
 from study_app import db
 from study_app.assign import is_expired
-from study_app.rater import session_or_404
+from study_app.audit import exposure, too_soon, trial_flags
+from study_app.images import new_token, trial_images
+from study_app.presentation import SLOTS
+from study_app.rater import check_session_id
 
 bp = Blueprint("api", __name__)
 
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{22}$")
+_MAX_STEPS = 64
 _ANSWER_FIELDS = {
-    # name: (type, low, high)
+    # name: (type, low, high); painted_ms is a list of such floats, one per schedule step
     "index": (int, 0, 100_000),
     "choice": (str, None, None),
     "reaction_ms": (float, 0.0, 86_400_000.0),
-    "exposure_ms": (float, 0.0, 600_000.0),
-    "exposure_frames": (int, 0, 1_000_000),
+    "painted_ms": (list, 0.0, 600_000.0),
     "frame_ms": (float, 0.1, 1000.0),
+    "load_ms": (float, 0.0, 86_400_000.0),
 }
+# The same bytes for every stimulus: nothing in the headers may differ between trials.
+_STIMULUS_HEADERS = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+
+# The statements of every trial, built and compiled once (`db.Prepared`).
+_s, _t = db.sessions, db.trials
+_CURRENT = db.Prepared(
+    select(_s, _t.c.idx, _t.c.phase, _t.c.schedule, _t.c.stim_token)
+    .select_from(_s.outerjoin(_t, (_t.c.session_id == _s.c.id) & (_t.c.idx == _s.c.next_index)))
+    .where(_s.c.id == bindparam("b_session")))
+_ALGORITHM = select(_s.c.algorithm).where(_s.c.id == _t.c.session_id).scalar_subquery()
+# One statement sends a stimulus: it checks the trial is its active session's current one, spends
+# the token and returns what the stimulus holds (a separate read first cost as much again).
+_SEND_STIMULUS = db.Prepared(
+    update(_t)
+    .where((_t.c.stim_token == bindparam("b_token")) & exists().where(
+        (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx) & (_s.c.status == "active")
+        & (_s.c.last_seen >= bindparam("b_cutoff"))))
+    .values(stim_token=bindparam("b_new_token"), views=_t.c.views + 1,
+            served_at=func.coalesce(_t.c.served_at, bindparam("b_at")), fetched_at=bindparam("b_at"))
+    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
+)
+_SEND_FEEDBACK = db.Prepared(  # the just-answered practice trial's, once, before the next trial is shown
+    update(_t)
+    .where((_t.c.feedback_token == bindparam("b_token")) & exists().where(
+        (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx + 1)))
+    .values(feedback_token=None)
+    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
+)
+_ADVANCE = db.Prepared(  # compare-and-set: only the current trial of an active session moves on
+    update(_s)
+    .where((_s.c.id == bindparam("b_session")) & (_s.c.next_index == bindparam("b_index")) & (_s.c.status == "active"))
+    .values(next_index=_s.c.next_index + 1, last_seen=bindparam("b_at"), status=bindparam("b_status"),
+            completed_at=bindparam("b_completed"))
+)
+_CLOSE_TRIAL = db.Prepared(  # the stimulus token dies with the answer; a practice trial gets one for its feedback
+    update(_t)
+    .where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index")))
+    .values(stim_token=None, feedback_token=case((_t.c.phase == "practice", bindparam("b_feedback")), else_=None))
+    .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views)
+)
+_STORE_ANSWER = db.Prepared(insert(db.answers).values({c.name: bindparam("v_" + c.name) for c in db.answers.c}))
 
 
-def _active_session(session_id: str):
-    row = session_or_404(session_id)
-    if row.status == "complete":
-        abort(409, "This session is complete.")
-    if is_expired(row, current_app.extensions["study"], db.now()):
-        abort(410, "This session timed out.")
-    return row
+def _current(session_id: str):
+    """The session with its current trial's columns (``idx`` is None once complete); 404 if unknown."""
+    check_session_id(session_id)
+    with db.get_engine().connect() as conn:
+        _, rows = _CURRENT.run(conn, b_session=session_id)
+    if not rows:
+        abort(404)
+    return rows[0]
 
 
 @bp.get("/s/<session_id>/trial")
 def current_trial(session_id: str):
-    row = session_or_404(session_id)
+    row = _current(session_id)
     study = current_app.extensions["study"]
     if row.status == "complete":
         return jsonify(done=True)
     if is_expired(row, study, db.now()):
         abort(410, "This session timed out.")
-    t = db.trials
-    at = db.now()
-    with db.get_engine().begin() as conn:
-        trial = conn.execute(select(t).where((t.c.session_id == row.id) & (t.c.idx == row.next_index))).one()
-        conn.execute(update(t).where((t.c.session_id == row.id) & (t.c.idx == trial.idx)).values(
-            served_at=trial.served_at or at, views=t.c.views + 1))
-        conn.execute(update(db.sessions).where(db.sessions.c.id == row.id).values(last_seen=at))
-    protocol = study.protocol
+    store = current_app.extensions["study_store"]
     return jsonify(
         done=False,
-        index=trial.idx,
+        index=row.idx,
         n_trials=row.n_trials,
-        n_practice=protocol.practice_trials,
-        practice=trial.phase == "practice",
-        exposure_ms=protocol.exposure_ms,
-        left=url_for("rater.image", token=trial.left_token),
-        right=url_for("rater.image", token=trial.right_token),
+        n_practice=study.protocol.practice_trials,
+        practice=row.phase == "practice",
+        schedule=json.loads(row.schedule),
+        stimulus={"url": url_for("api.stimulus", token=row.stim_token), "size": store.size, "slots": list(SLOTS)},
+        choices=list(SLOTS),
     )
 
 
-def _parse_answer(body) -> dict:
+def _send(statement, token: str, **values) -> Response:
+    """Spend a one-time token: the stimulus it stands for, or 404."""
+    if not _TOKEN.match(token):
+        abort(404)
+    # Not flushed to disk on its own: the answer's commit flushes it (a killed server keeps it).
+    with db.write(db.get_engine(), durable=False) as conn:
+        _, rows = statement.run(conn, b_token=token, **values)
+    if not rows:  # spent, not the current trial, or its session is over
+        abort(404)
+    row = rows[0]
+    store = current_app.extensions["study_store"]
+    images = trial_images(row.real_key, row.fake_key, row.fake_left, row.algorithm)
+    return Response(store.stimulus(images), mimetype="application/octet-stream", headers=_STIMULUS_HEADERS)
+
+
+@bp.get("/stim/<token>")
+def stimulus(token: str):
+    """The current trial's stimulus: its slots' raw RGB pixels back to back, once per token."""
+    at = db.now()
+    return _send(_SEND_STIMULUS, token, b_new_token=new_token(), b_at=at,
+                 b_cutoff=at - current_app.extensions["study"].protocol.session_timeout_s)
+
+
+@bp.get("/feedback/<token>")
+def feedback_stimulus(token: str):
+    """A just-answered practice trial's stimulus again, for its feedback; once."""
+    return _send(_SEND_FEEDBACK, token)
+
+
+def _number(name: str, value, kind: type, low: float, high: float):
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        abort(400, f"Expected `{name}` to be {kind.__name__}, got {value!r}.")
+    if not math.isfinite(value) or not low <= value <= high:
+        abort(400, f"Expected `{name}` in [{low}, {high}], got {value!r}.")
+    return value
+
+
+def _parse_answer(body, n_steps: int) -> dict:
     """The answer fields, type- and range-checked; 400 naming the first bad one."""
     if not isinstance(body, dict) or set(body) != set(_ANSWER_FIELDS):
         abort(400, f"Expected a JSON object with exactly the fields {sorted(_ANSWER_FIELDS)}.")
     answer = {}
     for name, (kind, low, high) in _ANSWER_FIELDS.items():
         value = body[name]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if isinstance(value, bool) or not isinstance(value, kind):
-            abort(400, f"Expected `{name}` to be {kind.__name__}, got {value!r}.")
-        if kind is not str and (not math.isfinite(value) or not low <= value <= high):
-            abort(400, f"Expected `{name}` in [{low}, {high}], got {value!r}.")
+        if kind is str:
+            if not isinstance(value, str):
+                abort(400, f"Expected `{name}` to be str, got {value!r}.")
+        elif kind is list:
+            if not isinstance(value, list) or len(value) != n_steps:
+                abort(400, f"Expected `{name}` to be a list of {n_steps} numbers (one per step), got {value!r}.")
+            value = [_number(name, v, float, low, high) for v in value]
+        else:
+            value = _number(name, value, kind, low, high)
         answer[name] = value
-    if answer["choice"] not in ("left", "right"):
-        abort(400, f"Expected `choice` to be 'left' or 'right', got {answer['choice']!r}.")
+    if answer["choice"] not in SLOTS:
+        abort(400, f"Expected `choice` to be one of {list(SLOTS)}, got {answer['choice']!r}.")
     return answer
 
 
 @bp.post("/s/<session_id>/answer")
 def answer(session_id: str):
-    row = _active_session(session_id)
+    row = _current(session_id)
+    if row.status == "complete":
+        abort(409, "This session is complete.")
+    if is_expired(row, current_app.extensions["study"], db.now()):
+        abort(410, "This session timed out.")
     if not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), row.csrf):
         abort(403, "Missing or wrong CSRF token.")
     if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
         abort(413, "Request too large.")
     if not request.is_json:
         abort(415, "Send the answer as application/json.")
-    given = _parse_answer(request.get_json(silent=True))
+    steps = json.loads(row.schedule)
+    given = _parse_answer(request.get_json(silent=True), len(steps))
     if given["index"] < row.next_index:
         abort(409, f"Trial {given['index']} is already answered.")
     if given["index"] > row.next_index:
         abort(409, f"Trial {given['index']} is out of order; the current trial is {row.next_index}.")
-    t, s = db.trials, db.sessions
     at = db.now()
-    with db.get_engine().begin() as conn:
-        # Compare-and-set first: it takes the write lock and refuses a concurrent duplicate.
-        last = given["index"] + 1 == row.n_trials
-        moved = conn.execute(
-            update(s).where((s.c.id == row.id) & (s.c.next_index == given["index"]) & (s.c.status == "active"))
-            .values(next_index=s.c.next_index + 1, last_seen=at,
-                    status="complete" if last else "active", completed_at=at if last else None)
-        ).rowcount
-        trial = conn.execute(select(t).where((t.c.session_id == row.id) & (t.c.idx == given["index"]))).one()
-        if moved != 1 or trial.served_at is None:
-            abort(409, "This trial was not shown yet or is already answered.")
-        correct = (given["choice"] == "left") == trial.fake_left
-        conn.execute(insert(db.answers).values(
+    feedback_token = new_token()
+    last = given["index"] + 1 == row.n_trials
+    key = {"b_session": row.id, "b_index": given["index"]}
+    with db.write(db.get_engine()) as conn:  # an abort() inside rolls everything back
+        # Compare-and-set first: it takes the row lock and refuses a concurrent duplicate.
+        moved, _ = _ADVANCE.run(conn, **key, b_at=at, b_status="complete" if last else "active",
+                                b_completed=at if last else None)
+        if moved != 1:
+            abort(409, "This trial is already answered.")
+        _, (trial,) = _CLOSE_TRIAL.run(conn, **key, b_feedback=feedback_token)
+        if trial.fetched_at is None:
+            abort(422, "This trial's images were never fetched; an answer needs them seen.")
+        server_ms = (at - trial.fetched_at) * 1000
+        if too_soon(server_ms, steps):
+            abort(422, f"Answer {server_ms:.0f} ms after the images were sent, sooner than they are shown.")
+        exposure_ms, exposure_frames = exposure(steps, given["painted_ms"], given["frame_ms"])
+        correct = (given["choice"] == "left") == bool(trial.fake_left)
+        _STORE_ANSWER.run(conn, **{"v_" + name: value for name, value in dict(
             session_id=row.id, idx=given["index"], choice=given["choice"], correct=correct,
-            reaction_ms=given["reaction_ms"], exposure_ms=given["exposure_ms"],
-            exposure_frames=given["exposure_frames"], frame_ms=given["frame_ms"], received_at=at,
-        ))
+            reaction_ms=given["reaction_ms"], exposure_ms=exposure_ms, exposure_frames=exposure_frames,
+            frame_ms=given["frame_ms"], painted_ms=json.dumps(given["painted_ms"]), load_ms=given["load_ms"],
+            server_ms=server_ms, received_at=at,
+            **trial_flags(steps, painted_ms=given["painted_ms"], frame_ms=given["frame_ms"], load_ms=given["load_ms"],
+                          reaction_ms=given["reaction_ms"], server_ms=server_ms, views=trial.views),
+        ).items()})
     # Stored and committed: only now may a practice trial tell the rater the truth.
-    feedback = {"correct": correct, "fake": "left" if trial.fake_left else "right"} if trial.phase == "practice" else None
+    feedback = None
+    if trial.phase == "practice":
+        feedback = {"correct": correct, "fake": "left" if trial.fake_left else "right",
+                    "stimulus": url_for("api.feedback_stimulus", token=feedback_token)}
     return jsonify(stored=True, done=last, feedback=feedback)
 
 
@@ -132,5 +235,6 @@ def answer(session_id: str):
 @bp.errorhandler(410)
 @bp.errorhandler(413)
 @bp.errorhandler(415)
+@bp.errorhandler(422)
 def _json_error(error):
     return jsonify(error=error.description, status=error.code), error.code

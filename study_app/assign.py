@@ -8,22 +8,21 @@ cannot be resumed: its rater has had their one session).
 import json
 import random
 import secrets
-import threading
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, case, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from study_app import db
 from study_app.config import StudyConfig
 from study_app.images import new_token
+from study_app.presentation import schedule
 from study_app.stimuli import Stimuli
 from study_app.trials import plan_session
 
-# One process assigns one session at a time, so two simultaneous starts do not
-# both see the same least-filled algorithm. PostgreSQL deployments with several
-# processes also take an advisory lock (see `start_session`).
-_ASSIGN_LOCK = threading.Lock()
+# Sessions are assigned one at a time, so two simultaneous starts do not both see
+# the same least-filled algorithm: SQLite writers queue (`db.write`); server
+# processes sharing a PostgreSQL database take this advisory lock.
 _PG_LOCK_KEY = 0x50325053  # "P2PS"
 
 
@@ -46,12 +45,14 @@ class Slots:
 
 def slots(conn: Connection, config: StudyConfig, at: float) -> dict[str, Slots]:
     """Per algorithm, sessions complete, active (holding a slot) and expired."""
-    cutoff = at - config.protocol.session_timeout_s
     s = db.sessions
+    held = case((s.c.status == "complete", 0), (s.c.last_seen >= at - config.protocol.session_timeout_s, 1), else_=2)
+    each = select(s.c.algorithm, held.label("held")).subquery()
     counts = {name: [0, 0, 0] for name in config.algorithm_names}
-    for algorithm, status, last_seen in conn.execute(select(s.c.algorithm, s.c.status, s.c.last_seen)):
+    for algorithm, kind, n in conn.execute(
+            select(each.c.algorithm, each.c.held, func.count()).group_by(each.c.algorithm, each.c.held)):
         if algorithm in counts:
-            counts[algorithm][0 if status == "complete" else (1 if last_seen >= cutoff else 2)] += 1
+            counts[algorithm][kind] = n
     return {name: Slots(*c) for name, c in counts.items()}
 
 
@@ -101,12 +102,15 @@ def start_session(
             raise AlreadyTookPart()
         return existing.id
     session_id = secrets.token_urlsafe(16)
+    protocol = config.protocol
+    steps = json.dumps([step.as_json() for step in schedule(
+        protocol.presentation, exposure_ms=protocol.exposure_ms, lead_ms=protocol.lead_ms, gap_ms=protocol.gap_ms)])
     try:
-        with _ASSIGN_LOCK, engine.begin() as conn:
+        with db.write(engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
             algorithm = pick_algorithm(
-                slots(conn, config, at), config.protocol.raters_per_algorithm, random.Random(session_id)
+                slots(conn, config, at), config.protocol.raters_per_algorithm, secrets.SystemRandom()
             )
             plan = plan_session(config.protocol, session_id, list(stimuli.real), list(stimuli.fakes[algorithm]))
             conn.execute(insert(db.sessions).values(
@@ -117,7 +121,7 @@ def start_session(
             conn.execute(insert(db.trials), [
                 {"session_id": session_id, "idx": t.index, "phase": t.phase, "kind": t.kind,
                  "real_key": t.real_key, "fake_key": t.fake_key, "fake_left": t.fake_left,
-                 "left_token": new_token(), "right_token": new_token(), "views": 0}
+                 "schedule": steps, "stim_token": new_token(), "views": 0}
                 for t in plan
             ])
     except IntegrityError:

@@ -2,12 +2,13 @@
 
 import argparse
 import logging
-import os
 import secrets
-import sys
 from pathlib import Path
 
+from p2p_eval.commands.argtypes import resamples, seed
 from p2p_eval.errors import InputError
+from study_app.plan_cli import plan_options, run_plan
+from study_app.records import HYPE_PROTOCOLS
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +24,34 @@ database = "sqlite:///study.sqlite"
 # Token for /admin/?token=... (at least 16 characters; or env P2P_STUDY_ADMIN_TOKEN).
 admin_token = "{token}"
 
+# The information / consent text shown on the landing page (plain text; blank lines part paragraphs).
+# consent = """
+# By making judgments about these images, you are taking part in a study run by ...
+# """
+
 [protocol]
+# The protocol of the paper's AMT studies (phillipi/AMT_Real_vs_Fake): the images one after the other,
+# 900 ms blank, left 1000 ms, 600 ms blank, right 1000 ms; 10 practice + 40 main trials, 50 raters per
+# algorithm, no vigilance. Every value below overrides it; without a preset both images show at once.
+preset = "pix2pix-2017"
 pairing = "paired"              # "paired": real and fake from the same input (colorization);
                                 # "unpaired": from different inputs (maps <-> aerial)
-exposure_ms = 1000              # both images shown this long, locked to display frames
-practice_trials = 10            # with feedback, not scored
-main_trials = 40                # scored, no feedback
+# presentation = "sequential"   # or "simultaneous": both images at once after a fixation cross
+# exposure_ms = 1000            # each image shown this long, locked to display frames
+# lead_ms = 900                 # blank before the first image (simultaneous: 500, with a fixation cross)
+# gap_ms = 600                  # blank between the two images (sequential only)
+# feedback_ms = 2400            # practice feedback (both images, labelled) shows this long; 0: until Continue
+# practice_trials = 10          # with feedback, not scored
+# main_trials = 40              # scored, no feedback
 vigilance_trials = 0            # extra obviously-fake (heavily blurred) trials in the main phase
 vigilance_max_misses = 0        # raters missing more are flagged ...
 exclude_vigilance_failures = true   # ... and left out of the results
-raters_per_algorithm = 50
-image_size = 256                # both images are re-encoded as PNG at this size
+# raters_per_algorithm = 50
+# image_size = 256              # both images are shown as raw pixels at this size
+exclude_reexposed = true        # trials shown twice (a reload mid-trial) leave the results
+exclude_timing_flags = false    # trials more than a frame off target, or with an implausible timeline
 session_timeout_s = 3600        # an idle session past this frees its slot
-seed = 0                        # trial plans are fixed by this seed and the session id
+seed = 0                        # which images each session sees (sides come from the OS's CSPRNG)
 
 # The real photos: a folder of images, or a prepared dataset's photos.
 [real]
@@ -68,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Host the pix2pix paper's real-vs-fake perceptual study and compute its results.",
         epilog="examples:\n  p2p-eval study init mystudy\n  p2p-eval study check mystudy/study.toml\n"
                "  p2p-eval study serve mystudy/study.toml --port 8080\n"
-               "  p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv",
+               "  p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv\n"
+               "  p2p-eval study results --records trials.csv --protocol hype-time --json hype.json\n"
+               "  p2p-eval study plan --protocol pix2pix-2017 --expected 0.2,0.3 --difference 0.1 --pay 1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = study.add_subparsers(title="study commands", metavar="COMMAND", required=True)
@@ -86,12 +104,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = add("serve", "serve a study with the waitress WSGI server", "p2p-eval study serve mystudy/study.toml --host 0.0.0.0 --port 8080", _serve)
     serve.add_argument("config", type=Path)
     _server_options(serve)
-    results = add("results", "compute fool rates, bootstrap intervals and pairwise tests",
-                  "p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv", _results)
-    results.add_argument("config", type=Path)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing one port (default 1; more need a PostgreSQL database)")
+    results = add("results", "compute fool rates (or HYPE scores) with their bootstrap SD, intervals and tests",
+                  "p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv\n"
+                  "  p2p-eval study results --records trials.csv --protocol hype-inf --json hype.json", _results)
+    results.add_argument("config", type=Path, nargs="?", help="the study config (not with --records)")
     results.add_argument("--json", type=Path, required=True, help="results document to write")
-    results.add_argument("--csv", type=Path, help="also write every answered trial as CSV")
-    results.add_argument("--resamples", type=int, default=10_000, help="bootstrap replicates (default 10000)")
+    results.add_argument("--csv", type=Path, help="also write every answered trial as CSV (study database only)")
+    results.add_argument("--resamples", type=resamples, default=10_000,
+                         help="bootstrap replicates, at least 100 (default 10000)")
+    results.add_argument("--records", type=Path, metavar="TRIALS.csv|json",
+                         help="analyse per-trial records of a single-image study instead of a study database "
+                         "(columns: study_app/records.py)")
+    results.add_argument("--protocol", choices=HYPE_PROTOCOLS, help="the records' protocol (with --records)")
+    results.add_argument("--seed", type=seed, help="bootstrap seed with --records, 0 to 2**32-1 (default 0; a study "
+                         "database uses its config's seed)")
+    plan = add("plan", "raters x trials, power and cost of a study, by simulating it and its bootstrap",
+               "p2p-eval study plan --protocol hype-inf --expected 0.3 --half-width 0.03 --pay 1 --pay-per-correct 0.02",
+               run_plan)
+    plan_options(plan)
     demo = add("demo", "serve a short study of two runs against a prepared dataset's real photos",
                "p2p-eval study demo --runs runs/unet-l1 runs/unet-l1-cgan --data data/synthetic --port 8080", _demo)
     demo.add_argument("--runs", type=Path, nargs=2, required=True, metavar="RUN")
@@ -129,45 +161,56 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{config.path}: OK. {len(stimuli.real)} real images; "
           + ", ".join(f"{name}: {len(images)} images" for name, images in stimuli.fakes.items())
           + f". {p.practice_trials} practice + {p.main_trials} main (+{p.vigilance_trials} vigilance) trials, "
-          f"{p.exposure_ms} ms, {p.pairing}, {p.raters_per_algorithm} raters per algorithm.")
+          f"{p.presentation} {p.exposure_ms} ms" + (f" (preset {p.preset})" if p.preset else "")
+          + f", {p.pairing}, {p.raters_per_algorithm} raters per algorithm.")
     if not config.admin_token:
         print("note: no admin_token; `serve` will generate one for the session.")
     return 0
 
 
-def run_server(config_path: Path, host: str, port: int, threads: int) -> int:
-    """Serve the study with waitress until interrupted; prints where to find it."""
-    import waitress
-
-    from study_app import create_app
-    from study_app.config import load_config
-
-    token = load_config(config_path).admin_token or secrets.token_urlsafe(24)
-    app = create_app({"STUDY_CONFIG": str(config_path), "ADMIN_TOKEN": token})
-    try:
-        server = waitress.create_server(app, host=host, port=port, threads=threads, max_request_body_size=65536,
-                                        connection_limit=1000)
-    except OSError as err:
-        raise InputError(f"cannot listen on {host}:{port} ({err.strerror}); choose another --port or --host.") from None
-    url = f"http://{host}:{server.effective_port}"
-    print(f"serving {app.extensions['study'].title!r} on {url}/", file=sys.stderr)
-    print(f"admin: {url}/admin/?token={token}", file=sys.stderr, flush=True)
-    server.run()
-    return 0
-
-
 def _serve(args: argparse.Namespace) -> int:
-    return run_server(args.config, args.host, args.port, args.threads)
+    from study_app.serve import serve
+
+    if args.workers < 1:
+        raise InputError(f"Expected `--workers` to be at least 1, got {args.workers}.")
+    return serve(args.config, args.host, args.port, args.threads, args.workers)
 
 
 def _results(args: argparse.Namespace) -> int:
+    from p2p_eval.data.files import check_output_path, json_text, write_text
+
+    if (args.config is None) == (args.records is None):
+        raise InputError("give either a study config or --records TRIALS.csv (with --protocol), not both or neither.")
+    for path, option in ((args.json, "--json"), (args.csv, "--csv")):  # before any work
+        if path is not None:
+            check_output_path(path, option=option)
+    if args.records is not None:
+        document, rows = _records_document(args), None
+    else:
+        document, rows = _database_document(args)
+    texts = [(args.json, json_text(document))]  # both made before either is written: both files or neither
+    if args.csv:  # only with a database: _records_document refuses --csv
+        from study_app.analysis import trials_csv
+
+        texts.append((args.csv, trials_csv(rows)))
+    for path, text in texts:
+        write_text(path, text)
+    for line in _result_lines(document):
+        print(line)
+    print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv else ""))
+    return 0
+
+
+def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from sqlalchemy import inspect
 
-    from p2p_eval.results import write_results
-    from study_app.analysis import study_document, trials_csv
+    from study_app.analysis import study_document
+    from study_app.audit import flag_counts
     from study_app.config import load_config
     from study_app.db import make_engine
 
+    if args.protocol or args.seed is not None:
+        raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
     config = load_config(args.config)
     sqlite_file = config.database_url.removeprefix("sqlite:///")
     if config.database_url.startswith("sqlite:///") and not Path(sqlite_file).is_file():
@@ -176,20 +219,75 @@ def _results(args: argparse.Namespace) -> int:
     if not inspect(engine).has_table("answers"):
         raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
     document, rows = study_document(config, engine, n_resamples=args.resamples)
-    write_results(args.json, document)
+    document["data"]["trial_flags"] = flag_counts(engine, config.protocol, config.algorithm_names)
+    return document, rows
+
+
+def _records_document(args: argparse.Namespace) -> dict:
+    import hashlib
+
+    from study_app.analysis import hype_document
+    from study_app.records import read_records
+
+    if args.protocol is None:
+        raise InputError(f"{args.records}: say which protocol the records follow: --protocol {{{','.join(HYPE_PROTOCOLS)}}}.")
     if args.csv:
-        tmp = args.csv.with_name(f".{args.csv.name}.tmp")
-        tmp.write_text(trials_csv(rows), encoding="utf-8")
-        os.replace(tmp, args.csv)
+        raise InputError("--csv exports a study database's trials; with --records the trials are already a file.")
+    records = read_records(args.records)
+    source = {"path": str(args.records), "sha256": hashlib.sha256(args.records.read_bytes()).hexdigest()}
+    return hype_document(records, args.protocol, source=source, n_resamples=args.resamples, seed=args.seed or 0)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _result_lines(document: dict) -> list[str]:
+    """One line per algorithm: the score ± bootstrap SD, the interval, raters; then HYPE's tests."""
+    kind, lines = document["kind"], []
     for run in document["runs"]:
-        rate = "-" if run["fool_rate"] is None else f"{100 * run['fool_rate']:.1f}%"
-        se = "" if run["se"] is None else f" ± {100 * run['se']:.1f}%"
-        print(f"{run['name']}: {rate}{se} fooled ({run['n_raters']} raters, {run['n_raters_excluded']} excluded)")
-    print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv else ""))
-    return 0
+        raters = f"{run['n_raters']} raters, {run['n_raters_excluded']} excluded"
+        if kind == "study":
+            pm = "" if run["bootstrap_sd"] is None else f" ± {_percent(run['bootstrap_sd'])}"
+            bounds = run["intervals"].get("fool_rate")  # none when nobody rated the algorithm
+            ci = f"; 95% interval {_percent(bounds[0])}–{_percent(bounds[1])}" if bounds else ""
+            lines.append(f"{run['name']}: {_percent(run['fool_rate'])}{pm} fooled (± bootstrap SD, raters then "
+                         f"trials{ci}; {raters})")
+            flags = (document["data"].get("trial_flags") or {}).get(run["name"])
+            if flags:
+                lines.append(f"  main trials: {flags['trials']}; re-exposed {flags['reexposed']}, off timing "
+                             f"{flags['off_timing']}, implausible {flags['implausible']}; excluded {flags['excluded']}")
+        elif run["bootstrap_sd"] is None:
+            lines.append(f"{run['name']}: no scored trials ({raters})")
+        elif kind == "hype-inf":
+            low, high = run["intervals"]["hype_inf"]
+            lines.append(f"{run['name']}: HYPE-inf {_percent(run['hype_inf'])} ± {_percent(run['bootstrap_sd'])} "
+                         f"(95% CI {_percent(low)}–{_percent(high)}; wrong on fakes {_percent(run['fake_error'])}, "
+                         f"on reals {_percent(run['real_error'])}; {raters})" + (" hyper-real" if run["hyper_real"] else ""))
+        else:
+            low, high = run["intervals"]["hype_time_ms"]
+            lines.append(f"{run['name']}: HYPE-time {run['hype_time_ms']:.1f} ms ± {run['bootstrap_sd']:.1f} ms "
+                         f"(95% CI {low:.1f}–{high:.1f} ms; {raters})")
+    tests = document.get("comparisons") or {}
+    if tests.get("anova"):
+        anova = tests["anova"]
+        lines.append(f"one-way ANOVA across {len(tests['models'])} models: F({anova['df'][0]}, {anova['df'][1]}) = "
+                     f"{_maybe(anova['statistic'])}, p = {_maybe(anova['p_value'], '.3g')}")
+        lines += [f"  Tukey HSD {t['a']} - {t['b']}: {t['difference']:+.4g}, p = {_maybe(t['p_value'], '.3g')}"
+                  for t in tests["tukey_hsd"]]
+    if tests.get("t_test"):
+        t = tests["t_test"]
+        lines.append(f"unpaired t-test {t['a']} vs {t['b']}: t({t['df']}) = {_maybe(t['statistic'])}, "
+                     f"p = {_maybe(t['p_value'], '.3g')}")
+    return lines
+
+
+def _maybe(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from study_app.demo import write_demo_config
+    from study_app.serve import serve
 
-    return run_server(write_demo_config(args.runs, args.data, args.split, args.out), args.host, args.port, args.threads)
+    return serve(write_demo_config(args.runs, args.data, args.split, args.out), args.host, args.port, args.threads)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from p2p_eval.errors import InputError
+from study_app.presentation import AUTHORS_GAP_MS, LEAD_MS, PRESENTATIONS, PRESETS
 
 PAIRINGS = ("paired", "unpaired")
 ADMIN_TOKEN_ENV = "P2P_STUDY_ADMIN_TOKEN"
@@ -51,10 +52,19 @@ class Algorithm:
 
 @dataclass(frozen=True)
 class Protocol:
-    """The trial protocol; defaults are the pix2pix paper's (§4.1)."""
+    """The trial protocol; counts and exposure default to the pix2pix paper's (§4.1).
+
+    ``preset = "pix2pix-2017"`` also takes the authors' sequential presentation
+    (`study_app.presentation.PRESETS`); without a preset both images are shown
+    at once after a fixation cross.
+    """
 
     pairing: str = "paired"
     exposure_ms: int = 1000
+    presentation: str = "simultaneous"
+    lead_ms: int = LEAD_MS["simultaneous"]  # blank (fixation cross if simultaneous) before the first image
+    gap_ms: int | None = None  # blank between the images (sequential only)
+    feedback_ms: int = 2400  # practice feedback stays this long; 0: until the rater presses Continue
     practice_trials: int = 10
     main_trials: int = 40
     vigilance_trials: int = 0  # extra, obviously fake trials mixed into the main phase
@@ -63,7 +73,10 @@ class Protocol:
     raters_per_algorithm: int = 50
     image_size: int = 256
     session_timeout_s: int = 3600  # an idle session past this frees its slot
-    seed: int = 0
+    seed: int = 0  # which images each session sees; which side is fake comes from the OS's CSPRNG
+    exclude_reexposed: bool = True  # trials whose images were sent twice (a reload) leave the results
+    exclude_timing_flags: bool = False  # trials flagged off-timing or implausible leave the results
+    preset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,7 @@ class StudyConfig:
     completion: Completion
     database_url: str
     admin_token: str | None
+    consent: str | None = None  # information / consent text on the landing page
 
     @property
     def algorithm_names(self) -> tuple[str, ...]:
@@ -146,21 +160,48 @@ def _source(table: _Table, base: Path, allowed: tuple[str, ...]) -> ImageSource:
 
 
 def _protocol(table: _Table) -> Protocol:
-    pairing = table.get("pairing", str, "paired")
+    preset = table.get("preset", str)
+    if preset is not None and preset not in PRESETS:
+        raise InputError(f"{table.where('preset')}: expected one of {sorted(PRESETS)}, got {preset!r}.")
+    base = PRESETS.get(preset, {})
+
+    def value(key: str, default: Any) -> Any:
+        return base.get(key, default)
+
+    pairing = table.get("pairing", str, value("pairing", "paired"))
     if pairing not in PAIRINGS:
         raise InputError(f"{table.where('pairing')}: expected one of {list(PAIRINGS)}, got {pairing!r}.")
+    presentation = table.get("presentation", str, value("presentation", "simultaneous"))
+    if presentation not in PRESENTATIONS:
+        raise InputError(f"{table.where('presentation')}: expected one of {list(PRESENTATIONS)}, got {presentation!r}.")
+    if presentation == "sequential":
+        gap_ms = table.int_in("gap_ms", AUTHORS_GAP_MS, 0, 60_000)
+    elif "gap_ms" in table.data:
+        raise InputError(f"{table.where('gap_ms')}: only a sequential presentation has a gap between the "
+                         "images; remove it or set presentation = \"sequential\".")
+    else:
+        gap_ms = None
     protocol = Protocol(
         pairing=pairing,
-        exposure_ms=table.int_in("exposure_ms", 1000, 17, 60_000),
-        practice_trials=table.int_in("practice_trials", 10, 0, 1000),
-        main_trials=table.int_in("main_trials", 40, 1, 1000),
-        vigilance_trials=table.int_in("vigilance_trials", 0, 0, 1000),
+        exposure_ms=table.int_in("exposure_ms", value("exposure_ms", 1000), 17, 60_000),
+        presentation=presentation,
+        # The preset's lead belongs to its presentation; another presentation brings its own.
+        lead_ms=table.int_in("lead_ms", base["lead_ms"] if base.get("presentation") == presentation
+                             else LEAD_MS[presentation], 0, 60_000),
+        gap_ms=gap_ms,
+        feedback_ms=table.int_in("feedback_ms", value("feedback_ms", 2400), 0, 60_000),
+        practice_trials=table.int_in("practice_trials", value("practice_trials", 10), 0, 1000),
+        main_trials=table.int_in("main_trials", value("main_trials", 40), 1, 1000),
+        vigilance_trials=table.int_in("vigilance_trials", value("vigilance_trials", 0), 0, 1000),
         vigilance_max_misses=table.int_in("vigilance_max_misses", 0, 0, 1000),
         exclude_vigilance_failures=table.get("exclude_vigilance_failures", bool, True),
-        raters_per_algorithm=table.int_in("raters_per_algorithm", 50, 1, 1_000_000),
-        image_size=table.int_in("image_size", 256, 16, 2048),
+        raters_per_algorithm=table.int_in("raters_per_algorithm", value("raters_per_algorithm", 50), 1, 1_000_000),
+        image_size=table.int_in("image_size", value("image_size", 256), 16, 2048),
         session_timeout_s=table.int_in("session_timeout_s", 3600, 10, 7 * 24 * 3600),
         seed=table.int_in("seed", 0, 0, 2**63 - 1),
+        exclude_reexposed=table.get("exclude_reexposed", bool, True),
+        exclude_timing_flags=table.get("exclude_timing_flags", bool, False),
+        preset=preset,
     )
     table.finish()
     return protocol
@@ -201,7 +242,12 @@ def load_config(path: str | os.PathLike) -> StudyConfig:
     admin_token = os.environ.get(ADMIN_TOKEN_ENV) or top.get("admin_token", str) or None
     if admin_token is not None and len(admin_token) < 16:
         raise InputError(f"{top.where('admin_token')}: use at least 16 random characters, got {len(admin_token)}.")
-    protocol = _protocol(_Table(path, "protocol", top.get("protocol", dict, {})))
+    consent = top.get("consent", str) or None
+    if isinstance(top.data.get("protocol"), str):  # `protocol = "pix2pix-2017"`: a preset as it stands
+        protocol_table = {"preset": top.get("protocol", str)}
+    else:
+        protocol_table = top.get("protocol", dict, {})
+    protocol = _protocol(_Table(path, "protocol", protocol_table))
     real_table = _Table(path, "real", top.get("real", dict, required=True))
     real = _source(real_table, base, ("images", "dataset"))
     real_table.finish()
@@ -229,5 +275,5 @@ def load_config(path: str | os.PathLike) -> StudyConfig:
     top.finish()
     return StudyConfig(
         path=path, title=title, protocol=protocol, real=real, algorithms=tuple(algorithms),
-        completion=completion, database_url=database_url, admin_token=admin_token,
+        completion=completion, database_url=database_url, admin_token=admin_token, consent=consent,
     )

@@ -6,18 +6,29 @@ runs several server processes. Only this module knows which one it is.
 
 Uniqueness is the database's job: a rater id has one session
 (``sessions.rater_id`` unique), a trial one answer (``answers`` keyed by
-session and trial index), an image token one trial.
+session and trial index), a stimulus token one trial.
+
+A trial row holds everything its kind needs to be shown and checked again
+after a reload or a crash: its images, which side is fake, its schedule (the
+timed steps the page plays, JSON), and the one-time token of its stimulus.
 """
 
 import importlib.util
 import logging
+import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 from flask import Flask, current_app
 from sqlalchemy import (
-    Boolean, Column, Engine, Float, ForeignKey, Integer, MetaData, String, Table, Text,
-    create_engine, event,
+    Boolean, Column, Connection, Engine, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+    create_engine, event, inspect,
 )
+
+from p2p_eval.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +58,13 @@ trials = Table(
     Column("kind", String(12), nullable=False),  # normal | vigilance
     Column("real_key", String(256), nullable=False),
     Column("fake_key", String(256), nullable=False),
-    Column("fake_left", Boolean, nullable=False),
-    Column("left_token", String(32), nullable=False, unique=True),
-    Column("right_token", String(32), nullable=False, unique=True),
-    Column("served_at", Float),  # first time the trial was sent to the browser
-    Column("views", Integer, nullable=False, default=0),  # >1: the rater reloaded mid-trial
+    Column("fake_left", Boolean, nullable=False),  # drawn from the OS's CSPRNG at session start
+    Column("schedule", Text, nullable=False),  # JSON: the steps the page plays (study_app.presentation)
+    Column("stim_token", String(32), unique=True),  # one-time URL token of the stimulus; null once answered
+    Column("feedback_token", String(32), unique=True),  # one-time token of a practice trial's feedback images
+    Column("served_at", Float),  # first time the stimulus was sent
+    Column("fetched_at", Float),  # last time the stimulus was sent
+    Column("views", Integer, nullable=False, default=0),  # times the stimulus was sent; >1: re-exposed
 )
 
 answers = Table(
@@ -60,15 +73,34 @@ answers = Table(
     Column("idx", Integer, primary_key=True),
     Column("choice", String(5), nullable=False),  # left | right: the side picked as fake
     Column("correct", Boolean, nullable=False),  # picked the fake
-    Column("reaction_ms", Float, nullable=False),  # images hidden -> answer
-    Column("exposure_ms", Float, nullable=False),  # measured in the page (rAF timestamps)
-    Column("exposure_frames", Integer, nullable=False),
+    Column("reaction_ms", Float, nullable=False),  # response opened (last image hidden, as painted) -> answer
+    Column("exposure_ms", Float, nullable=False),  # painted duration of the trial's exposure farthest off target
+    Column("exposure_frames", Integer, nullable=False),  # the same, in display frames
     Column("frame_ms", Float, nullable=False),  # the display's measured frame interval
+    Column("painted_ms", Text, nullable=False),  # JSON: painted duration of every schedule step (page)
+    Column("load_ms", Float, nullable=False),  # page: stimulus requested -> decoded
+    Column("server_ms", Float, nullable=False),  # server: stimulus sent -> answer received
+    Column("reexposed", Boolean, nullable=False),  # the stimulus was sent more than once
+    Column("off_timing", Boolean, nullable=False),  # an exposure more than one frame off target
+    Column("implausible", Boolean, nullable=False),  # the page's timeline contradicts the server's
     Column("received_at", Float, nullable=False),
 )
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+_SQLITE_WRITES = threading.Lock()
+
+
+def sqlite_settings(dbapi_connection, _record=None) -> None:
+    """The settings of every SQLite connection of a study (the load benchmark's floor server uses them too).
+
+    WAL (readers never wait for the writer), durable commits (``synchronous=FULL``:
+    a commit is on disk before the reply), a 30 s busy timeout, foreign keys on,
+    and no implicit BEGIN from the driver (autocommit mode): a read is one
+    statement on one consistent snapshot, with no BEGIN and ROLLBACK around it,
+    and writers emit BEGIN IMMEDIATE themselves (`write`), taking the write
+    lock up front.
+    """
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk before the reply
@@ -89,15 +121,114 @@ def make_engine(url: str) -> Engine:
     url = driver_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_settings)
     else:
-        engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        # The process id in application_name: pg_stat_activity shows which server process holds a connection.
+        engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True,
+                               connect_args={"application_name": f"p2p-study {os.getpid()}"})
     return engine
 
 
+@contextmanager
+def write(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
+    """A write transaction, committed on leaving (rolled back on an exception).
+
+    SQLite has one writer at a time. Writers of this process queue on a lock
+    and then take SQLite's write lock at BEGIN: without that, simultaneous
+    writers met SQLite's busy handler, which sleeps in steps of up to 100 ms
+    (the cause of second-long answer latencies at 100 raters), and a
+    transaction that read before writing could fail outright. PostgreSQL
+    writers run concurrently; the statements themselves are compare-and-set.
+
+    Parameters
+    ----------
+    engine : Engine
+    durable : bool, optional
+        Wait until the commit is on disk (default). ``False`` is for records
+        that the next durable commit makes durable with it (SQLite's
+        ``synchronous=NORMAL`` in WAL mode, PostgreSQL's ``synchronous_commit =
+        off``): a killed server keeps them, a power cut may lose the last ones.
+        It saves the disk flush that dominates a small transaction.
+    """
+    if engine.dialect.name == "sqlite":
+        # The transaction is the driver connection's own (SQLAlchemy's machinery cost more than
+        # the short statements in it); statements run through `conn` join it.
+        with _SQLITE_WRITES, engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            if not durable:
+                raw.execute("PRAGMA synchronous=NORMAL")  # not allowed inside a transaction
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
+            finally:
+                if not durable:
+                    raw.execute("PRAGMA synchronous=FULL")
+    else:
+        with engine.begin() as conn:
+            if not durable:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            yield conn
+
+
+class Prepared:
+    """A Core statement compiled once per database dialect and run on the driver's own cursor.
+
+    Every trial makes three requests that each run one to four short statements;
+    SQLAlchemy's work per execution (cache key, execution context, result object,
+    events) cost several times what SQLite itself spent on them. These statements
+    skip it; everything else goes through SQLAlchemy as usual.
+
+    Parameters
+    ----------
+    statement : sqlalchemy Executable
+        With named `bindparam` values.
+    """
+
+    def __init__(self, statement):
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict]] = {}
+
+    def run(self, conn: Connection, **params) -> tuple[int, list[SimpleNamespace]]:
+        """Execute on `conn` (inside its transaction, if any): the rowcount and the rows returned
+        (with attribute access, like SQLAlchemy's rows)."""
+        dialect = conn.dialect
+        if dialect.name not in self._compiled:
+            compiled = self._statement.compile(dialect=dialect)
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            self._compiled[dialect.name] = (compiled.string, order, compiled.params)  # params: the literals in it
+        sql, order, literals = self._compiled[dialect.name]
+        params = literals | params
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, [params[name] for name in order] if order is not None else params)
+            rows = []
+            if cursor.description:
+                names = [column[0] for column in cursor.description]
+                rows = [SimpleNamespace(**dict(zip(names, values))) for values in cursor.fetchall()]
+            return cursor.rowcount, rows
+        finally:
+            cursor.close()
+
+
 def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet (never drops data)."""
+    """Create the tables that do not exist yet (never drops data).
+
+    Raises
+    ------
+    InputError
+        If the database holds a study made by an older p2p-eval (its trials
+        lack one-time stimulus tokens), which this version cannot serve.
+    """
     metadata.create_all(engine)
+    columns = {column["name"] for column in inspect(engine).get_columns("trials")}
+    if "stim_token" not in columns:
+        raise InputError(f"{engine.url.render_as_string(hide_password=True)}: this study database was made by an "
+                         "older p2p-eval; finish that study with the version that started it, or use a new database.")
 
 
 def get_engine() -> Engine:

@@ -1,8 +1,10 @@
-"""Pages raters see: landing (AMT / Prolific / link), the task page, the end, images.
+"""Pages raters see: landing (AMT / Prolific / link), the task page, the end, and the stops.
 
 Rater identity comes from the platform's URL parameters (AMT ``workerId``,
 Prolific ``PROLIFIC_PID``) or is generated for a plain link. The landing page
 signs it into the start form, which doubles as the CSRF token of that POST.
+A rater who cannot go on (study full, timed out, taken part before) is told
+what to do next on their platform, so they are not penalised for it.
 """
 
 import json
@@ -10,15 +12,13 @@ import re
 import secrets
 
 from flask import (
-    Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for,
+    Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for,
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from study_app import db
 from study_app.assign import AlreadyTookPart, StudyFull, find_session, is_expired, start_session
-from study_app.images import encoded_png
-from study_app.trials import VIGILANCE_PREFIX
 
 bp = Blueprint("rater", __name__)
 
@@ -30,6 +30,26 @@ _START_MAX_AGE_S = 24 * 3600
 _RATER_COOKIE = "p2p_study_rater"
 _RATER_COOKIE_AGE_S = 180 * 24 * 3600
 _LOCAL_ID = re.compile(r"^local:[A-Za-z0-9_\-]{16}$")
+# What a rater who cannot continue should do on their platform (AMT_Real_vs_Fake's
+# index_template.html: "Please click 'Return HIT' to avoid any impact on your approval rating.").
+NEXT_STEPS = {
+    "amt": "Please return the HIT (the \u201cReturn\u201d button on Mechanical Turk) to avoid any impact "
+           "on your approval rating.",
+    "prolific": "Please return your submission on Prolific (\u201cStop without completing\u201d): a returned "
+                "submission does not count against you.",
+    "local": None,
+}
+
+
+@bp.app_template_filter("duration")
+def duration(ms: int) -> str:
+    """A duration in words, exactly: ``250`` -> "0.25 seconds", ``1000`` -> "1 second".
+
+    >>> duration(250), duration(1000), duration(1500)
+    ('0.25 seconds', '1 second', '1.5 seconds')
+    """
+    seconds = ms / 1000
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 def _signer() -> URLSafeTimedSerializer:
@@ -74,7 +94,7 @@ def landing():
     if existing is not None:
         if existing.status == "active" and not is_expired(existing, study, db.now()):
             return redirect(url_for("rater.task", session_id=existing.id), 303)
-        return _already_took_part(study)
+        return _already_took_part(study, platform)
     token = _signer().dumps({"rater": rater_id, "platform": platform, "external": ids})
     response = make_response(render_template("landing.html", study=study, preview=False, start_token=token))
     if platform == "local":
@@ -82,9 +102,15 @@ def landing():
     return response
 
 
-def _already_took_part(study):
-    return render_template("message.html", study=study, title="Thank you",
-                           message="You have already taken part in this study; each person may take part once."), 403
+def _stop(study, platform: str, title: str, message: str, status: int):
+    """A page for a rater who cannot go on, with their platform's next step."""
+    return render_template("message.html", study=study, title=title, message=message,
+                           next_steps=NEXT_STEPS[platform]), status
+
+
+def _already_took_part(study, platform: str):
+    return _stop(study, platform, "Thank you",
+                 "You have already taken part in this study; each person may take part once.", 403)
 
 
 @bp.post("/start")
@@ -100,17 +126,22 @@ def start():
             identity["rater"], identity["platform"], identity["external"],
         )
     except AlreadyTookPart:
-        return _already_took_part(study)
+        return _already_took_part(study, identity["platform"])
     except StudyFull:
-        return render_template("message.html", study=study, title="Study full",
-                               message="This study has all the participants it needs. Thank you for your interest."), 503
+        return _stop(study, identity["platform"], "Study full",
+                     "This study has all the participants it needs. Thank you for your interest.", 503)
     return redirect(url_for("rater.task", session_id=session_id), 303)
+
+
+def check_session_id(session_id: str) -> None:
+    """404 for an id that cannot be a session's (no query runs for it)."""
+    if not _TOKEN.match(session_id):
+        abort(404)
 
 
 def session_or_404(session_id: str):
     """The session row, or 404 (unknown ids get the same answer as malformed ones)."""
-    if not _TOKEN.match(session_id):
-        abort(404)
+    check_session_id(session_id)
     with db.get_engine().connect() as conn:
         row = conn.execute(select(db.sessions).where(db.sessions.c.id == session_id)).first()
     if row is None:
@@ -133,34 +164,6 @@ def task(session_id: str):
     if row.status == "complete":
         return render_template("done.html", study=study, amt=_amt_submit(row))
     if is_expired(row, study, db.now()):
-        return render_template("message.html", study=study, title="Session timed out",
-                               message="This session was idle too long and has ended. Thank you."), 410
+        return _stop(study, row.platform, "Session timed out",
+                     "This session was idle too long and has ended. Thank you for your time.", 410)
     return render_template("task.html", study=study, session=row)
-
-
-@bp.get("/img/<token>")
-def image(token: str):
-    """A trial image: only while its trial is the session's current, shown one."""
-    if not _TOKEN.match(token):
-        abort(404)
-    t, s = db.trials, db.sessions
-    with db.get_engine().connect() as conn:
-        row = conn.execute(
-            select(t, s.c.algorithm, s.c.next_index, s.c.status, s.c.last_seen)
-            .join(s, s.c.id == t.c.session_id)
-            .where((t.c.left_token == token) | (t.c.right_token == token))
-        ).first()
-    study = current_app.extensions["study"]
-    if (row is None or row.status != "active" or row.idx != row.next_index or row.served_at is None
-            or is_expired(row, study, db.now())):
-        abort(404)
-    stimuli = current_app.extensions["study_stimuli"]
-    is_fake = (token == row.left_token) == row.fake_left
-    if not is_fake:
-        png = encoded_png(stimuli.real[row.real_key], study.protocol.image_size)
-    elif row.fake_key.startswith(VIGILANCE_PREFIX):
-        png = encoded_png(stimuli.real[row.fake_key[len(VIGILANCE_PREFIX):]], study.protocol.image_size, blur=True)
-    else:
-        png = encoded_png(stimuli.fakes[row.algorithm][row.fake_key], study.protocol.image_size)
-    return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"})
-

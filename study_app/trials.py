@@ -1,12 +1,17 @@
 """The trial plan of a session: which real and fake image, on which side.
 
-A plan is a pure function of the study seed, the session id and the images, so
-it can be rebuilt and audited. Practice trials (with feedback) come first, then
-the main trials; vigilance trials (a heavily blurred real photo as the "fake")
-are mixed into the main phase on top of the scored trials.
+Which images a session shows follows from the study seed and the session id,
+so it can be rebuilt and audited. Which side is fake, and where the vigilance
+trials go, come from the operating system's CSPRNG (`secrets.SystemRandom`):
+they are stored with the session and follow from nothing a rater can see or
+guess (the seed, the config, the session id in the URL). Practice trials (with
+feedback) come first, then the main trials; vigilance trials (a heavily blurred
+real photo as the "fake") are mixed into the main phase on top of the scored trials.
 """
 
 import hashlib
+import random
+import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +52,8 @@ def _unpaired_reals(rng: np.random.Generator, fakes: list[str], real_keys: list[
 
 
 def plan_session(
-    protocol: Protocol, session_id: str, real_keys: list[str], fake_keys: list[str]
+    protocol: Protocol, session_id: str, real_keys: list[str], fake_keys: list[str],
+    *, chance: random.Random | None = None,
 ) -> list[PlannedTrial]:
     """Plan every trial of one session.
 
@@ -56,10 +62,13 @@ def plan_session(
     protocol : Protocol
         Trial counts, pairing and seed.
     session_id : str
-        With ``protocol.seed``, fixes the plan.
+        With ``protocol.seed``, fixes which images the session shows.
     real_keys, fake_keys : list of str
         Keys of the real photos and of the session's algorithm's images
         (sorted order does not matter; they are sorted here).
+    chance : random.Random, optional
+        Draws the fake's side and the vigilance trials' places; the default,
+        `secrets.SystemRandom`, is unpredictable. Only tests pass another.
 
     Returns
     -------
@@ -68,6 +77,7 @@ def plan_session(
         from 0; each fake image appears at most once per session.
     """
     rng = session_rng(protocol.seed, session_id)
+    chance = chance or secrets.SystemRandom()
     real_keys, fake_keys = sorted(real_keys), sorted(fake_keys)
     n_scored = protocol.practice_trials + protocol.main_trials
     fakes = list(rng.choice(fake_keys, size=n_scored, replace=False))
@@ -81,10 +91,10 @@ def plan_session(
         main = list(zip(fakes[protocol.practice_trials:], reals[protocol.practice_trials:], kinds[protocol.practice_trials:]))
         for _ in range(protocol.vigilance_trials):
             real, blurred = rng.choice(real_keys, size=2, replace=False)
-            main.insert(int(rng.integers(0, len(main) + 1)), (VIGILANCE_PREFIX + blurred, real, "vigilance"))
+            main.insert(chance.randint(0, len(main)), (VIGILANCE_PREFIX + blurred, real, "vigilance"))
         head = list(zip(fakes[: protocol.practice_trials], reals[: protocol.practice_trials], kinds[: protocol.practice_trials]))
         fakes, reals, kinds = (list(column) for column in zip(*(head + main)))
-    sides = rng.integers(0, 2, size=len(fakes)).astype(bool)
+    sides = [chance.random() < 0.5 for _ in fakes]
     return [
         PlannedTrial(
             index=i,

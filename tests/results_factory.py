@@ -109,7 +109,7 @@ def study_document(rates: dict[str, float]) -> dict:
     for name, rate in rates.items():
         entries.append({
             "name": name, "n_raters": 50, "n_raters_excluded": 2, "n_trials": 2000,
-            "n_fooled": int(rate * 2000), "fool_rate": rate, "se": 0.013,
+            "n_fooled": int(rate * 2000), "fool_rate": rate, "bootstrap_sd": 0.013, "se_over_raters": 0.009,
             "intervals": {"fool_rate": [rate - 0.025, rate + 0.026]},
             "pairwise": [{"other": o, "difference": rate - r, "interval": [rate - r - 0.03, rate - r + 0.03],
                           "p_value": 0.04} for o, r in rates.items() if o != name],

@@ -1,7 +1,11 @@
 """Helpers for the study-site tests: a small study on disk, the app, and `RaterActions`."""
 
+import json
 import re
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +25,19 @@ def make_study(
     main: int = 4,
     vigilance: int = 0,
     exposure_ms: int = 200,
+    lead_ms: int = 0,
     pairing: str = "paired",
     raters: int = 50,
     timeout_s: int = 3600,
     image_size: int = 32,
     extra: str = "",
+    protocol_extra: str = "",
 ) -> Path:
-    """Write real and fake image folders (32x32 PNGs) and a study.toml; return its path."""
+    """Write real and fake image folders (32x32 PNGs) and a study.toml; return its path.
+
+    The schedule is simultaneous: `lead_ms` of fixation (none by default), then both images for `exposure_ms`.
+    `extra` goes at the top level (before the tables); `protocol_extra` into [protocol].
+    """
     rng = np.random.default_rng(0)
     for folder in ("real",) + tuple(f"fake_{name}" for name in algorithms):
         for i in range(n_images):
@@ -36,20 +46,37 @@ def make_study(
     path = root / "study.toml"
     path.write_text(
         f'title = "Test study"\nadmin_token = "{ADMIN_TOKEN}"\n{extra}\n'
-        f'[protocol]\npairing = "{pairing}"\nexposure_ms = {exposure_ms}\npractice_trials = {practice}\n'
+        f'[protocol]\npairing = "{pairing}"\nexposure_ms = {exposure_ms}\nlead_ms = {lead_ms}\n'
+        f"practice_trials = {practice}\n"
         f"main_trials = {main}\nvigilance_trials = {vigilance}\nraters_per_algorithm = {raters}\n"
-        f"image_size = {image_size}\nsession_timeout_s = {timeout_s}\n\n"
+        f"image_size = {image_size}\nsession_timeout_s = {timeout_s}\n{protocol_extra}\n\n"
         f'[real]\nimages = "real"\n{tables}\n[completion]\ncode = "DONE42"\n',
         encoding="utf-8",
     )
     return path
 
 
+def honest_timing(schedule: list[dict], elapsed_ms: float) -> dict:
+    """The timing fields a page reports when every step was painted as requested and `elapsed_ms`
+    passed between the stimulus request and the answer."""
+    painted = [float(step["ms"]) for step in schedule]
+    return {"painted_ms": painted, "frame_ms": 16.7, "load_ms": 2.0,
+            "reaction_ms": max(elapsed_ms - sum(painted) - 2.0, 0.0)}
+
+
+def wait_out(schedule: list[dict], since: float) -> None:
+    """Sleep until the schedule has run since `since` (``time.perf_counter()``): a person sees it first."""
+    remaining = sum(step["ms"] for step in schedule) / 1000 - (time.perf_counter() - since)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
 class RaterActions:
-    """One rater going through the site with a Flask test client."""
+    """One rater going through the site with a Flask test client, as the page does."""
 
     def __init__(self, client):
         self._client = client
+        self._viewed: dict[str, tuple[dict, float]] = {}  # session id -> (trial, when its stimulus came)
 
     def start(self, query: str = "") -> str:
         """Open the landing page, press Start; return the session id."""
@@ -68,16 +95,31 @@ class RaterActions:
     def trial(self, session_id: str) -> dict:
         return self._client.get(f"/api/s/{session_id}/trial").get_json()
 
-    def answer(self, session_id: str, index: int, choice: str = "left", *, csrf: str | None = None, **fields):
-        body = {"index": index, "choice": choice, "reaction_ms": 850.0, "exposure_ms": 200.0,
-                "exposure_frames": 12, "frame_ms": 16.7} | fields
+    def view(self, session_id: str) -> dict:
+        """Fetch the current trial and its stimulus (``trial["pixels"]``), as the page does to show it."""
+        trial = self.trial(session_id)
+        if not trial["done"]:
+            response = self._client.get(trial["stimulus"]["url"])
+            assert response.status_code == 200, response.get_data(as_text=True)
+            trial["pixels"] = response.data
+            self._viewed[session_id] = (trial, time.perf_counter())
+        return trial
+
+    def answer(self, session_id: str, index: int, choice: str = "left", *, csrf: str | None = None,
+               wait: bool = True, **fields):
+        """Post an answer with honest timing; by default first wait out the schedule since the last view."""
+        trial, viewed_at = self._viewed.get(session_id) or (self.trial(session_id), time.perf_counter())
+        if wait:
+            wait_out(trial["schedule"], viewed_at)
+        body = {"index": index, "choice": choice} | honest_timing(
+            trial["schedule"], (time.perf_counter() - viewed_at) * 1000) | fields
         headers = {"X-CSRF-Token": self.csrf(session_id) if csrf is None else csrf}
         return self._client.post(f"/api/s/{session_id}/answer", json=body, headers=headers)
 
     def complete(self, session_id: str, choose=lambda trial: "left") -> None:
-        """Answer every remaining trial."""
+        """View and answer every remaining trial."""
         csrf = self.csrf(session_id)
-        while not (trial := self.trial(session_id))["done"]:
+        while not (trial := self.view(session_id))["done"]:
             response = self.answer(session_id, trial["index"], choose(trial), csrf=csrf)
             assert response.status_code == 200, response.get_json()
 
@@ -105,11 +147,13 @@ def postgres_server() -> str:
     because `initdb` refuses root and runs as user `postgres` instead.
     """
     if "url" not in _cluster:
-        _cluster["url"] = _start_postgres()
+        _cluster["url"] = start_postgres()
     return _cluster["url"]
 
 
-def _start_postgres() -> str:
+def start_postgres(fsync: bool = False) -> str:
+    """Start a throw-away cluster; return its base URL. Tests run it without fsync (faster);
+    the load benchmark with it, as a real deployment would."""
     import atexit
     import os
     import shutil
@@ -131,7 +175,7 @@ def _start_postgres() -> str:
     subprocess.run(as_postgres + [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
                    check=True, capture_output=True)
     subprocess.run(as_postgres + [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                                  f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                                  f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}", "start"],
                    check=True, capture_output=True)
 
     def stop() -> None:
@@ -189,18 +233,60 @@ def rater(client) -> RaterActions:
     return RaterActions(client)
 
 
+class HttpRater:
+    """A rater speaking HTTP to a real server (no browser), with honest timing."""
+
+    def __init__(self, base: str, query: str = ""):
+        self.base = base
+        landing = urllib.request.urlopen(base + "/" + query).read().decode()
+        token = re.search(r'name="start_token" value="([^"]+)"', landing).group(1)
+        request = urllib.request.Request(base + "/start", data=f"start_token={token}".encode(), method="POST")
+        with urllib.request.urlopen(request) as page:  # follows the 303 to the task page
+            self.session_id = page.url.rsplit("/", 1)[-1]
+            self.csrf = re.search(r'data-csrf="([^"]+)"', page.read().decode()).group(1)
+        self.viewed = None  # (trial, perf_counter when its stimulus came)
+
+    def trial(self) -> dict:
+        """The current trial, and its stimulus fetched (as the page does to show it)."""
+        import json
+        with urllib.request.urlopen(f"{self.base}/api/s/{self.session_id}/trial") as response:
+            trial = json.loads(response.read())
+        if not trial["done"]:
+            with urllib.request.urlopen(self.base + trial["stimulus"]["url"]) as response:
+                response.read()
+            self.viewed = (trial, time.perf_counter())
+        return trial
+
+    def answer(self, index: int, choice: str = "left") -> int:
+        import json
+        import urllib.error
+        trial, viewed_at = self.viewed
+        wait_out(trial["schedule"], viewed_at)
+        body = json.dumps({"index": index, "choice": choice}
+                          | honest_timing(trial["schedule"], (time.perf_counter() - viewed_at) * 1000)).encode()
+        request = urllib.request.Request(
+            f"{self.base}/api/s/{self.session_id}/answer", data=body, method="POST",
+            headers={"Content-Type": "application/json", "X-CSRF-Token": self.csrf})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+
 class StudyServer:
     """`p2p-eval study serve` in a child process (the production waitress server)."""
 
-    def __init__(self, config: Path, threads: int = 4):
+    def __init__(self, config: Path, threads: int = 4, workers: int = 1, env: dict | None = None):
         import os
         import subprocess
         import sys
 
         root = Path(__file__).resolve().parent.parent
-        env = dict(os.environ, PYTHONPATH=str(root))
+        env = dict(os.environ, PYTHONPATH=str(root), **(env or {}))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "p2p_eval", "study", "serve", str(config), "--port", "0", "--threads", str(threads)],
+            [sys.executable, "-m", "p2p_eval", "study", "serve", str(config), "--port", "0", "--threads", str(threads),
+             "--workers", str(workers)],
             cwd=root, env=env, stderr=subprocess.PIPE, text=True,
         )
         self.url = None

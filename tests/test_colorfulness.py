@@ -109,15 +109,17 @@ def test_bins_option(tmp_path, runs, capsys):
     assert "three counts L,a,b" in capsys.readouterr().err
 
 
-def test_greyscale_and_rgba_images_are_converted_with_a_warning(tmp_path, prepared, caplog):
+def test_greyscale_and_rgba_images_are_converted_with_one_counted_warning(tmp_path, prepared, caplog):
+    # #14: colorfulness warned once per image; now one warning counts each conversion, as fcn-score's.
     run = make_run(tmp_path / "runs" / "odd", prepared)
     images = sorted((run / "images" / "val").iterdir())
     Image.open(images[0]).convert("L").save(images[0])
     Image.open(images[1]).convert("RGBA").save(images[1])
     with caplog.at_level(logging.WARNING):
         document = _score(tmp_path, str(run))
-    assert f"{images[0]}: L image converted to RGB" in caplog.text
-    assert f"{images[1]}: RGBA image converted to RGB" in caplog.text
+    conversions = [r.getMessage() for r in caplog.records if "converted" in r.getMessage()]
+    assert conversions == [f"2 image(s) of odd were not 8-bit RGB and were converted to RGB: 1 L (greyscale copied "
+                           f"to R, G and B), 1 RGBA (alpha dropped); e.g. {images[0]}."]
     assert document["runs"][0]["a"] < 1.0  # the greyscale frame lost its colour
     assert document["runs"][0]["n_images"] == 3
 
@@ -267,7 +269,7 @@ def test_plot_is_a_png_of_the_expected_size_and_a_pdf(tmp_path, runs):
     from p2p_eval.measures.colorfulness.plot import DPI, FIGSIZE
 
     png = tmp_path / "fig" / "colorfulness.png"
-    assert main(["colorfulness", str(runs), "--plot", str(png), "--with-real", "--resamples", "10"]) == 0
+    assert main(["colorfulness", str(runs), "--plot", str(png), "--with-real", "--resamples", "100"]) == 0
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size == (round(FIGSIZE[0] * DPI), round(FIGSIZE[1] * DPI))
         pixels = np.asarray(image.convert("L"))

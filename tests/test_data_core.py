@@ -92,8 +92,8 @@ def test_results_newer_version_and_unknown_kind_are_refused(tmp_path):
     write_json(tmp_path / "new.json", {**doc, "version": 99})
     with pytest.raises(InputError, match="newer"):
         load_results(tmp_path / "new.json")
-    write_json(tmp_path / "odd.json", {**doc, "kind": "fid"})
-    with pytest.raises(InputError, match="fid"):
+    write_json(tmp_path / "odd.json", {**doc, "kind": "hype"})
+    with pytest.raises(InputError, match="hype"):
         load_results(tmp_path / "odd.json")
 
 

@@ -28,6 +28,9 @@ def test_quick_demo_writes_every_promised_output(tmp_path):
     assert [r["is_real"] for r in fcn["runs"]].count(True) == 1
     color = load_results(out / "results" / "colorfulness.json", kinds=("colorfulness",))
     assert {r["name"] for r in color["runs"]} >= set(variants)
+    similarity = load_results(out / "results" / "similarity.json", kinds=("similarity",))
+    assert {r["name"] for r in similarity["runs"]} == set(variants)
+    assert all(r["psnr"] > 0 and 0 < r["ssim"] < 1 for r in similarity["runs"])
     with Image.open(out / "results" / "colorfulness.png") as plot:
         assert plot.size[0] > 500 and plot.size[1] > 200
 
@@ -36,7 +39,7 @@ def test_quick_demo_writes_every_promised_output(tmp_path):
                               capture_output=True, text=True, check=True).stdout
         assert "FCN-scores" in text and "L1+cGAN" in text
     assert "<table" in (out / "report" / "html" / "index.html").read_text()
-    assert "|" in (out / "report" / "summary.md").read_text()
+    assert "Pixel similarity: SSIM" in (out / "report" / "summary.md").read_text()
     for variant in variants:
         assert variant in done.stdout  # the summary table names every run
 

@@ -22,8 +22,8 @@ from p2p_eval.data.runs import write_run_json
 from p2p_eval.segmenters import save_segmenter
 
 RUN_FIELDS = {"name", "variant", "preset", "is_real", "n_images", "pixel_acc", "class_acc", "class_iou",
-              "intervals", "baseline_test", "per_class", "confusion", "confusion_other", "matching", "run_protocol",
-              "official_script", "corrected"}
+              "intervals", "baseline_test", "per_class", "confusion", "confusion_other", "image_sizes", "matching",
+              "run_protocol", "official_script", "corrected"}
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_runs_folder_alone_writes_every_field(workspace, score):
     assert code == 0
     doc = json.loads(out_json.read_text())
     assert doc["kind"] == "fcn-score" and doc["data"]["split"] == "val"
-    assert [r["name"] for r in doc["runs"]] == ["Ground truth", "good", "noise"]
+    assert [r["name"] for r in doc["runs"]] == ["good", "noise", "Ground truth"]  # ground truth last (#14)
     assert doc["protocol"]["segmenter"]["sha256"] == unet_segmenter().sha256
     assert doc["protocol"]["resize"]["kernel"] == "pillow-bilinear-uint8"
     assert doc["protocol"]["absent_classes"] == "nan" and doc["protocol"]["bootstrap"]["resamples"] == 200
@@ -71,16 +71,16 @@ def test_runs_folder_alone_writes_every_field(workspace, score):
             low, high = run["intervals"][score]
             assert low <= run[score] + 1e-12 and run[score] <= high + 1e-12
         assert len(run["per_class"]) == 19 and run["per_class"][13]["name"] == "car"
-    assert doc["runs"][0]["is_real"] and doc["runs"][0]["confusion"] == doc["runs"][1]["confusion"]
-    assert doc["runs"][0]["matching"] is None  # the ground truth is no run
-    assert doc["runs"][1]["matching"] == {"layout": "p2p-eval", "by": "frame-id"}
+    assert doc["runs"][2]["is_real"] and doc["runs"][2]["confusion"] == doc["runs"][0]["confusion"]
+    assert doc["runs"][2]["matching"] is None  # the ground truth is no run
+    assert doc["runs"][0]["matching"] == {"layout": "p2p-eval", "by": "frame-id"}
     assert all(r["official_script"] is None and r["corrected"] is None for r in doc["runs"])  # default protocol
-    assert doc["runs"][2]["baseline_test"] is None
-    test = doc["runs"][1]["baseline_test"]
+    assert doc["runs"][1]["baseline_test"] is None
+    test = doc["runs"][0]["baseline_test"]
     assert test["baseline"] == "noise" and 0 <= test["class_iou"]["p_value"] <= 1
     rows = list(csv.DictReader(out_csv.open()))
-    assert [r["name"] for r in rows] == ["Ground truth", "good", "noise"]
-    assert float(rows[1]["class_iou"]) == pytest.approx(doc["runs"][1]["class_iou"])
+    assert [r["name"] for r in rows] == ["good", "noise", "Ground truth"]
+    assert float(rows[0]["class_iou"]) == pytest.approx(doc["runs"][0]["class_iou"])
     assert "good" in out and "*" in out and "vs noise" in out
     real_line = next(line for line in out.splitlines() if line.startswith("Ground truth"))
     assert "*" not in real_line  # the ceiling row is not a contender
@@ -215,7 +215,7 @@ def test_label_score_on_generated_colour_maps(workspace, score):
     assert code == 0
     doc = json.loads((workspace / "l.json").read_text())
     assert doc["kind"] == "label-score" and doc["protocol"]["decode"]["far_distance"] == 30.0
-    real, generated = doc["runs"]
+    generated, real = doc["runs"]
     assert set(generated) == RUN_FIELDS | {"far_pixels"} and generated["far_pixels"] == 0
     assert real["is_real"] and real["pixel_acc"] > generated["pixel_acc"]
     moved = np.array(real["confusion"]) - np.array(generated["confusion"])
@@ -227,7 +227,7 @@ def test_label_score_on_generated_colour_maps(workspace, score):
 @pytest.mark.xdist_group("torchrun")
 def test_torchrun_two_gloo_processes_give_the_single_process_matrix(workspace):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
-    common = ["fcn-score", str(workspace / "runs"), "--workers", "0", "--resamples", "50", "--device", "cpu"]
+    common = ["fcn-score", str(workspace / "runs"), "--workers", "0", "--resamples", "100", "--device", "cpu"]
     single = subprocess.run([sys.executable, "-m", "p2p_eval", *common, "--json", str(workspace / "one.json")],
                             env=env, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr

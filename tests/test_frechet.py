@@ -6,9 +6,9 @@ from pytorch_fid.fid_score import calculate_frechet_distance
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 from p2p_eval.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats, sample_size_warnings
-from p2p_eval.metrics.frechet_bootstrap import frechet_bootstrap
+from p2p_eval.metrics.frechet_bootstrap import frechet_bootstrap, resampled_frechet_distances, split_half_frechet
 from p2p_eval.metrics.frechet_infinity import frechet_infinity
-from p2p_eval.stats import resample_weights
+from p2p_eval.stats import resample_weights, split_half_masks
 
 # pytorch-fid passes scipy's deprecated `disp` to sqrtm
 pytestmark = pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")
@@ -149,3 +149,20 @@ def test_frechet_infinity_fits_the_line_through_its_points():
     assert abs(residual.sum()) < 1e-9 and abs((residual / result.sizes).sum()) < 1e-9  # OLS normal equations
     with pytest.raises(ValueError, match="more than `min_size` = 5000 feature rows to extrapolate from, got 600"):
         frechet_infinity(x, y)
+
+
+def test_resampled_distances_take_any_weights_and_split_halves_are_fids_of_halves():
+    x, y = _feature_sets(30, 50, 12, seed=4)
+    reference = gaussian_stats(y)
+    weights = np.array([np.ones(30), np.r_[np.ones(15), np.zeros(15)], np.r_[np.full(10, 3), np.zeros(20)]])
+    explicit = [frechet_distance(gaussian_stats(np.repeat(x, w.astype(int), axis=0)), reference) for w in weights]
+    # Two routes to one number (N x N vs d x d eigenvalues): rounding amplified by square roots near 0.
+    assert resampled_frechet_distances(x, reference, weights) == pytest.approx(explicit, rel=1e-7)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        resampled_frechet_distances(x, reference, np.eye(30)[:1])
+    halves = split_half_frechet(y, n_splits=5, seed=3)
+    masks = split_half_masks(50, 5, seed=3)
+    assert halves == pytest.approx([frechet_distance(gaussian_stats(y[m]), gaussian_stats(y[~m])) for m in masks],
+                                   rel=1e-9)
+    with pytest.raises(ValueError, match="at least 4 rows"):
+        split_half_frechet(y[:3], n_splits=2)

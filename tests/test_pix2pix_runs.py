@@ -16,7 +16,7 @@ from PIL import Image
 from conftest import make_prepared_dataset
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_json
-from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.data.prepared import PreparedDataset, split_record
 from p2p_eval.data.runs import discover_runs, match_frames
 from trainers.pix2pix import losses
 from trainers.pix2pix.checkpoint import LATEST, read_checkpoint
@@ -72,7 +72,8 @@ def test_generate_paper_mode_and_eval_mode(prepared, tmp_path):
     assert main(["generate", str(out), "--data", str(prepared), "--split", "train", "--eval-mode"]) == 0
     meta = read_json(out / "run.json")
     assert meta["eval_mode"] is True
-    assert meta["generated"]["train"] == {"frames": 4, "step": 8, "eval_mode": True, "quantize": "truncate"}
+    assert meta["generated"]["train"] == {"frames": 4, "step": 8, "eval_mode": True, "quantize": "truncate",
+                                          "dataset": split_record(PreparedDataset.load(prepared), "train")}
     assert len(list((out / "images" / "train").glob("*.png"))) == 4
     after = read_checkpoint(out / LATEST)["generator"]
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -84,6 +85,24 @@ def test_generate_paper_mode_and_eval_mode(prepared, tmp_path):
     assert meta["protocol"]["quantize"] == "round" and meta["generated"]["val"]["quantize"] == "round"
     assert main(["generate", str(out), "--split", "val"]) == 0  # run.json's choice is the default now
     assert np.array_equal(np.asarray(Image.open(image)), rounded)
+
+
+def test_generate_from_another_dataset_moves_the_run_to_it(prepared, tmp_path, capsys):
+    # #14.1: run.json kept naming the training data, so a later `fcn-score RUN` scored the new
+    # images against the old labels (0.472 where --data OTHER gave 0.502).
+    out = tmp_path / "run"
+    assert main(_train_args(prepared, out, variant="unet-l1", epochs=(1, None))) == 0
+    other = make_prepared_dataset(tmp_path / "other", splits={"train": 4, "val": 3}, seed=7)
+    assert main(["generate", str(out), "--data", str(other), "--split", "val"]) == 0
+    meta = read_json(out / "run.json")
+    assert meta["dataset"] == str(other.resolve()) and meta["trained_on"] == str(prepared.resolve())
+    assert meta["generated"]["val"]["dataset"] == split_record(PreparedDataset.load(other), "val")
+    assert f"run.json's dataset is now {other.resolve()}" in capsys.readouterr().out
+    args = ["colorfulness", str(out), "--quiet", "--resamples", "100", "--workers", "0"]
+    assert main([*args, "--json", str(tmp_path / "c.json")]) == 0  # no --data: the data the images came from
+    assert read_json(tmp_path / "c.json")["data"]["dataset"] == str(other.resolve())
+    assert main([*args, "--data", str(prepared)]) == 2  # the training data: not what these images were made from
+    assert "generated from" in capsys.readouterr().err
 
 
 def test_pytorch_schedule_decays_per_epoch_in_training(prepared, tmp_path):

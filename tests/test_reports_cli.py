@@ -16,7 +16,8 @@ def results(tmp_path: Path) -> dict[str, Path]:
     """Three results files: Table 1's losses, colourfulness, and a study with an awkward name."""
     paths = {"fcn": tmp_path / "fcn.json", "color": tmp_path / "color.json", "study": tmp_path / "study.json"}
     fcn = losses_document()
-    fcn["runs"][1]["class_iou"] = None  # an undefined score
+    fcn["runs"][1]["class_iou"] = None  # an undefined score, with no confusion to recompute it from (#14.7)
+    fcn["runs"][1].update(confusion=None, confusion_other=None, per_class=None)
     fcn["runs"][4]["baseline_test"] = {"baseline": "unet-l1", "n_frames": 2, "pixel_acc": {
         "difference": 0.28, "interval": [0.2, 0.35], "p_value": 0.001}}
     write_results(paths["fcn"], fcn)
@@ -49,7 +50,8 @@ def test_standalone_latex_compiles_and_shows_numbers_and_names(results, tmp_path
     assert "FCN-scores for different losses" in text and "Histogram intersection" in text
     assert "All results side by side" in text and "n/a" in text  # the summary marks absent runs
     assert "differs from L1 (paired bootstrap test" in text  # the baseline by its row label
-    assert "18.9 ± 1.3" in text  # study: percent ± standard error
+    assert "18.9 ± 1.3" in text  # study: percent ± bootstrap SD
+    assert "± bootstrap SD (raters, then trials)." in text
     assert "run a&b 50%" in text.replace("_", " ")  # OT1 draws \_ as a rule pdftotext may drop
     assert "--" in text or "–" in text  # the null IoU is a marked cell
 
@@ -110,9 +112,9 @@ def test_bad_input_gives_clear_errors(results, tmp_path, capsys):
     assert main(["report", "latex", str(tmp_path / "newer.json"), "--out", out]) == 2
     assert "newer" in _error(capsys)
 
-    write_json(tmp_path / "kind.json", read_json(results["fcn"]) | {"kind": "fid"})
+    write_json(tmp_path / "kind.json", read_json(results["fcn"]) | {"kind": "hype"})
     assert main(["report", "latex", str(tmp_path / "kind.json"), "--out", out]) == 2
-    assert "'fid'" in _error(capsys)
+    assert "'hype'" in _error(capsys)
 
     broken = read_json(results["fcn"])
     del broken["runs"][2]["class_acc"]
@@ -138,6 +140,16 @@ def test_bad_input_gives_clear_errors(results, tmp_path, capsys):
 
     assert main(["report", "md", str(tmp_path / "absent.json")]) == 2
     assert "absent.json" in _error(capsys)
+
+
+@pytest.mark.parametrize("command", ["latex", "md", "html"])
+def test_a_bad_out_path_stops_before_any_file_is_read(tmp_path, capsys, command):
+    # #14.12: `--out` naming a folder (or below a file) failed only after every file was read and rendered.
+    (tmp_path / "a-file").write_text("")
+    bad = tmp_path / "a-file" / "report" if command == "html" else tmp_path
+    assert main(["report", command, str(tmp_path / "absent.json"), "--out", str(bad)]) == 2
+    err = _error(capsys)
+    assert f"--out {bad}" in err and "absent.json" not in err  # the path, not the (missing) results file
 
 
 def test_help_has_examples(capsys):

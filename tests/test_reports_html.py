@@ -84,7 +84,7 @@ def test_renders_results_written_by_the_colorfulness_command(tmp_path):
         write_run_json(run, {"name": name, "variant": variant, "dataset": str(data)})
     results = tmp_path / "colorfulness.json"
     assert main(["colorfulness", str(tmp_path / "runs"), "--data", str(data), "--json", str(results),
-                 "--with-real", "--resamples", "20", "--bins", "16", "--quiet"]) == 0
+                 "--with-real", "--resamples", "100", "--bins", "16", "--quiet"]) == 0
     produced = read_json(results)["runs"]
 
     out = tmp_path / "report"

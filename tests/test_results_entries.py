@@ -3,13 +3,13 @@
 import copy
 
 import pytest
-from results_factory import colorfulness_document, losses_document, study_document
+from results_factory import colorfulness_document, fcn_document, losses_document, study_document
 
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_json, write_json
 from p2p_eval.errors import InputError
 from p2p_eval.measures import RESULT_KINDS, entry_type
-from p2p_eval.results import Results, load_results, results_document, write_results
+from p2p_eval.results import VERSION, Results, load_results, results_document, write_results
 
 
 def _documents() -> dict[str, dict]:
@@ -20,9 +20,18 @@ def _documents() -> dict[str, dict]:
             "study": study_document({"L1": 0.028, "L1+cGAN": 0.061})}
 
 
+def _as_version_2(document: dict) -> dict:
+    """A document as p2p-eval wrote it before schema version 3 (the field it renamed)."""
+    old = copy.deepcopy(document) | {"version": 2}
+    for entry in old["runs"]:
+        if old["kind"] == "study":
+            entry["se"] = entry.pop("se_over_raters")
+    return old
+
+
 def _as_version_1(document: dict) -> dict:
-    """A document as p2p-eval wrote it before schema version 2 (the fields it renamed)."""
-    old = copy.deepcopy(document) | {"version": 1}
+    """A document as p2p-eval wrote it before schema version 2 (the fields versions 2 and 3 renamed)."""
+    old = _as_version_2(document) | {"version": 1}
     if old["kind"] in ("fcn-score", "label-score"):
         old["data"]["name"] = old["data"].pop("dataset_name")
     for entry in old["runs"]:
@@ -47,7 +56,7 @@ def test_version_1_documents_are_read_with_the_renamed_fields_and_render_alike(k
     write_json(tmp_path / "old.json", _as_version_1(current))
     write_results(tmp_path / "new.json", current)
     read = load_results(tmp_path / "old.json")
-    assert read["version"] == 2 and read["runs"] == current["runs"]
+    assert read["version"] == VERSION and read["runs"] == current["runs"]
     tables = []
     for name in ("old.json", "new.json"):
         assert main(["report", "md", str(tmp_path / name)]) == 0
@@ -76,7 +85,7 @@ def test_the_study_entry_reads_what_study_app_writes():
     (lambda d: d["runs"][0]["per_class"][3].update(iou=1.5), "per_class 'wall' iou is 1.5"),
     (lambda d: d["runs"][0].update(confusion=[[1, 2]]), "'confusion' must be 19 x 19 pixel counts"),
     (lambda d: d["runs"][2].update(name="unet-l1"), "several run entries are named ['unet-l1']"),
-    (lambda d: d.update(kind="fid"), "results of kind 'fid'"),
+    (lambda d: d.update(kind="hype"), "results of kind 'hype'"),
 ])
 def test_contradictory_or_foreign_fields_are_refused_naming_the_run_and_field(change, message, tmp_path, capsys):
     document = _documents()["fcn-score"]
@@ -109,3 +118,49 @@ def test_a_version_1_document_from_disk_is_upgraded_not_rewritten(tmp_path):
     assert load_results(path)["data"]["dataset_name"] == "tiny"
     assert path.read_bytes() == before
     assert read_json(path)["version"] == 1
+
+
+def _colorfulness_with_frames():
+    document = _documents()["colorfulness"]
+    document["data"]["n_frames"] = 2  # every run has both frames: scores recomputable from the file
+    return document
+
+
+@pytest.mark.parametrize("kind, change, message", [
+    ("fcn-score", lambda d: d["runs"][0].update(pixel_acc=0.9), "'pixel_acc' is 0.9 but"),
+    ("fcn-score", lambda d: d["runs"][0]["per_class"][3].update(iou=0.5), "'wall iou' is 0.5 but"),
+    ("fcn-score", lambda d: d["runs"][2]["confusion"][0].__setitem__(0, 1), "'pixel_acc' is"),
+    ("label-score", lambda d: d["runs"][1].update(class_acc=0.25), "'class_acc' is 0.25 but"),
+    ("colorfulness", lambda d: d["runs"][0].update(L=0.5), "'L' is 0.5 but"),
+])
+def test_scores_that_disagree_with_the_files_own_state_are_refused(kind, change, message, tmp_path, capsys):
+    # #14.7: `report` rendered whatever a file said; now a score must be what its stored state gives.
+    document = {"colorfulness": _colorfulness_with_frames, "fcn-score": lambda: _documents()["fcn-score"],
+                "label-score": lambda: fcn_document([("p2l", "photo2labels-l1", 0.7)], kind="label-score")}[kind]()
+    load = Results.from_dict(copy.deepcopy(document))  # untouched: reads
+    assert load.kind == kind
+    change(document)
+    write_json(tmp_path / "bad.json", document)
+    with pytest.raises(InputError, match="the file was damaged or edited") as err:
+        load_results(tmp_path / "bad.json")
+    assert message in str(err.value) and "recomputed from its" in str(err.value)
+    assert main(["report", "md", str(tmp_path / "bad.json"), "--out", str(tmp_path / "t.md")]) == 2
+    assert not (tmp_path / "t.md").exists()
+
+
+def test_files_scored_under_either_absent_class_rule_read_back(tmp_path, prepared):
+    # Classes absent from the ground truth score differently under the two rules; each file reads under its own.
+    from conftest import make_run
+    from p2p_eval.data.prepared import PreparedDataset, record_segmenter
+    from p2p_eval.segmenters import save_segmenter
+    from scoring_helpers import unet_segmenter
+
+    make_run(tmp_path / "runs" / "good", prepared)
+    save_segmenter(prepared / "seg.pt", unet_segmenter())
+    record_segmenter(PreparedDataset.load(prepared), prepared / "seg.pt")
+    for rule in ("nan", "zero"):
+        out = tmp_path / f"{rule}.json"
+        assert main(["fcn-score", str(tmp_path / "runs"), "--absent-classes", rule, "--json", str(out),
+                     "--workers", "0", "--resamples", "100", "--quiet"]) == 0
+        (entry,) = load_results(out)["runs"]
+        assert any(c["acc"] is None for c in entry["per_class"]) == (rule == "nan")  # some class is absent

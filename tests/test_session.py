@@ -17,8 +17,9 @@ from p2p_eval.data.runs import write_run_json
 from p2p_eval.measures.colorfulness.measure import Colorfulness
 from p2p_eval.measures.states import FrameStates, State, record_dtype
 from p2p_eval.metrics.colorfulness import DEFAULT_BINNING
-from p2p_eval.results import load_results
+from p2p_eval.results import VERSION, load_results
 from p2p_eval.segmenters import save_segmenter
+from p2p_eval.session.engine import record_specs
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_a_measure_is_one_folder_and_a_registry_line(workspace, prepared, monkey
     per_frame = {run: [read_rgb(workspace / "runs" / run / "images" / "val" / f"{f}.png").mean() / 255
                        for f in data.frames("val")] for run in ("good", "noise")}
     by_name = {r["name"]: r for r in document["runs"]}
-    assert list(by_name) == ["Ground truth", "good", "noise"]
+    assert list(by_name) == ["good", "noise", "Ground truth"]  # the ground-truth row last in every table (#14)
     for run, values in per_frame.items():
         assert by_name[run]["brightness"] == pytest.approx(np.mean(values))
         low, high = by_name[run]["intervals"]["brightness"]
@@ -106,7 +107,7 @@ def test_cache_entries_of_the_previous_layout_are_recomputed_not_misread(workspa
         cache.put_many({file_digest(p): np.arange(DEFAULT_BINNING.total) for p in images})
     assert _score("colorfulness", run, "--json", workspace / "b.json")["runs"] == first["runs"]
     with ItemCache(cache_path_for(run), measure.namespace()) as cache:
-        assert all(v.dtype == record_dtype(measure.states) for v in cache.get_many(map(file_digest, images)).values())
+        assert all(v.dtype == record_dtype(record_specs(measure)) for v in cache.get_many(map(file_digest, images)).values())
 
 
 def test_frame_states_select_sum_and_refuse_what_does_not_add():
@@ -130,7 +131,7 @@ def test_every_measure_writes_what_its_typed_entry_reads(workspace):
         raw = json.loads((workspace / f"{kind}.json").read_text())
         entry_type = measures.entry_type(kind)
         assert [entry_type.from_dict(e).to_dict() for e in raw["runs"]] == raw["runs"]
-        assert raw["version"] == 2 and raw["data"]["dataset_name"] == "tiny"
+        assert raw["version"] == VERSION and raw["data"]["dataset_name"] == "tiny"
 
 
 def test_library_shards_only_when_told(prepared, monkeypatch):

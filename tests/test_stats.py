@@ -65,3 +65,35 @@ def test_two_level_bootstrap_matches_explicit_resampling_in_distribution():
         slow.append(np.concatenate(drawn).mean())
     assert fast.mean() == pytest.approx(np.mean(slow), abs=0.005)
     assert fast.std() == pytest.approx(np.std(slow), rel=0.05)
+
+
+def test_centred_scores_move_biased_replicates_onto_the_point():
+    # A scorer whose replicates sit 3 above the point (a biased estimator like FID):
+    # centred, the interval holds the point and a paired test of equal runs finds nothing.
+    values = np.linspace(0, 1, 50)
+
+    def biased(w):
+        bias = np.where((w == 1).all(axis=1), 0.0, 3.0)
+        return {"s": w @ values / w.sum(axis=1) + bias}
+
+    raw = stats.bootstrap_scores(biased, 50, n_resamples=400, seed=0)["s"]
+    centred = stats.bootstrap_scores(biased, 50, n_resamples=400, seed=0, centred=("s",))["s"]
+    assert raw.low > raw.value  # the raw percentiles miss the point
+    assert centred.low < centred.value < centred.high
+    assert centred.high - centred.low == pytest.approx(raw.high - raw.low)
+    assert (raw.low + raw.high) / 2 - (centred.low + centred.high) / 2 == pytest.approx(3.0, abs=0.01)
+
+    def other(w):  # the same values, and a bias of 5 instead of 3 in the replicates
+        return {"s": biased(w)["s"] + np.where((w == 1).all(axis=1), 0.0, 2.0)}
+
+    moved = stats.paired_bootstrap_test(other, biased, 50, n_resamples=400, seed=0, centred=("s",))["s"]
+    unmoved = stats.paired_bootstrap_test(other, biased, 50, n_resamples=400, seed=0)["s"]
+    assert moved.difference == 0 and moved.low <= 0 <= moved.high and moved.p_value == 1.0
+    assert unmoved.p_value < 0.01  # without centring, a difference in bias reads as a difference
+
+
+def test_split_half_masks_take_half_at_random():
+    masks = stats.split_half_masks(9, 200, seed=0)
+    assert masks.shape == (200, 9) and (masks.sum(axis=1) == 4).all()
+    assert 0.35 < masks.mean(axis=0).min() and masks.mean(axis=0).max() < 0.55
+    assert (stats.split_half_masks(9, 200, seed=0) == masks).all()

@@ -11,7 +11,7 @@ from p2p_eval.results import load_results
 from p2p_eval.stats import percentile_interval, two_level_bootstrap
 from study_app.analysis import RaterScore, algorithm_results, rater_scores
 from study_app.config import Protocol
-from study_helpers import RaterActions, app, study_config  # noqa: F401
+from study_helpers import ADMIN_TOKEN, RaterActions, app, study_config  # noqa: F401
 
 
 def _scores(name: str, fooled: list[int], trials: int = 40) -> list[RaterScore]:
@@ -21,7 +21,7 @@ def _scores(name: str, fooled: list[int], trials: int = 40) -> list[RaterScore]:
 def test_fool_rate_and_se_by_hand():
     (entry,) = algorithm_results(_scores("A", [10, 20, 30]), ("A",), n_resamples=2000)
     assert entry["fool_rate"] == pytest.approx(0.5)
-    assert entry["se"] == pytest.approx(0.25 / np.sqrt(3))  # sd(.25, .5, .75) / sqrt(3)
+    assert entry["se_over_raters"] == pytest.approx(0.25 / np.sqrt(3))  # sd(.25, .5, .75) / sqrt(3)
     assert (entry["n_raters"], entry["n_trials"], entry["n_fooled"]) == (3, 120, 60)
     assert entry["intervals"]["fool_rate"][0] < 0.5 < entry["intervals"]["fool_rate"][1]
 
@@ -54,7 +54,8 @@ def test_interval_covers_the_true_rate_near_nominal():
     for s in range(studies):
         fooled = rng.binomial(40, rng.beta(2, 8, size=30))
         (entry,) = algorithm_results(_scores("A", list(fooled)), ("A",), n_resamples=2000, seed=s)
-        covered += entry["intervals"]["fool_rate"][0] <= 0.2 <= entry["intervals"]["fool_rate"][1]
+        low, high = entry["intervals"]["fool_rate"]
+        covered += low <= 0.2 <= high
     # Two-level resampling is slightly conservative (measured: 0.975 here).
     assert 0.92 <= covered / studies <= 0.99
 
@@ -105,10 +106,38 @@ def test_results_command_writes_the_document_and_csv(app, study_config, tmp_path
     runs = {r["name"]: r for r in document["runs"]}
     assert sum(r["n_raters"] for r in runs.values()) == 4 and sum(r["n_trials"] for r in runs.values()) == 16
     for run in runs.values():
-        assert {"name", "n_raters", "n_raters_excluded", "n_trials", "n_fooled", "fool_rate", "se",
-                "intervals", "pairwise"} <= run.keys()
+        assert {"name", "n_raters", "n_raters_excluded", "n_trials", "n_fooled", "fool_rate", "bootstrap_sd",
+                "se_over_raters", "intervals", "pairwise"} <= run.keys()
     assert document["protocol"]["bootstrap"]["resamples"] == 500
     assert document["data"]["timing"]["median_ms"] == 200.0
     rows = list(csv.DictReader(trials.open()))
     assert len(rows) == 4 * 6 and {r["phase"] for r in rows} == {"practice", "main"}
-    assert "fooled" in capsys.readouterr().out
+    assert "fooled (± bootstrap SD, raters then trials" in capsys.readouterr().out
+
+
+def test_admin_table_shows_the_bootstrap_sd(app):
+    for i in range(4):
+        rater = RaterActions(app.test_client())
+        rater.complete(rater.start(), choose=lambda trial: "left" if trial["index"] % 3 else "right")
+    client = app.test_client()
+    page = client.get(f"/admin/?token={ADMIN_TOKEN}").get_data(as_text=True)
+    document = client.get(f"/admin/results.json?token={ADMIN_TOKEN}").get_json()  # same seed and resamples
+    assert "% fooled ± bootstrap SD" in page and "± SE" not in page
+    assert sum(r["n_raters"] for r in document["runs"]) == 4
+    for run in document["runs"]:
+        if run["fool_rate"] is not None:
+            assert f"{100 * run['fool_rate']:.1f}% ± {100 * run['bootstrap_sd']:.1f}%" in page
+            low, high = run["intervals"]["fool_rate"]
+            assert f"{100 * low:.1f}–{100 * high:.1f}%" in page
+
+
+def test_results_command_checks_its_outputs_and_arguments_before_any_work(study_config, tmp_path, capsys):
+    # #14.12, .15: a --json naming a folder failed after the analysis; --seed -1 after the bootstrap.
+    (tmp_path / "a-file").write_text("")
+    for option, path in (("--json", tmp_path), ("--csv", tmp_path / "a-file" / "trials.csv")):
+        argv = ["--json", str(tmp_path / "s.json"), option, str(path)] if option == "--csv" else [option, str(path)]
+        assert main(["study", "results", str(study_config), *argv]) == 2
+        assert f"{option} {path}" in capsys.readouterr().err  # before the database was opened: it has no answers
+    with pytest.raises(SystemExit) as stop:
+        main(["study", "results", "--records", "r.csv", "--protocol", "hype-inf", "--json", "x.json", "--seed", "-1"])
+    assert stop.value.code == 2 and "--seed" in capsys.readouterr().err

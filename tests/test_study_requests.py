@@ -4,16 +4,15 @@ Each refused request must get a 4xx and store nothing (`_stored` is compared
 before and after).
 """
 
-import io
 import re
+import time
 
 import pytest
-from PIL import Image
 from sqlalchemy import select
 
-from study_app import db
+from study_app import create_app, db
 from study_helpers import (  # noqa: F401
-    ADMIN_TOKEN, BACKENDS, RaterActions, app, client, postgres_server, rater, study_config,
+    ADMIN_TOKEN, BACKENDS, RaterActions, app, client, make_study, postgres_server, rater, study_config, wait_out,
 )
 
 
@@ -39,10 +38,12 @@ def test_whole_session_feedback_only_in_practice(rater, client, app):
     trial = rater.trial(session_id)
     assert trial["practice"] and trial["index"] == 0
     assert not {"fake_left", "fake", "correct", "real_key", "fake_key", "kind"} & trial.keys()
+    assert trial["schedule"] == [{"ms": 200, "show": ["left", "right"], "cue": ""}]  # no fixation: lead_ms = 0
     replies = []
-    while not (trial := rater.trial(session_id))["done"]:
+    while not (trial := rater.view(session_id))["done"]:
         replies.append(rater.answer(session_id, trial["index"], "right", csrf=csrf).get_json())
     assert [r["feedback"] is not None for r in replies] == [True, True, False, False, False, False]
+    assert {"correct", "fake", "stimulus"} == replies[0]["feedback"].keys()
     assert replies[-1]["done"] and not any(r["done"] for r in replies[:-1])
     done = client.get(f"/s/{session_id}").get_data(as_text=True)
     assert "DONE42" in done
@@ -54,12 +55,14 @@ def test_whole_session_feedback_only_in_practice(rater, client, app):
 
 def test_reload_resumes_at_the_same_trial(rater, client, app):
     session_id = rater.start()
-    rater.trial(session_id)
+    rater.view(session_id)
     assert rater.answer(session_id, 0).status_code == 200
     first = rater.trial(session_id)
     again = rater.trial(session_id)
     assert first["index"] == again["index"] == 1
-    assert first["left"] == again["left"]  # same trial, same tokens
+    assert first["stimulus"] == again["stimulus"]  # asking again shows nothing: same one-time URL
+    assert rater.view(session_id)["stimulus"] == first["stimulus"]
+    assert rater.trial(session_id)["stimulus"] != first["stimulus"]  # once sent, the URL is spent
     assert rater.start() == session_id  # the same browser (cookie) resumes from the plain link
     assert RaterActions(app.test_client()).start() != session_id  # another browser is another rater
 
@@ -87,6 +90,35 @@ def test_amt_preview_and_submit_back(rater, client):
     done = client.get(f"/s/{session_id}").get_data(as_text=True)
     assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in done
     assert 'name="assignmentId" value="A1"' in done
+    assert "DONE42" not in done  # AMT takes the submit, no completion code
+
+
+def _words(response) -> str:
+    return " ".join(response.get_data(as_text=True).split())
+
+
+def test_landing_says_exactly_what_happens(tmp_path):
+    config = make_study(tmp_path, practice=1, main=1, exposure_ms=1000,
+                        extra='consent = """We study how real generated images look.\n\nYou may stop at any time."""',
+                        protocol_extra='presentation = "sequential"')
+    text = _words(create_app({"STUDY_CONFIG": str(config)}).test_client().get("/"))
+    assert "two photos</strong>, one after the other (first on the left, then on the right), each for 1 second." in text
+    assert "The first trial is practice: you will be told whether you were right. The trial after it gives no" in text
+    assert "<p>We study how real generated images look.</p><p>You may stop at any time.</p>" in text
+    assert "By pressing Start you agree to take part." in text
+
+
+def test_stops_tell_each_platform_what_to_do(tmp_path):
+    app = create_app({"STUDY_CONFIG": str(make_study(tmp_path, algorithms=("A",), raters=1))})
+    RaterActions(app.test_client()).start("?PROLIFIC_PID=first&STUDY_ID=s&SESSION_ID=t")  # the one slot
+    for query, step in (("?workerId=W2&assignmentId=A2&hitId=H&turkSubmitTo=https://www.mturk.com", "return the HIT"),
+                        ("?PROLIFIC_PID=second&STUDY_ID=s&SESSION_ID=t", "return your submission on Prolific"),
+                        ("", None)):
+        client = app.test_client()  # another browser
+        token = re.search(r'name="start_token" value="([^"]+)"', client.get("/" + query).get_data(as_text=True))
+        full = client.post("/start", data={"start_token": token.group(1)})
+        assert full.status_code == 503 and "Study full" in _words(full)
+        assert (step in _words(full)) if step else 'id="next-steps"' not in _words(full)
 
 
 @pytest.mark.parametrize("query", [
@@ -105,12 +137,13 @@ def test_bad_answers_store_nothing(rater, client, app):
     session_id = rater.start()
     csrf = rater.csrf(session_id)
     url = f"/api/s/{session_id}/answer"
-    good = {"index": 0, "choice": "left", "reaction_ms": 900.0, "exposure_ms": 1000.0,
-            "exposure_frames": 60, "frame_ms": 16.7}
+    good = {"index": 0, "choice": "left", "reaction_ms": 300.0, "painted_ms": [200.0], "frame_ms": 16.7,
+            "load_ms": 2.0}
     before = _stored(app)
-    # Not shown yet: the trial was never fetched.
-    assert client.post(url, json=good, headers={"X-CSRF-Token": csrf}).status_code == 409
-    rater.trial(session_id)
+    # Not shown: the trial's images were never fetched.
+    assert client.post(url, json=good, headers={"X-CSRF-Token": csrf}).status_code == 422
+    viewed = time.perf_counter()
+    wait_out(rater.view(session_id)["schedule"], viewed)  # seen: now only what is wrong with a request stops it
     cases = {
         "no csrf": (client.post(url, json=good), 403),
         "wrong csrf": (client.post(url, json=good, headers={"X-CSRF-Token": "x" * 32}), 403),
@@ -124,6 +157,12 @@ def test_bad_answers_store_nothing(rater, client, app):
                                       headers={"X-CSRF-Token": csrf}), 400),
         "negative time": (client.post(url, json=good | {"reaction_ms": -5}, headers={"X-CSRF-Token": csrf}), 400),
         "string number": (client.post(url, json=good | {"index": "0"}, headers={"X-CSRF-Token": csrf}), 400),
+        "step missing": (client.post(url, json=good | {"painted_ms": []}, headers={"X-CSRF-Token": csrf}), 400),
+        "step not a number": (client.post(url, json=good | {"painted_ms": ["200"]},
+                                          headers={"X-CSRF-Token": csrf}), 400),
+        "infinite step": (client.post(url, data='{"index": 0, "choice": "left", "reaction_ms": 1, "painted_ms": '
+                                                '[1e999], "frame_ms": 16.7, "load_ms": 1}',
+                                      content_type="application/json", headers={"X-CSRF-Token": csrf}), 400),
         "unknown session": (client.post("/api/s/AAAAAAAAAAAAAAAAAAAAAA/answer", json=good,
                                         headers={"X-CSRF-Token": csrf}), 404),
         "malformed session": (client.post("/api/s/..%2F..%2Fetc/answer", json=good), 404),
@@ -150,20 +189,24 @@ def test_no_path_traversal_or_guessing(client, path):
     assert b"admin_token" not in response.data and b"import" not in response.data
 
 
-def test_images_only_for_the_current_trial_and_alike(rater, client):
+def test_stimulus_answers_once_for_the_current_trial_only(rater, client):
     session_id = rater.start()
     trial = rater.trial(session_id)
-    left, right = client.get(trial["left"]), client.get(trial["right"])
-    for response in (left, right):
-        assert response.status_code == 200 and response.mimetype == "image/png"
-        assert "no-store" in response.headers["Cache-Control"]
-        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
-    a, b = Image.open(io.BytesIO(left.data)), Image.open(io.BytesIO(right.data))
-    assert (a.format, a.size, a.mode) == (b.format, b.size, b.mode) == ("PNG", (32, 32), "RGB")
-    assert a.info == b.info  # no text chunks, EXIF or ICC profile on either
-    assert rater.answer(session_id, 0).status_code == 200
-    assert client.get(trial["left"]).status_code == 404  # answered: its images are gone
-    assert client.get(rater.trial(session_id)["left"]).status_code == 200
+    assert trial["stimulus"]["slots"] == ["left", "right"] and trial["stimulus"]["size"] == 32
+    response = client.get(trial["stimulus"]["url"])
+    assert response.status_code == 200 and response.mimetype == "application/octet-stream"
+    assert len(response.data) == 2 * 32 * 32 * 3  # both images' raw pixels
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert client.get(trial["stimulus"]["url"]).status_code == 404  # once
+    assert rater.answer(session_id, 0, wait=False).status_code == 422  # sooner than the images are shown
+    reloaded = rater.view(session_id)  # a reload: a new URL, a second exposure
+    reply = rater.answer(session_id, 0).get_json()
+    assert client.get(reloaded["stimulus"]["url"]).status_code == 404  # answered: gone
+    feedback = reply["feedback"]["stimulus"]
+    assert client.get(feedback).data == reloaded["pixels"]  # practice feedback shows the same images, once
+    assert client.get(feedback).status_code == 404
+    assert client.get(rater.trial(session_id)["stimulus"]["url"]).status_code == 200
 
 
 def test_admin_needs_the_token(rater, client):
@@ -191,13 +234,14 @@ def test_pages_carry_security_headers(client):
 def test_timed_out_session_is_refused_and_unchanged(rater, client, app):
     session_id = rater.start()
     csrf = rater.csrf(session_id)
-    trial = rater.trial(session_id)
+    trial = rater.view(session_id)
+    unseen = rater.trial(session_id)["stimulus"]["url"]
     with app.extensions["study_engine"].begin() as conn:
         conn.execute(db.sessions.update().where(db.sessions.c.id == session_id).values(last_seen=0.0))
     before = _stored(app)
     assert client.get(f"/api/s/{session_id}/trial").status_code == 410
     assert rater.answer(session_id, 0, csrf=csrf).status_code == 410
-    assert client.get(trial["left"]).status_code == 404
+    assert client.get(unseen).status_code == 404
     assert client.get(f"/s/{session_id}").status_code == 410
     assert _stored(app) == before
 

@@ -1,51 +1,23 @@
-"""The production server (waitress, child process): SIGKILL mid-study loses nothing."""
+"""The production server (waitress, child processes): SIGKILL mid-study loses nothing; several
+processes on one port fill the algorithms evenly."""
 
-import json
-import re
+import os
 import threading
 import time
 import urllib.error
-import urllib.request
+from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from study_app import db
-from study_app.config import load_config
-from study_helpers import StudyServer, make_study
-
-
-class HttpRater:
-    """A rater speaking HTTP to a real server (no browser)."""
-
-    def __init__(self, base: str):
-        self.base = base
-        landing = urllib.request.urlopen(base + "/").read().decode()
-        token = re.search(r'name="start_token" value="([^"]+)"', landing).group(1)
-        request = urllib.request.Request(base + "/start", data=f"start_token={token}".encode(), method="POST")
-        with urllib.request.urlopen(request) as page:  # follows the 303 to the task page
-            self.session_id = page.url.rsplit("/", 1)[-1]
-            self.csrf = re.search(r'data-csrf="([^"]+)"', page.read().decode()).group(1)
-
-    def trial(self) -> dict:
-        with urllib.request.urlopen(f"{self.base}/api/s/{self.session_id}/trial") as response:
-            return json.loads(response.read())
-
-    def answer(self, index: int, choice: str = "left") -> int:
-        body = json.dumps({"index": index, "choice": choice, "reaction_ms": 500.0, "exposure_ms": 1000.0,
-                           "exposure_frames": 60, "frame_ms": 16.7}).encode()
-        request = urllib.request.Request(
-            f"{self.base}/api/s/{self.session_id}/answer", data=body, method="POST",
-            headers={"Content-Type": "application/json", "X-CSRF-Token": self.csrf})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status
-        except urllib.error.HTTPError as err:
-            return err.code
+from study_app.config import DATABASE_URL_ENV, load_config
+from study_helpers import HttpRater, StudyServer, database_url, make_study, postgres_server  # noqa: F401
 
 
 def test_sigkill_mid_study_keeps_every_answer_once_and_sessions_resume(tmp_path: Path):
-    config = make_study(tmp_path, n_images=30, practice=5, main=20)
+    config = make_study(tmp_path, n_images=30, practice=5, main=20, exposure_ms=17)
     server = StudyServer(config)
     acknowledged: list[tuple[str, int]] = []
     try:
@@ -98,3 +70,36 @@ def test_sigkill_mid_study_keeps_every_answer_once_and_sessions_resume(tmp_path:
     with engine.connect() as conn:
         first = conn.execute(select(db.answers.c.idx).where(db.answers.c.session_id == raters[0].session_id)).scalars()
         assert sorted(first) == list(range(25))
+
+
+@pytest.mark.xdist_group("postgres")
+def test_worker_processes_share_a_port_and_fill_algorithms_evenly(tmp_path: Path, request):
+    url = database_url("postgresql", request)
+    config = make_study(tmp_path, algorithms=("A", "B", "C"), raters=4)
+    server = StudyServer(config, workers=3, env={DATABASE_URL_ENV: url})
+    outcomes: list = []
+
+    def start(i: int) -> None:
+        try:
+            HttpRater(server.url, f"?PROLIFIC_PID=p{i}&STUDY_ID=s&SESSION_ID=t")
+            outcomes.append("started")
+        except urllib.error.HTTPError as err:
+            outcomes.append(err.code)
+
+    try:
+        raters = [threading.Thread(target=start, args=(i,)) for i in range(15)]
+        for rater in raters:
+            rater.start()
+        for rater in raters:
+            rater.join(timeout=60)
+        engine = db.make_engine(url)
+        with engine.connect() as conn:
+            assigned = Counter(conn.execute(select(db.sessions.c.algorithm)).scalars())
+            serving = set(conn.execute(text(
+                "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'p2p-study %'")).scalars())
+        engine.dispose()
+    finally:
+        server.stop()
+    assert sorted(outcomes, key=str) == [503] * 3 + ["started"] * 12  # 3 algorithms x 4 raters, then full
+    assert assigned == {"A": 4, "B": 4, "C": 4}
+    assert len(serving - {f"p2p-study {os.getpid()}"}) >= 2  # the starts went through several processes

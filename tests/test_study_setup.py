@@ -1,6 +1,6 @@
 """Study config, trial plans, image encoding, assignment and database constraints."""
 
-import io
+import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +16,7 @@ from p2p_eval.errors import InputError
 from study_app import db
 from study_app.assign import AlreadyTookPart, StudyFull, start_session
 from study_app.config import DATABASE_URL_ENV, Protocol, load_config
-from study_app.images import encoded_png
+from study_app.images import pixels, prepare_stimuli
 from study_app.stimuli import load_stimuli
 from study_app.trials import VIGILANCE_PREFIX, plan_session
 from study_helpers import BACKENDS, database_url, make_study, postgres_server  # noqa: F401
@@ -54,6 +54,48 @@ def test_config_errors_name_file_and_key(tmp_path, edit, message):
     with pytest.raises(InputError, match=message) as err:
         load_config(path)
     assert str(path) in str(err.value)
+
+
+def _with_protocol(tmp_path, protocol: str) -> Path:
+    """make_study's folders with the [protocol] table (or top-level `protocol`) replaced."""
+    path = make_study(tmp_path)
+    text = path.read_text()
+    head, rest = text.split("[protocol]\n", 1)
+    path.write_text(head + protocol + "\n\n[real]" + rest.split("[real]", 1)[1])
+    return path
+
+
+def test_pix2pix_2017_preset_is_the_authors_protocol(tmp_path):
+    from study_app.presentation import schedule
+
+    protocol = load_config(_with_protocol(tmp_path, 'protocol = "pix2pix-2017"')).protocol
+    assert (protocol.preset, protocol.presentation, protocol.exposure_ms, protocol.lead_ms, protocol.gap_ms) == (
+        "pix2pix-2017", "sequential", 1000, 900, 600)
+    assert (protocol.practice_trials, protocol.main_trials, protocol.raters_per_algorithm) == (10, 40, 50)
+    assert (protocol.vigilance_trials, protocol.feedback_ms, protocol.pairing) == (0, 2400, "paired")
+    steps = schedule(protocol.presentation, exposure_ms=protocol.exposure_ms, lead_ms=protocol.lead_ms,
+                     gap_ms=protocol.gap_ms)
+    assert [(s.ms, s.show) for s in steps] == [(900, ()), (1000, ("left",)), (600, ()), (1000, ("right",)), (100, ())]
+    # Every value overrides the preset; another presentation brings its own timings.
+    table = '[protocol]\npreset = "pix2pix-2017"\nexposure_ms = 500\npairing = "unpaired"'
+    protocol = load_config(_with_protocol(tmp_path / "b", table)).protocol
+    assert (protocol.exposure_ms, protocol.pairing, protocol.main_trials, protocol.gap_ms) == (500, "unpaired", 40, 600)
+    table = '[protocol]\npreset = "pix2pix-2017"\npresentation = "simultaneous"'
+    protocol = load_config(_with_protocol(tmp_path / "c", table)).protocol
+    assert (protocol.presentation, protocol.lead_ms, protocol.gap_ms) == ("simultaneous", 500, None)
+    assert load_config(make_study(tmp_path / "d")).protocol.presentation == "simultaneous"  # no preset: as before
+
+
+@pytest.mark.parametrize("protocol, message", [
+    ('protocol = "pix2pix-2016"', r"\[protocol\] preset: expected one of \['pix2pix-2017'\]"),
+    ('[protocol]\npresentation = "sideways"', r"presentation: expected one of \['simultaneous', 'sequential'\]"),
+    ('[protocol]\ngap_ms = 300', r"gap_ms: only a sequential presentation has a gap"),
+    ('[protocol]\npresentation = "sequential"\ngap_ms = -1', r"gap_ms: expected an integer in \[0, 60000\]"),
+    ('[protocol]\nexclude_reexposed = "yes"', r"exclude_reexposed: expected bool"),
+])
+def test_protocol_errors_name_the_key(tmp_path, protocol, message):
+    with pytest.raises(InputError, match=message):
+        load_config(_with_protocol(tmp_path, protocol))
 
 
 def test_check_counts_images_and_refuses_too_few(tmp_path, capsys):
@@ -103,13 +145,21 @@ def test_runs_and_prepared_dataset_as_sources(tmp_path):
 
 # --- trial plans --------------------------------------------------------------------------------
 
+def _images(plan) -> list:
+    return [(t.phase, t.real_key, t.fake_key) for t in plan if t.kind == "normal"]
+
+
 def test_plans_are_deterministic_and_valid():
     keys = [f"k{i}" for i in range(60)]
     protocol = Protocol(practice_trials=10, main_trials=40, vigilance_trials=5, seed=3)
-    plan = plan_session(protocol, "session-1", keys, keys)
-    assert plan == plan_session(protocol, "session-1", list(reversed(keys)), keys)
-    assert plan != plan_session(protocol, "session-2", keys, keys)
-    assert plan != plan_session(Protocol(practice_trials=10, main_trials=40, vigilance_trials=5, seed=4), "session-1", keys, keys)
+    plan = plan_session(protocol, "session-1", keys, keys, chance=random.Random(0))
+    assert plan == plan_session(protocol, "session-1", list(reversed(keys)), keys, chance=random.Random(0))
+    # Which images follow from seed and session id; sides and vigilance places from `chance` alone.
+    assert _images(plan) == _images(plan_session(protocol, "session-1", keys, keys))
+    assert plan != plan_session(protocol, "session-1", keys, keys, chance=random.Random(1))
+    assert _images(plan) != _images(plan_session(protocol, "session-2", keys, keys))
+    assert _images(plan) != _images(plan_session(
+        Protocol(practice_trials=10, main_trials=40, vigilance_trials=5, seed=4), "session-1", keys, keys))
     assert len(plan) == 55 and [t.index for t in plan] == list(range(55))
     assert all(t.phase == "practice" and t.kind == "normal" for t in plan[:10])
     vigilance = [t for t in plan if t.kind == "vigilance"]
@@ -125,7 +175,7 @@ def test_unpaired_plans_never_pair_and_sides_balance():
     protocol = Protocol(pairing="unpaired", practice_trials=2, main_trials=10)
     sides = Counter()
     for s in range(200):
-        plan = plan_session(protocol, f"s{s}", keys, keys)
+        plan = plan_session(protocol, f"s{s}", keys, keys, chance=random.Random(s))
         assert all(t.real_key != t.fake_key for t in plan)
         assert len({t.real_key for t in plan}) == len({t.fake_key for t in plan}) == 12
         sides.update(t.fake_left for t in plan)
@@ -134,7 +184,7 @@ def test_unpaired_plans_never_pair_and_sides_balance():
 
 # --- images -------------------------------------------------------------------------------------
 
-def test_served_images_lose_metadata_and_match(tmp_path):
+def test_stimuli_are_bare_pixels_of_one_size(tmp_path):
     rng = np.random.default_rng(0)
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", "pix2pix generator v2")
@@ -142,11 +192,30 @@ def test_served_images_lose_metadata_and_match(tmp_path):
     Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(real, pnginfo=info)
     fake = tmp_path / "fake.jpg"
     Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).convert("L").save(fake, quality=90)
-    a, b = (Image.open(io.BytesIO(encoded_png(p, 32))) for p in (real, fake))
     assert Image.open(real).info.get("Software")
-    assert (a.format, a.mode, a.size, a.info) == (b.format, b.mode, b.size, b.info) == ("PNG", "RGB", (32, 32), {})
-    blurred = np.asarray(Image.open(io.BytesIO(encoded_png(real, 32, blur=True))), dtype=float)
-    assert blurred.std() < 0.5 * np.asarray(a, dtype=float).std()
+    a, b = pixels(real, 32), pixels(fake, 32)
+    assert a.shape == b.shape == (32, 32, 3) and a.dtype == b.dtype == np.uint8
+    blurred = pixels(real, 32, blur=True).astype(float)
+    assert blurred.std() < 0.5 * a.astype(float).std()
+
+
+def test_stimulus_file_is_built_once_and_rebuilt_when_an_image_changes(tmp_path):
+    config = load_config(make_study(tmp_path, vigilance=1))
+    stimuli = load_stimuli(config)
+    store = prepare_stimuli(config, stimuli)
+    (cache,) = (tmp_path / ".p2p-study-cache").glob("*.rgb")
+    # real, A and B images, and a blurred copy of each real (vigilance): 4 x 8 images of 32x32x3 bytes
+    assert cache.stat().st_size == 4 * 8 * 32 * 32 * 3
+    np.testing.assert_array_equal(store.image(("fake", "A", "frame003")), pixels(stimuli.fakes["A"]["frame003"], 32))
+    assert len(store.stimulus([("real", "frame001"), ("blur", "frame002")])) == 2 * 32 * 32 * 3
+    mtime = cache.stat().st_mtime_ns
+    prepare_stimuli(config, stimuli)
+    assert cache.stat().st_mtime_ns == mtime  # reused, not rebuilt
+    path = stimuli.real["frame001"]
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(path)
+    store = prepare_stimuli(config, load_stimuli(config))
+    (rebuilt,) = (tmp_path / ".p2p-study-cache").glob("*.rgb")  # the stale file is gone
+    assert rebuilt != cache and not store.image(("real", "frame001")).any()
 
 
 # --- assignment and the database ------------------------------------------------------------------
@@ -196,7 +265,9 @@ def test_database_stores_each_answer_and_rater_once(study):
     config, stimuli, engine = study
     session_id = start_session(engine, config, stimuli, "r0", "local", {})
     row = {"session_id": session_id, "idx": 0, "choice": "left", "correct": True, "reaction_ms": 1.0,
-           "exposure_ms": 1000.0, "exposure_frames": 60, "frame_ms": 16.7, "received_at": 0.0}
+           "exposure_ms": 1000.0, "exposure_frames": 60, "frame_ms": 16.7, "painted_ms": "[1000.0]",
+           "load_ms": 3.0, "server_ms": 1800.0, "reexposed": False, "off_timing": False, "implausible": False,
+           "received_at": 0.0}
     with engine.begin() as conn:
         conn.execute(insert(db.answers).values(**row))
     with pytest.raises(IntegrityError), engine.begin() as conn:
@@ -223,3 +294,5 @@ def test_results_before_any_answer_and_busy_port_are_clear_errors(tmp_path, caps
         port = taken.getsockname()[1]
         assert main(["study", "serve", str(path), "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert main(["study", "serve", str(path), "--port", "0", "--workers", "2"]) == 2
+    assert "--workers 2 needs a PostgreSQL `database`" in capsys.readouterr().err

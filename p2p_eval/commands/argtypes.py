@@ -2,6 +2,8 @@
 
 import argparse
 
+from p2p_eval.stats import MIN_RESAMPLES, SEED_LIMIT
+
 
 def positive_int(text: str) -> int:
     """An integer >= 1 (``--workers``, ``--epochs``, ``--resamples`` ...)."""
@@ -25,8 +27,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-SEED_LIMIT = 2**32
-"""Seeds are whole numbers in [0, 2**32): what numpy's and torch's generators all accept."""
 
 
 def seed(text: str) -> int:
@@ -48,4 +48,17 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def resamples(text: str) -> int:
+    """Bootstrap resamples: a whole number >= `p2p_eval.stats.MIN_RESAMPLES` (``--resamples``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < MIN_RESAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= {MIN_RESAMPLES}, got {text!r}: with fewer resamples the 2.5% and 97.5% "
+            "percentiles rest on one or two replicates, and the interval may not even contain the estimate")
     return value

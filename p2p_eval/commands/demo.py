@@ -10,7 +10,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Prepare the synthetic city, train the segmenter on its real photos, train pix2pix "
             "variants (losses preset and the encoder-decoder), generate val, score FCN-score and "
-            "colorfulness, write LaTeX/HTML/Markdown reports, print a summary."
+            "colorfulness, PSNR/SSIM, write LaTeX/HTML/Markdown reports, print a summary."
         ),
         epilog=(
             "examples:\n  p2p-eval demo\n  p2p-eval demo --quick --out /tmp/p2p-demo\n\n"
@@ -31,13 +31,15 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     written = run_demo(out, QUICK if args.quick else DEFAULT, main, lambda line: print(line, flush=True))
-    header = f"{'run':<16} {'pixel acc':>9} {'class acc':>9} {'class IoU':>9} {'L':>6} {'a':>6} {'b':>6}"
+    rows = summary_rows(out / "results")
+    keys = [key for key in rows[0] if key != "run"]  # FCN-scores, then L, a, b, then PSNR, SSIM
+    titles = {"pixel_acc": "pixel acc", "class_acc": "class acc", "class_iou": "class IoU"}
+    widths = [max(6, len(titles.get(key, key))) for key in keys]
+    header = f"{'run':<16} " + " ".join(f"{titles.get(k, k):>{w}}" for k, w in zip(keys, widths))
     print("\n" + header + "\n" + "-" * len(header))
-    for row in summary_rows(out / "results"):
-        cells = [value for key, value in row.items() if key != "run"]  # FCN-scores, then L, a, b
+    for row in rows:
         print(f"{row['run']:<16} " + " ".join(
-            f"{c:>{9 if i < 3 else 6}.3f}" if c is not None else f"{'-':>{9 if i < 3 else 6}}"
-            for i, c in enumerate(cells)))
+            f"{row[k]:>{w}.3f}" if row[k] is not None else f"{'-':>{w}}" for k, w in zip(keys, widths)))
     print("\nwritten:")
     for path in written:
         print(f"  {path}")

@@ -4,16 +4,16 @@ Every measure of `p2p_eval.measures.MEASURES` gets a subcommand with the
 session's options (runs, ``--data``, ``--split``, ``--json``, ``--csv``,
 ``--with-real``, ``--baseline``, ``--allow-missing``, ``--resamples``,
 ``--seed``, ``--workers``, ``--quiet``) and its own (its ``cli.py``). Running
-one: options checked, then torchrun joined and the device picked, once, here
-(`p2p_eval.distributed`); the session scores; rank 0 prints the table and
-writes the files.
+one: options and output paths checked, then torchrun joined and the device
+picked, once, here (`p2p_eval.distributed`); the session scores; rank 0
+prints the table and writes the files.
 """
 
 import argparse
 import functools
 import logging
 
-from p2p_eval.commands.argtypes import non_negative_int, positive_int
+from p2p_eval.commands.argtypes import non_negative_int, resamples, seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +34,8 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
     parser.add_argument("--split", default="val", help="split to score (default: val)")
     parser.add_argument("--json", metavar="OUT", help="write the results document here")
     parser.add_argument("--csv", metavar="OUT", help="write one CSV row per run here")
-    parser.add_argument("--with-real", action="store_true", help=cli.WITH_REAL)
+    if cli.WITH_REAL is not None:  # None: the measure has no ground-truth row
+        parser.add_argument("--with-real", action="store_true", help=cli.WITH_REAL)
     parser.add_argument("--baseline", metavar="RUN",
                         help="paired bootstrap test of every run against this one (a run's name or its folder)")
     parser.add_argument("--allow-missing", action="store_true",
@@ -44,9 +45,9 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
                              "siblings: the number of the first frame (0: PyTorch pix2pix's "
                              "prepare_cityscapes_dataset.py, 1: the pix2pix download's AB set); by default "
                              "each id's frame is found from its siblings' content")
-    parser.add_argument("--resamples", type=positive_int, default=1000, metavar="B",
-                        help="bootstrap resamples (default: 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument("--resamples", type=resamples, default=1000, metavar="B",
+                        help="bootstrap resamples, at least 100 (default: 1000)")
+    parser.add_argument("--seed", type=seed, default=0, help="bootstrap seed, 0 to 2**32-1 (default: 0)")
     parser.add_argument("--workers", type=non_negative_int, default=cli.DEFAULT_WORKERS, metavar="N",
                         help=f"decoding threads, 0 = decode between batches (default: {cli.DEFAULT_WORKERS})")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -55,7 +56,7 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
 def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser) -> int:
     from dataclasses import replace
 
-    from p2p_eval.data.files import write_text
+    from p2p_eval.data.files import check_output_path, json_text, write_text
     from p2p_eval.distributed import setup_distributed, teardown_distributed
     from p2p_eval.measures import measure_cli
     from p2p_eval.session import SessionConfig, format_table, score_runs, to_csv
@@ -63,9 +64,13 @@ def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser)
 
     cli = measure_cli(kind)
     requested = getattr(args, "device", None)
+    outputs = [(args.json, "--json"), (args.csv, "--csv"), *getattr(cli, "output_paths", lambda args: [])(args)]
+    for path, option in outputs:  # before any work: a bad path stops here, not after scoring
+        if path:
+            check_output_path(path, option=option)
     try:
         config = SessionConfig(
-            runs=tuple(args.runs), data=args.data, split=args.split, with_real=args.with_real,
+            runs=tuple(args.runs), data=args.data, split=args.split, with_real=getattr(args, "with_real", False),
             baseline=args.baseline, allow_missing=args.allow_missing, numbering=args.numbering,
             batch_size=getattr(args, "batch_size", None),
             workers=args.workers, bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
@@ -85,14 +90,13 @@ def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser)
         teardown_distributed()
     if not distributed.main:
         return 0
+    texts = [(path, make(results)) for path, make in ((args.json, lambda r: json_text(r.to_dict())), (args.csv, to_csv))
+             if path]  # both made before either is written: both files or neither
     print(format_table(results))
     written = []
-    if args.json:
-        results.write(args.json)
-        written.append(args.json)
-    if args.csv:
-        write_text(args.csv, to_csv(results))
-        written.append(args.csv)
+    for path, text in texts:
+        write_text(path, text)
+        written.append(path)
     written += getattr(cli, "write_outputs", lambda args, results: [])(args, results)
     for path in written:
         print(f"wrote {path}")

@@ -8,6 +8,7 @@
     <data>/<split>/<frame>_trainids.png  trainIds at evaluation resolution (255 = ignore)
 """
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from p2p_eval import __version__
+from p2p_eval.cache import stable_file_digest
 from p2p_eval.classes import CLASS_SET
 from p2p_eval.data.files import read_json, write_json
 from p2p_eval.errors import InputError
@@ -119,6 +121,38 @@ class PreparedDataset:
                 f"{self.root}: {len(missing)} file(s) of split {split!r} are missing, e.g.\n  {shown}\n"
                 "Re-run the `p2p-eval prepare` command that made this dataset (it resumes)."
             )
+
+
+def split_digest(dataset: PreparedDataset, split: str) -> str:
+    """A digest of a split's content: its frame ids and the bytes of every frame's three files.
+
+    ``generate`` records it beside the images it writes, and scoring compares
+    it with the dataset scored against, so images are never scored against
+    labels they were not generated from (another dataset, or this one
+    re-prepared since). Each file is read once per process
+    (`p2p_eval.cache.stable_file_digest`).
+
+    Raises
+    ------
+    InputError
+        If the split does not exist or a file of it is missing.
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    for frame in dataset.frames(split):
+        digest.update(f"{frame}\0".encode())
+        for kind in KINDS:
+            path = dataset.path(split, frame, kind)
+            try:
+                digest.update(stable_file_digest(path).encode())
+            except FileNotFoundError:
+                raise InputError(f"{path}: missing from the prepared dataset; re-run the `p2p-eval prepare` command "
+                                 "that made it (it resumes).") from None
+    return digest.hexdigest()
+
+
+def split_record(dataset: PreparedDataset, split: str) -> dict[str, str]:
+    """What a run records of the data its `split` images are generated from: path and `split_digest`."""
+    return {"path": str(dataset.root.resolve()), "digest": split_digest(dataset, split)}
 
 
 def write_dataset_json(root: str | os.PathLike, meta: dict[str, Any]) -> None:

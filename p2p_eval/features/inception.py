@@ -75,10 +75,24 @@ class InceptionFeatures:
         return self.sha256.startswith(PUBLISHED_SHA256_PREFIX)
 
     @torch.no_grad()
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+    def forward_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Features of a batch already resized (`p2p_eval.features.resize.inception_batch`).
+
+        Parameters
+        ----------
+        batch : (B, 3, 299, 299) float32 tensor on `device`
+
+        Returns
+        -------
+        features : (B, 2048) float32 tensor on `device`
+            Computed in fp32: autocast is forced off here, since FID is
+            sensitive to feature precision and a caller's ``torch.autocast``
+            would run these convolutions in half precision.
+        """
         x = batch
-        for name in _LAYERS:
-            x = getattr(self.network, name)(x)
+        with torch.autocast(self.device.type, enabled=False):
+            for name in _LAYERS:
+                x = getattr(self.network, name)(x)
         return torch.flatten(x, 1)
 
     def __call__(
@@ -122,13 +136,11 @@ class InceptionFeatures:
         chunks = []
         # One thread takes and resizes the next batch (decoding too, if `images`
         # is lazy) while the network runs on this one; it alone reads `source`.
-        # autocast forced off here: FID is sensitive to feature precision, and a
-        # caller's torch.autocast would run these convolutions in half precision.
-        with ThreadPoolExecutor(max_workers=1) as prefetch, torch.autocast(self.device.type, enabled=False):
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
             upcoming = prefetch.submit(next_batch)
             while (batch := upcoming.result()) is not None:
                 upcoming = prefetch.submit(next_batch)
-                chunks.append(self._forward(batch).cpu().numpy())
+                chunks.append(self.forward_batch(batch).cpu().numpy())
         if not chunks:
             return np.zeros((0, FEATURE_DIM), np.float32)
         return np.concatenate(chunks).astype(np.float32, copy=False)

@@ -19,6 +19,7 @@ import lpips
 import numpy as np
 import torch
 
+from p2p_eval.features.names import BACKBONES
 from p2p_eval.features.weights import (
     DESCRIPTIONS,
     LPIPS_BACKBONE_ENV,
@@ -29,13 +30,17 @@ from p2p_eval.features.weights import (
 
 logger = logging.getLogger(__name__)
 
-BACKBONES = ("alex", "vgg", "squeeze")
 LPIPS_VERSION = "0.1"
 _TORCHVISION_URLS = {
     "alex": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     "vgg": "https://download.pytorch.org/models/vgg16-397923af.pth",
     "squeeze": "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
 }
+
+
+def published_file(backbone: str) -> str:
+    """torchvision's published weights file of a backbone (``alexnet-owt-7be5be79.pth``)."""
+    return _TORCHVISION_URLS[backbone].rsplit("/", 1)[1]
 
 
 def _how_to_get(backbone: str) -> str:
@@ -59,6 +64,8 @@ class Lpips:
     linear_sha256 : str
         Hex sha256 of the package's linear-layer file (``lpips/weights/v0.1/<backbone>.pth``).
     device : torch.device
+    path : Path or None
+        The backbone weights file.
     """
 
     network: lpips.LPIPS
@@ -66,6 +73,13 @@ class Lpips:
     backbone_sha256: str
     linear_sha256: str
     device: torch.device
+    path: Path | None = None
+
+    @property
+    def is_published(self) -> bool:
+        """Whether the backbone file's sha256 starts like torchvision's published file's (the hex
+        digits its name ends with, torch.hub's convention: ``7be5be79`` for AlexNet)."""
+        return self.backbone_sha256.startswith(published_file(self.backbone).rsplit("-", 1)[1].split(".")[0])
 
     @torch.no_grad()
     def _distances(self, first: list[np.ndarray], second: list[np.ndarray]) -> np.ndarray:
@@ -171,4 +185,8 @@ def load_lpips(
     network.load_state_dict(linear, strict=False)
     device = torch.device(device)
     network = network.eval().requires_grad_(False).to(device)
-    return Lpips(network, backbone, file_sha256(path), file_sha256(linear_path), device)
+    model = Lpips(network, backbone, file_sha256(path), file_sha256(linear_path), device, path)
+    if not model.is_published:
+        logger.warning("%s: sha256 %s... is not torchvision's %s; its LPIPS are not comparable with published "
+                       "numbers.", path, model.backbone_sha256[:12], published_file(backbone))
+    return model

@@ -39,9 +39,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
+from p2p_eval.features.names import DEFAULT_PROTOCOL, PROTOCOLS
+
 INCEPTION_SIZE = 299
-PROTOCOLS = ("clean", "legacy-tf1", "legacy-pytorch-fid")
-DEFAULT_PROTOCOL = "clean"
 
 
 def clean_resize(image: np.ndarray, size: int = INCEPTION_SIZE) -> np.ndarray:

@@ -17,6 +17,7 @@ import torch
 import torchvision
 from torch import nn
 
+from p2p_eval.data.torch_files import describe_file
 from p2p_eval.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,8 @@ def load_state_dict(path: Path, architecture: str, *, fix: str) -> dict[str, tor
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt or code-carrying files
-        raise InputError(f"{path}: cannot read it as plain tensors ({err}). Expected {wanted}. {fix}") from None
+        raise InputError(f"{path}: cannot read it as plain tensors: this is {describe_file(path, err)}. Expected {wanted}. "
+                         f"{fix}") from None  # never torch's advice to load with weights_only=False
     if not isinstance(blob, Mapping) or not all(isinstance(v, torch.Tensor) for v in blob.values()):
         kind = f"a p2p-eval {blob['format']!r} file" if isinstance(blob, Mapping) and "format" in blob else (
             f"a {type(blob).__name__} that is not a flat mapping of tensors"

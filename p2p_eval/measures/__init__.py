@@ -9,8 +9,9 @@ A measure scored by the shared session (`p2p_eval.session`) is a folder
 ``cli.py``
     ``HELP``, ``DESCRIPTION``, ``EPILOG``, ``WITH_REAL``, ``DEFAULT_WORKERS``,
     ``add_arguments(parser)``, ``settings(args, device)`` and, optionally,
-    ``write_outputs(args, results) -> list[Path]``: argparse only, so
-    ``p2p-eval --help`` stays fast.
+    ``write_outputs(args, results) -> list[Path]`` with
+    ``output_paths(args) -> [(path, option)]`` (what it will write, checked
+    before any work): argparse only, so ``p2p-eval --help`` stays fast.
 ``measure.py``
     ``MEASURE``: its `p2p_eval.measures.base.Measure` subclass (named
     per-frame states, how one image gives them, how summed states score) and
@@ -18,8 +19,9 @@ A measure scored by the shared session (`p2p_eval.session`) is a folder
 
 and a line in `MEASURES` below: the subcommand, the results kind and the
 library's ``p2p_eval.score(kind, ...)`` all come from it. A results kind made
-elsewhere (the perceptual study, in ``study_app``) has only ``entry.py`` and a
-line in `RESULT_KINDS`. Pure math stays in `p2p_eval.metrics`.
+elsewhere (the perceptual study and the HYPE scores of per-trial records, in
+``study_app``) has only ``entry.py`` and a line in `RESULT_KINDS`. Pure math
+stays in `p2p_eval.metrics`.
 """
 
 import importlib
@@ -34,12 +36,17 @@ MEASURES: dict[str, str] = {
     "fcn-score": "p2p_eval.measures.fcn_score",
     "label-score": "p2p_eval.measures.label_score",
     "colorfulness": "p2p_eval.measures.colorfulness",
+    "fid": "p2p_eval.measures.fid",
+    "lpips": "p2p_eval.measures.lpips",
+    "similarity": "p2p_eval.measures.similarity",
 }
 """Measures scored by the shared session: results kind (= subcommand) -> package."""
 
 RESULT_KINDS: dict[str, str] = {
     **MEASURES,
     "study": "p2p_eval.measures.study",
+    "hype-inf": "p2p_eval.measures.hype_inf",
+    "hype-time": "p2p_eval.measures.hype_time",
 }
 """Every results kind read and written: kind -> package holding its ``entry.py``."""
 

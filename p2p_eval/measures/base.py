@@ -10,7 +10,9 @@ In the torchmetrics spirit, a measure declares
   on its device), which returns the batch's per-frame states;
 * how to turn states into scores: `compute`, under (B, N) frame weights, so
   the point estimate, bootstrap replicates and paired tests are one call;
-* its entry type (`entry_type`) and the fields it adds to it (`entry_fields`).
+* its entry type (`entry_type`) and the fields it adds to it (`entry_fields`);
+* what a cached frame's states must satisfy (`check_record`), so a wrong
+  record is recomputed rather than trusted.
 
 The session (`p2p_eval.session`) finds the runs, matches frames, caches each
 frame's states (keyed by `namespace` and the content of the image and of the
@@ -89,11 +91,21 @@ class Measure(abc.ABC):
     reference_input : str or None
         A dataset file whose states every score needs (``"photo"``: the real
         photos for colorfulness); the session computes them once per dataset
-        (cached there) and passes them to `compute`.
-    real_row : str
-        What the ground-truth row is, for the document's ``protocol.real_row``.
+        (cached there) and passes them to `compute`, for the frames
+        `reference_frames` names.
+    real_row : str or None
+        What the ground-truth row is, for the document's ``protocol.real_row``;
+        None: the measure has no ground-truth row (``--with-real`` is refused).
     default_batch_size : int
         Frames per `update` (and per cache transaction) unless the user says.
+    run_direction : {"AtoB", "BtoA"} or None
+        The runs it scores: "AtoB" (labels->photos: generated photos), "BtoA"
+        (photo->labels: generated label maps); runs of the other direction are
+        refused before scoring. None: any run.
+    centred_scores : tuple of str
+        Scores whose bootstrap replicates are biased against the point
+        estimate (FID: a replicate repeats frames); their intervals and paired
+        tests are centred on the point (`p2p_eval.stats.centred_interval`).
     """
 
     kind: ClassVar[str]
@@ -102,8 +114,10 @@ class Measure(abc.ABC):
     frame_inputs: ClassVar[tuple[str, ...]] = ()
     real_input: ClassVar[str | None] = None
     reference_input: ClassVar[str | None] = None
-    real_row: ClassVar[str] = "the dataset's real images, scored as a run"
+    real_row: ClassVar[str | None] = "the dataset's real images, scored as a run"
     default_batch_size: ClassVar[int] = 8
+    run_direction: ClassVar[str | None] = None
+    centred_scores: ClassVar[tuple[str, ...]] = ()
 
     states: tuple[State, ...]
     """The per-frame states (an instance attribute: shapes may depend on settings)."""
@@ -144,6 +158,28 @@ class Measure(abc.ABC):
         (None when the measure has none); select the frames of `states` from
         it when the reference is paired frame by frame.
         """
+
+    def check_record(self, record: np.void, frame: Frame) -> str | None:
+        """Why a cached record cannot be `frame`'s (None: it can); it is then recomputed.
+
+        `record` holds the measure's states and the engine's (``image_size``,
+        the image's (H, W)). Check what the states must satisfy whatever the
+        image: a confusion counts every labelled pixel of the frame once, a
+        histogram counts every pixel once per channel. The cache's checksum
+        already caught damaged bytes; this catches records that are well-formed
+        but wrong. May raise `p2p_eval.errors.InputError` for an unreadable frame file.
+        """
+        return None
+
+    def reference_frames(self, split_frames: Sequence[str], scored: Sequence[str]) -> Sequence[str]:
+        """The frames whose `reference_input` states `compute` gets: by default those some row
+        scored (a paired reference); a measure against a fixed reference returns the whole split."""
+        return scored
+
+    def point_scores(self, states: FrameStates, reference: FrameStates | None) -> dict[str, float | None]:
+        """Scores of a row computed once from all its frames, with no bootstrap interval and no
+        paired test (KID: its spread is its standard deviation over subsets, an entry field)."""
+        return {}
 
     def computing(self) -> ContextManager:
         """Entered around all `update` calls (a model's device and mode)."""

@@ -11,13 +11,14 @@ rendered from these files alone. Common envelope::
                      "platform": "...", "command": ["p2p-eval", ...]},
       "protocol": {...},   # how it was measured (resize kernel, bins, B, seed ...)
       "data": {...},       # what it was measured on (dataset, split, frames)
-      "runs": [{"name": ..., ...}, ...]   # one entry per run / algorithm
+      "runs": [{"name": ..., ...}, ...],  # one entry per run / algorithm
+      "comparisons": {...}  # only kinds that test across runs (HYPE's ANOVA, Tukey HSD)
     }
 
 The entries of each kind are the typed classes of its measure
 (``p2p_eval/measures/<kind>/entry.py``); the README lists their fields
-("Results files"). Documents of version 1 are read with the fields version 2
-renamed (`_upgrade_v1`).
+("Results files"). Older documents are read with the fields later versions
+renamed (`_upgrade`).
 """
 
 import datetime as _dt
@@ -34,7 +35,7 @@ from p2p_eval.errors import InputError
 from p2p_eval.results.entries import Entry
 
 SCHEMA = "p2p-eval/results"
-VERSION = 2
+VERSION = 3
 
 
 def _entry_types() -> dict[str, type[Entry]]:
@@ -71,6 +72,8 @@ class Results:
         ISO 8601 time of writing.
     provenance : dict
         Versions and command line (`provenance`).
+    comparisons : object or None
+        Tests across the runs, of the kind's ``COMPARISONS`` type (None: none).
     """
 
     kind: str
@@ -79,6 +82,7 @@ class Results:
     data: dict[str, Any]
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     provenance: dict[str, Any] = field(default_factory=provenance)
+    comparisons: Any = None
 
     def __post_init__(self):
         types = _entry_types()
@@ -87,23 +91,31 @@ class Results:
         wrong = [type(e).__name__ for e in self.runs if not isinstance(e, types[self.kind])]
         if wrong:
             raise TypeError(f"Expected {types[self.kind].__name__} entries in {self.kind} results, got {wrong}.")
+        expected = types[self.kind].COMPARISONS
+        if self.comparisons is not None and (expected is None or not isinstance(self.comparisons, expected)):
+            raise TypeError(f"Expected `comparisons` of {self.kind} results to be "
+                            f"{expected.__name__ if expected else 'None'}, got {type(self.comparisons).__name__}.")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        document = {
             "schema": SCHEMA, "version": VERSION, "kind": self.kind, "created": self.created,
             "provenance": self.provenance, "protocol": self.protocol, "data": self.data,
             "runs": [entry.to_dict() for entry in self.runs],
         }
+        if self.comparisons is not None:
+            document["comparisons"] = self.comparisons.to_dict()
+        return document
 
     @classmethod
     def from_dict(cls, document: Any, *, source: str = "results document") -> "Results":
-        """Check a document (envelope and every entry) and read it; version 1 is upgraded.
+        """Check a document (envelope, every entry, its comparisons) and read it; older versions are upgraded.
 
         Raises
         ------
         InputError
             If it is not a p2p-eval results document, is of an unknown kind or
-            a newer schema version, or an entry does not read (`Entry.from_dict`).
+            a newer schema version, an entry does not read (`Entry.from_dict`),
+            or its ``comparisons`` do not (or its kind has none).
         """
         if not isinstance(document, dict) or document.get("schema") != SCHEMA:
             raise InputError(f"{source}: not a p2p-eval results document (no \"schema\": {SCHEMA!r}).")
@@ -112,7 +124,7 @@ class Results:
             raise InputError(f"{source}: results schema version {version} is newer than this p2p-eval "
                              f"reads ({VERSION}); upgrade p2p-eval.")
         if version < VERSION:
-            document = _upgrade_v1(document)
+            document = _upgrade(document, version)
         types = _entry_types()
         kind = document.get("kind")
         if kind not in types:
@@ -128,9 +140,10 @@ class Results:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise InputError(f"{source}: several run entries are named {dupes}; each run must appear once.")
-        types[kind].check_document(entries, document.get("protocol") or {}, source)
+        types[kind].check_document(entries, document.get("protocol") or {}, source, data=document.get("data") or {})
         return cls(kind, entries, document.get("protocol") or {}, document.get("data") or {},
-                   str(document.get("created", "")), document.get("provenance") or {})
+                   str(document.get("created", "")), document.get("provenance") or {},
+                   _comparisons(types[kind], document.get("comparisons"), entries, source))
 
     @classmethod
     def read(cls, path: str | os.PathLike, *, kinds: Sequence[str] | None = None) -> "Results":
@@ -146,7 +159,8 @@ class Results:
 
 
 def results_document(
-    kind: str, runs: Sequence[Entry | dict[str, Any]], *, protocol: dict[str, Any], data: dict[str, Any]
+    kind: str, runs: Sequence[Entry | dict[str, Any]], *, protocol: dict[str, Any], data: dict[str, Any],
+    comparisons: Any = None,
 ) -> dict[str, Any]:
     """Wrap entries in the common envelope, each checked through its kind's entry type.
 
@@ -156,13 +170,28 @@ def results_document(
     runs : sequence of Entry or dict
         Typed entries, or their JSON objects (read with the kind's `from_dict`).
     protocol, data : dict
+    comparisons : object, dict or None, optional
+        Tests across the runs (HYPE's ANOVA and Tukey HSD): the kind's
+        ``COMPARISONS`` type, or its JSON object.
     """
     types = _entry_types()
     if kind not in types:
         raise ValueError(f"Expected `kind` to be one of {tuple(types)}, got {kind!r}.")
     entries = tuple(e if isinstance(e, Entry) else types[kind].from_dict(e, source=f"{kind} entries", index=i)
                     for i, e in enumerate(runs))
-    return Results(kind, entries, protocol, data).to_dict()
+    if isinstance(comparisons, dict):
+        comparisons = _comparisons(types[kind], comparisons, entries, f"{kind} comparisons")
+    return Results(kind, entries, protocol, data, comparisons=comparisons).to_dict()
+
+
+def _comparisons(entry: type[Entry], value: Any, entries: tuple[Entry, ...], source: str) -> Any:
+    """A document's ``comparisons`` read through its kind's type; None when it has none."""
+    if value is None:
+        return None
+    if entry.COMPARISONS is None:
+        raise InputError(f"{source}: \"comparisons\" in {entry.KIND} results, which have none; remove it, or read "
+                         "the file with the p2p-eval version that wrote it.")
+    return entry.COMPARISONS.from_dict(value, entries, source)
 
 
 def write_results(path: str | os.PathLike, document: dict[str, Any]) -> None:
@@ -183,12 +212,34 @@ def load_results(path: str | os.PathLike, *, kinds: Sequence[str] | None = None)
     return Results.read(path, kinds=kinds).to_dict()
 
 
+def _upgrade(document: dict[str, Any], version: int) -> dict[str, Any]:
+    """An older document with the fields each later version renamed, as version `VERSION`."""
+    if version < 2:
+        document = _upgrade_v1(document)
+    return _upgrade_v2(document)
+
+
+def _upgrade_v2(document: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 document with the field version 3 renamed (README, "Results files").
+
+    A study entry's ``se`` (standard error over raters) became
+    ``se_over_raters``, so that it is not read as the tables' "±" (the
+    bootstrap SD, ``bootstrap_sd``).
+    """
+    runs = document.get("runs")
+    if document.get("kind") == "study" and isinstance(runs, list):
+        runs = [{("se_over_raters" if k == "se" else k): v for k, v in e.items()} if isinstance(e, dict) else e
+                for e in runs]
+    return {**document, "version": VERSION, "runs": runs}
+
+
 def _upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:
     """A version-1 document with the fields version 2 renamed (README, "Results files").
 
     ``data.name`` became ``data.dataset_name`` (FCN kinds), a baseline test's
     ``n_images`` became ``n_frames`` (FCN kinds), and a study entry's
-    ``interval`` became ``intervals: {"fool_rate": interval}``.
+    ``interval`` became ``intervals: {"fool_rate": interval}``. A null
+    interval (an algorithm nobody rated) is left out, as version 2 writes it.
     """
     data = dict(document.get("data") or {})
     if "name" in data and "dataset_name" not in data:
@@ -202,5 +253,7 @@ def _upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:
                 entry["baseline_test"] = {("n_frames" if k == "n_images" else k): v for k, v in test.items()}
             if "interval" in entry and document.get("kind") == "study":
                 entry["intervals"] = {"fool_rate": entry.pop("interval")}
+            if isinstance(entry.get("intervals"), dict):
+                entry["intervals"] = {k: v for k, v in entry["intervals"].items() if v is not None}
         runs.append(entry)
-    return {**document, "version": VERSION, "data": data, "runs": runs}
+    return {**document, "version": 2, "data": data, "runs": runs}

@@ -25,6 +25,26 @@ _TOLERANCE = 1e-9  # floating-point slack on range checks (a sum of normalised b
 
 
 @dataclass(frozen=True)
+class Spread:
+    """A score's spread stored in an entry field of its own (a study's bootstrap SD).
+
+    Attributes
+    ----------
+    key : str
+        The entry field holding it (``"bootstrap_sd"``).
+    note : str
+        What it is, LaTeX, for table notes (``"bootstrap SD (raters, then trials)"``).
+    columns : bool
+        Tables show it, and the score's interval, as columns of their own
+        (HYPE's "Std." and "95% CI") rather than as the score's "±".
+    """
+
+    key: str
+    note: str
+    columns: bool = False
+
+
+@dataclass(frozen=True)
 class Score:
     """One score of a results kind, declared once for the pipeline, tables and checks.
 
@@ -39,6 +59,13 @@ class Score:
     percent : bool
         A fraction shown as a percentage.
     higher_is_better : bool
+    decimals : int or None
+        Decimals report tables print by default (HYPE-time's ms: 1; KID's 0.0123: 4);
+        None: 2, or 1 for percentages, as the paper prints its numbers.
+    compared : bool
+        Its cells compete for bold (not: HYPE's error on real images, which no model makes).
+    spread : Spread or None
+        Its "±" when the entry stores one (otherwise tables derive it from the interval).
     """
 
     key: str
@@ -47,6 +74,9 @@ class Score:
     high: float = 1.0
     percent: bool = False
     higher_is_better: bool = True
+    decimals: int | None = None
+    compared: bool = True
+    spread: Spread | None = None
 
     def check(self, value: float | None, where: str, what: str | None = None) -> None:
         """Raise `InputError` if `value` (None: no score) lies outside [low, high]."""
@@ -55,6 +85,33 @@ class Score:
                 f"{where}: {what or repr(self.key)} is {value}, outside [{self.low:g}, {self.high:g}]; "
                 "the file is damaged or was edited. Regenerate it with the command that wrote it."
             )
+
+
+def first_disagreement(stored: Mapping[str, float | None], recomputed: Mapping[str, float]) -> str | None:
+    """The first stored value that differs from its recomputed one (NaN recomputed = None stored), described.
+
+    Examples
+    --------
+    >>> first_disagreement({"pixel_acc": 0.9}, {"pixel_acc": 0.373})
+    "'pixel_acc' is 0.9 but 0.373 recomputed"
+    >>> first_disagreement({"iou": None}, {"iou": float("nan")}) is None
+    True
+    """
+    for key, value in stored.items():
+        again = float(recomputed[key])
+        if math.isnan(again):
+            if value is not None:
+                return f"{key!r} is {value} but does not exist (NaN) recomputed"
+        elif value is None or abs(value - again) > _TOLERANCE * max(1.0, abs(again)):
+            return f"{key!r} is {value} but {again:.6g} recomputed"
+    return None
+
+
+def check_ordered(low: float | None, high: float | None, where: str, what: str) -> None:
+    """Raise `InputError` if an interval's low bound lies above its high bound."""
+    if low is not None and high is not None and low > high + _TOLERANCE:
+        raise InputError(f"{where}: {what} is [{low}, {high}], its low bound above its high; the file is damaged "
+                         "or was edited. Regenerate it with the command that wrote it.")
 
 
 @dataclass(frozen=True)
@@ -117,13 +174,19 @@ class Entry:
     Subclasses declare ``KIND``, ``SCORES``, ``TITLE`` (header over the kind's
     columns in side-by-side tables, LaTeX) and ``CAPTION`` (caption of a table
     of this kind that matches no paper table, LaTeX), add their fields, and
-    write them in `_own_dict` / read them in `_own_fields`.
+    write them in `_own_dict` / read them in `_own_fields`. They may set
+    ``ROW_HEADER`` (header of the row labels, LaTeX) and ``COMPARISONS``: the
+    type of the document's ``"comparisons"`` (tests across its entries, with
+    ``to_dict`` and ``from_dict(value, entries, source)``); a kind without one
+    refuses a document that has them.
     """
 
     KIND: ClassVar[str]
     SCORES: ClassVar[tuple[Score, ...]]
     TITLE: ClassVar[str]
     CAPTION: ClassVar[str]
+    ROW_HEADER: ClassVar[str] = "Run"
+    COMPARISONS: ClassVar[type | None] = None
 
     name: str
     scores: dict[str, float | None]
@@ -199,16 +262,20 @@ class Entry:
         return {}
 
     @classmethod
-    def check_document(cls, entries: "tuple[Entry, ...]", protocol: Mapping[str, Any], source: str) -> None:
+    def check_document(cls, entries: "tuple[Entry, ...]", protocol: Mapping[str, Any], source: str, *,
+                       data: Mapping[str, Any] | None = None) -> None:
         """Checks that need the whole document, run after every entry was read (none by default).
 
         For a kind whose scores can be recomputed from stored state under the
-        document's protocol (FCN-scores from the confusion and the absent-class
-        rule), this is where a contradiction is refused.
+        document's `protocol` and `data` (FCN-scores from the confusion and the
+        absent-class rule; colorfulness from the histograms and the reference),
+        this is where a contradiction is refused: a file whose numbers disagree
+        with its own state was damaged or edited, and none of it can be trusted.
         """
 
     def check(self, where: str) -> None:
-        """Scores and interval bounds within their declared ranges; intervals only for declared scores.
+        """Scores and interval bounds within their declared ranges, intervals low <= high and only
+        for declared scores.
 
         Kinds extend this with their own consistency checks.
         """
@@ -221,6 +288,7 @@ class Entry:
                                  f"({sorted(declared)}).")
             declared[key].check(low, where, f"the interval of {key!r}")
             declared[key].check(high, where, f"the interval of {key!r}")
+            check_ordered(low, high, where, f"the interval of {key!r}")
 
 
 @dataclass(frozen=True)
@@ -235,6 +303,9 @@ class RunEntry(Entry):
         The ground-truth row (real photos), a reference rather than a contender.
     n_images : int or None
         Frames scored for this row.
+    image_sizes : tuple of (height, width, frames) or None
+        The sizes of the row's images as read, before any resizing, most
+        frequent first (None in files written before p2p-eval recorded them).
     baseline_test : BaselineTest or None
     matching : dict or None
         How the run's images were paired with frames (`p2p_eval.data.runs.RunMatch`:
@@ -249,12 +320,15 @@ class RunEntry(Entry):
     preset: str | None = None
     is_real: bool = False
     n_images: int | None = None
+    image_sizes: tuple[tuple[int, int, int], ...] | None = None
     baseline_test: BaselineTest | None = None
     matching: dict[str, Any] | None = None
     run_protocol: dict[str, Any] | None = None
 
     def _own_dict(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        head = {"variant": self.variant, "preset": self.preset, "is_real": self.is_real, "n_images": self.n_images}
+        head = {"variant": self.variant, "preset": self.preset, "is_real": self.is_real, "n_images": self.n_images,
+                "image_sizes": None if self.image_sizes is None else
+                [{"height": h, "width": w, "frames": n} for h, w, n in self.image_sizes]}
         return head, {"baseline_test": self.baseline_test.to_dict() if self.baseline_test else None,
                       "matching": self.matching, "run_protocol": self.run_protocol}
 
@@ -269,6 +343,7 @@ class RunEntry(Entry):
             "preset": text(value.get("preset"), where, "preset"),
             "is_real": is_real,
             "n_images": integer(value.get("n_images"), where, "n_images"),
+            "image_sizes": _image_sizes(value.get("image_sizes"), where),
             "baseline_test": None if test is None else BaselineTest.from_dict(test, cls.SCORES, where),
             "matching": mapping(value.get("matching"), where, "matching"),
             "run_protocol": mapping(value.get("run_protocol"), where, "run_protocol"),
@@ -278,8 +353,32 @@ class RunEntry(Entry):
         """The kind's own CSV columns (flat values), after the scores."""
         return {}
 
+    def notes(self) -> tuple[str, ...]:
+        """Lines the terminal table prints under the scores for this entry (KID's spread, small-N warnings)."""
+        return ()
+
     def check(self, where: str) -> None:
         super().check(where)
         if self.baseline_test is not None:
             self.baseline_test.check(self.SCORES, where)
+        if self.image_sizes is not None and self.n_images is not None \
+                and sum(n for _, _, n in self.image_sizes) != self.n_images:
+            raise InputError(f"{where}: \"image_sizes\" counts {sum(n for _, _, n in self.image_sizes)} frames but "
+                             f"\"n_images\" is {self.n_images}; the file is damaged or was edited. Regenerate it "
+                             "with the command that wrote it.")
+
+
+def _image_sizes(value: Any, where: str) -> tuple[tuple[int, int, int], ...] | None:
+    """``[{"height", "width", "frames"}, ...]`` (whole numbers >= 1), or None."""
+    if value is None:
+        return None
+    shape = '[{"height": H, "width": W, "frames": N}, ...]'
+    if not isinstance(value, list) or not all(isinstance(v, dict) and set(v) == {"height", "width", "frames"}
+                                              for v in value):
+        raise InputError(f"{where}: \"image_sizes\" must be {shape}, got {value!r}.")
+    sizes = tuple(tuple(integer(v[k], where, f"image_sizes {k}", nullable=False) for k in ("height", "width", "frames"))
+                  for v in value)
+    if any(0 in size for size in sizes):
+        raise InputError(f"{where}: \"image_sizes\" must hold sizes and counts >= 1, got {value!r}.")
+    return sizes
 

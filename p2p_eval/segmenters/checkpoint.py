@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from p2p_eval.classes import CLASS_SET, IGNORE, NUM_CLASSES
-from p2p_eval.data.files import read_torch_file
+from p2p_eval.data.torch_files import read_torch_file
 from p2p_eval.errors import InputError
 from p2p_eval.segmenters.registry import build_model
 
@@ -155,6 +155,14 @@ def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") 
         fix="train one with `p2p-eval train-segmenter`, or import the Caffe FCN-8s with "
         "`p2p-eval segmenter import-caffe`.",
     )
+    try:
+        return _segmenter_from(blob, path, device)
+    except (KeyError, TypeError, ValueError) as err:  # a field missing or of the wrong type: edited by hand?
+        raise InputError(f"{path}: a field of the segmenter checkpoint is missing or malformed ({type(err).__name__}: "
+                         f"{err}); the file was damaged or edited. Re-create it with the command that wrote it.") from None
+
+
+def _segmenter_from(blob: dict[str, Any], path: Path, device: torch.device | str) -> Segmenter:
     if blob["version"] > VERSION:
         raise InputError(f"{path}: checkpoint version {blob['version']} is newer than this p2p-eval reads.")
     if blob["class_set"] != CLASS_SET:
@@ -163,6 +171,7 @@ def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") 
     if not all(0 <= t < NUM_CLASSES or t == IGNORE for t in mapping):
         raise InputError(f"{path}: output_to_train_id holds values outside 0..{NUM_CLASSES - 1} and {IGNORE}.")
     model = build_model(blob["arch"], len(mapping), **blob["arch_args"])
+    _check_weights_fit(model, blob["state_dict"], path, len(mapping))
     model.load_state_dict(blob["state_dict"])
     model.to(device).eval()
     pre = blob["preprocess"]
@@ -182,6 +191,33 @@ def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") 
         meta={k: v for k, v in blob.items() if k not in reserved},
         sha256=weights_sha256(blob["state_dict"]),
     )
+
+
+def _check_weights_fit(model: nn.Module, weights: dict[str, torch.Tensor], path: Path, n_outputs: int) -> None:
+    """The stored weights are the ones `model` has, name for name and shape for shape.
+
+    A hand-edited ``output_to_train_id`` (one trainId per output channel) builds
+    a network with another number of outputs than the weights have; say so,
+    instead of torch's size-mismatch traceback.
+    """
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    if not isinstance(weights, dict) or not all(isinstance(t, torch.Tensor) for t in weights.values()):
+        raise InputError(f"{path}: \"state_dict\" is not a mapping of tensors; the file was damaged or edited.")
+    found = {name: tuple(t.shape) for name, t in weights.items()}
+    wrong = [f"{name} {found[name]} where the architecture has {shape}"
+             for name, shape in expected.items() if name in found and found[name] != shape]
+    missing, extra = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
+    if not (wrong or missing or extra):
+        return
+    problems = wrong[:2]
+    for names, what in ((missing, "missing"), (extra, "unexpected")):
+        if names:
+            problems.append(f"{len(names)} tensor(s) {what}, e.g. {names[0]}")
+    raise InputError(
+        f"{path}: the weights do not fit the network the checkpoint describes ({'; '.join(problems)}). Its "
+        f"output_to_train_id lists {n_outputs} trainIds, one per output channel of the network: if it was edited, "
+        "restore it (the network's last layer says how many outputs it has), or re-create the checkpoint with the "
+        "command that wrote it.")
 
 
 def identity_mapping() -> tuple[int, ...]:

@@ -9,26 +9,47 @@ so an interrupted run resumes where it stopped. Told to shard (a
 world_size-th frame and the records are summed across processes, so every
 process returns the whole set. Unreadable files are named all at once, after
 every readable frame was computed (and cached).
+
+Besides the measure's states, every frame's record holds the engine's own
+(`ENGINE_STATES`): the size of the image as it was read, so every measure
+records and checks it alike. A cached record is used only when its checksum
+holds (`p2p_eval.cache`) and the measure finds it possible for its frame
+(`Measure.check_record`); otherwise it is recomputed, and the user is told.
 """
 
-import functools
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from p2p_eval.cache import ItemCache, file_digest
+from p2p_eval.cache import ItemCache, file_digest, stable_file_digest
+from p2p_eval.data.files import image_size
+from p2p_eval.data.modes import conversion_summary
 from p2p_eval.distributed import SINGLE, Distributed
 from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame, Measure
-from p2p_eval.measures.states import FrameStates, record_dtype
+from p2p_eval.measures.states import FrameStates, State, record_dtype
 from p2p_eval.session.loader import group_batches, iterate_batches
 
 log = logging.getLogger(__name__)
+
+IMAGE_SIZE = State("image_size", (2,), "int64", reduce="cat")
+"""(H, W) of each image as read, before any measure resizes it."""
+ENGINE_STATES = (IMAGE_SIZE,)
+"""States the engine keeps of every frame, whatever the measure."""
+
+
+def record_specs(measure: Measure) -> tuple[State, ...]:
+    """Every state a frame's record holds: the measure's, then the engine's."""
+    clash = {s.name for s in measure.states} & {s.name for s in ENGINE_STATES}
+    if clash:
+        raise ValueError(f"Expected measure states not named {sorted(clash)} (the engine's own).")
+    return (*measure.states, *ENGINE_STATES)
 
 
 def compute_states(
@@ -73,19 +94,24 @@ def compute_states(
     if batch_size < 1 or workers < 0:
         raise ValueError(f"Expected `batch_size` >= 1 and `workers` >= 0, got {batch_size} and {workers}.")
     images = [Path(path) for _, path in pairs]
-    records = np.zeros(len(pairs), dtype=record_dtype(measure.states))
+    specs = record_specs(measure)
+    records = np.zeros(len(pairs), dtype=record_dtype(specs))
     mine = list(distributed.shard(len(pairs)))
     store = ItemCache(cache, measure.namespace()) if cache is not None else None
     keys = _item_keys(images, frames, measure.frame_inputs, mine) if store else {}
     errors: list[tuple[int, str]] = []
     modes: list[tuple[int, str]] = []
+
+    def load(i: int):
+        return measure.load(images[i], frames[i]), image_size(images[i])
+
     try:
         found = store.get_many(keys.values()) if store else {}
+        usable = _usable_records(measure, found, keys, frames, records.dtype, workers, store)
         todo = []
         for i in mine:
-            cached = found.get(keys.get(i))
-            if cached is not None and cached.dtype == records.dtype:
-                records[i] = cached
+            if i in usable:
+                records[i] = usable[i]
             else:
                 todo.append(i)
         batches = _batches(measure, todo, frames, batch_size, errors)
@@ -93,26 +119,27 @@ def compute_states(
         with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=desc, unit="img", file=sys.stderr,
                   disable=not progress or not distributed.main or not todo, dynamic_ncols=True) as bar, \
                 measure.computing():
-            for outcomes in iterate_batches(lambda i: measure.load(images[i], frames[i]), batches, workers=workers):
-                good = [(i, loaded) for i, loaded, error in outcomes if error is None]
+            for outcomes in iterate_batches(load, batches, workers=workers):
+                good = [(i, *value) for i, value, error in outcomes if error is None]  # (i, Loaded, (H, W))
                 errors += [(i, error) for i, _, error in outcomes if error is not None]
-                modes += [(i, loaded.mode) for i, loaded in good if loaded.mode != "RGB"]
+                modes += [(i, loaded.mode) for i, loaded, _ in good if loaded.mode != "RGB"]
                 if good:
-                    indices = [i for i, _ in good]
-                    for name, values in measure.update([loaded.value for _, loaded in good], batch_size=full).items():
+                    indices = [i for i, _, _ in good]
+                    for name, values in measure.update([loaded.value for _, loaded, _ in good], batch_size=full).items():
                         records[name][indices] = values
+                    records[IMAGE_SIZE.name][indices] = [size for _, _, size in good]
                     if store:
                         store.put_many({keys[i]: records[i] for i in indices if i in keys})
                 bar.update(len(outcomes))
     finally:
         if store:
             store.close()
-    if modes:
-        log.warning("%d image(s) were not RGB and were converted to RGB, e.g. %s (%s).",
-                    len(modes), images[modes[0][0]], modes[0][1])
     if distributed.world_size > 1:
         records = _sum_records(records, distributed, measure.device)
-        errors = [e for part in distributed.gather(errors) for e in part]
+        errors, modes = ([e for part in parts for e in part] for parts in zip(*distributed.gather((errors, modes))))
+    if modes:
+        log.warning("%d image(s)%s were not 8-bit RGB and were converted to RGB: %s; e.g. %s.", len(modes),
+                    f" of {desc}" if desc else "", conversion_summary(m for _, m in modes), images[min(modes)[0]])
     if errors:
         shown = "\n  ".join(message for _, message in sorted(errors)[:5])
         raise InputError(
@@ -120,7 +147,35 @@ def compute_states(
             "Fix or regenerate these files and re-run"
             + (": the other frames are cached and not recomputed." if cache is not None else ".")
         )
-    return FrameStates(tuple(f for f, _ in pairs), records, tuple(measure.states))
+    return FrameStates(tuple(f for f, _ in pairs), records, specs)
+
+
+def _usable_records(measure: Measure, found: dict[str, np.ndarray], keys: dict[int, str], frames: Sequence[Frame],
+                    dtype: np.dtype, workers: int, store: ItemCache | None) -> dict[int, np.ndarray]:
+    """The cached records that can be trusted: of this layout, and possible for their frame.
+
+    A record of another dtype (an older layout) is recomputed silently; one the
+    measure finds impossible for its frame (`Measure.check_record`: a confusion
+    counting more pixels than the frame labels ...) is recomputed with a warning
+    naming the cache file and the first reason.
+    """
+    candidates = {i: found[key] for i, key in keys.items() if key in found and found[key].dtype == dtype}
+    if not candidates:
+        return {}
+
+    def reason(i: int) -> str | None:
+        try:
+            return measure.check_record(candidates[i], frames[i])
+        except InputError as err:  # the frame's own file is unreadable: recompute, `load` will say why
+            return str(err)
+
+    with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="p2p-eval-check") as pool:
+        reasons = dict(zip(candidates, pool.map(reason, candidates)))
+    bad = [i for i, why in reasons.items() if why is not None]
+    if bad:
+        log.warning("%s: %d cached record(s) are impossible for their frame and are recomputed, e.g. frame %s: %s.",
+                    store.path if store else "cache", len(bad), frames[bad[0]].id, reasons[bad[0]])
+    return {i: record for i, record in candidates.items() if reasons[i] is None}
 
 
 def _batches(measure: Measure, todo: list[int], frames: Sequence[Frame], batch_size: int,
@@ -144,22 +199,11 @@ def _item_keys(images: list[Path], frames: Sequence[Frame], inputs: tuple[str, .
     keys = {}
     for i in indices:
         try:
-            parts = [file_digest(images[i])] + [_frame_digest(frames[i].path(kind)) for kind in inputs]
+            parts = [file_digest(images[i])] + [stable_file_digest(frames[i].path(kind)) for kind in inputs]
         except OSError:
             continue
         keys[i] = ":".join(parts)
     return keys
-
-
-def _frame_digest(path: Path) -> str:
-    info = path.stat()
-    return _digest_once(path, info.st_mtime_ns, info.st_size)
-
-
-@functools.lru_cache(maxsize=8192)
-def _digest_once(path: Path, mtime_ns: int, size: int) -> str:
-    """Frame files are shared by every run scored on a dataset: digest each (unchanged) file once."""
-    return file_digest(path)
 
 
 def _sum_records(records: np.ndarray, distributed: Distributed, device) -> np.ndarray:

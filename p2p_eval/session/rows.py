@@ -13,6 +13,7 @@ from typing import Any
 from p2p_eval.measures.base import Measure
 from p2p_eval.measures.states import FrameStates
 from p2p_eval.results.entries import BaselineTest, RunEntry
+from p2p_eval.session.checks import size_counts
 from p2p_eval.stats import Bootstrap, bootstrap_scores, paired_bootstrap_test
 
 log = logging.getLogger(__name__)
@@ -71,16 +72,18 @@ def row_entry(
     """
     intervals = bootstrap_scores(lambda w: measure.compute(row.states, w, reference), len(row.states),
                                  n_resamples=bootstrap.resamples, seed=bootstrap.seed,
-                                 confidence=bootstrap.confidence)
+                                 confidence=bootstrap.confidence, centred=measure.centred_scores)
     test = None
     if baseline is not None and baseline.name != row.name:
         test = baseline_test(measure, row, baseline, bootstrap, reference)
     return measure.entry_type(
         name=row.name,
-        scores={key: _finite(i.value) for key, i in intervals.items()},
+        scores={**{key: _finite(i.value) for key, i in intervals.items()},
+                **measure.point_scores(row.states, reference)},
         intervals={key: (_finite(i.low), _finite(i.high)) for key, i in intervals.items()},
         variant=row.variant, preset=row.preset, is_real=row.is_real, n_images=len(row.states),
-        baseline_test=test, matching=row.matching, run_protocol=row.run_protocol, **measure.entry_fields(row),
+        image_sizes=tuple(size_counts(row.states["image_size"])), baseline_test=test, matching=row.matching,
+        run_protocol=row.run_protocol, **measure.entry_fields(row),
     )
 
 
@@ -99,5 +102,6 @@ def baseline_test(
     tests = paired_bootstrap_test(
         lambda w: measure.compute(ours, w, reference), lambda w: measure.compute(base, w, reference), len(shared),
         n_resamples=bootstrap.resamples, seed=bootstrap.seed, confidence=bootstrap.confidence,
+        centred=measure.centred_scores,
     )
     return BaselineTest(baseline.name, len(shared), tests)

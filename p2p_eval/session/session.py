@@ -2,9 +2,11 @@
 
 `score_runs` is what every measure's subcommand does between parsing
 arguments and printing, and what ``p2p_eval.score`` does from a notebook:
-find the runs, take the dataset from their ``run.json`` unless given, match
-every run's images to the split's frames (all bad input is reported before
-any long work starts), open the measure on the dataset, compute every row's
+find the runs, refuse runs of the other direction, take the dataset from
+their ``run.json`` unless given, refuse runs whose images were generated from
+other data (`p2p_eval.session.checks`), match every run's images to the
+split's frames (all bad input is reported before any long work starts), open
+the measure on the dataset, compute every row's
 per-frame states (`p2p_eval.session.engine`: cached, sharded when told),
 score them with bootstrap intervals and paired tests against the baseline
 (`p2p_eval.session.rows`) and build the document.
@@ -14,18 +16,20 @@ import functools
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from p2p_eval.cache import cache_path_for
-from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.data.files import printable
 from p2p_eval.data.numbered import NUMBERINGS
-from p2p_eval.data.runs import Run, discover_runs, match_run, recorded_dataset
+from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.data.runs import Run, RunMatch, discover_runs, match_run, recorded_dataset
 from p2p_eval.distributed import SINGLE, Distributed
 from p2p_eval.errors import InputError
 from p2p_eval.measures import measure_class
 from p2p_eval.measures.base import Frame, Measure
 from p2p_eval.paper import GROUND_TRUTH
 from p2p_eval.results.document import Results
+from p2p_eval.session.checks import check_directions, check_generated_from, warn_image_sizes
 from p2p_eval.session.engine import compute_states
 from p2p_eval.session.rows import ScoredRow, row_entry
 from p2p_eval.stats import Bootstrap
@@ -105,21 +109,17 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     InputError
         Bad runs, dataset, baseline or images, with the file and the fix named.
     """
-    runs = discover_runs(config.runs)
-    baseline = _baseline(config.baseline, runs)
-    dataset = recorded_dataset(runs, config.data)
-    split_frames = dataset.frames(config.split)
-    matches = [match_run(run, split_frames, config.split, allow_missing=config.allow_missing, dataset=dataset,
-                         numbering=config.numbering) for run in runs]
-    measure = measure_class(kind).open(settings, dataset, config.split)
+    try:
+        plan, problem = _plan(kind, settings, config), None
+    except InputError as err:
+        plan, problem = None, str(err)
+    problem = distributed.first_error(problem)  # every process reaches this once: one message, from every rank
+    if problem is not None:
+        raise InputError(problem)
+    runs, baseline, dataset, split_frames, matches, measure, scored, real_row, reference_frames = plan
     compute = functools.partial(
         _compute_row, measure, dataset, config.split, batch_size=config.batch_size or measure.default_batch_size,
         workers=config.workers, distributed=distributed, progress=config.progress)
-    real_row = config.with_real and measure.real_input is not None
-    used = {f for match in matches for f, _ in match.pairs} | (set(split_frames) if real_row else set())
-    scored = [f for f in split_frames if f in used]  # by some row, in split order
-    _check_files(dataset, config.split, [*measure.frame_inputs, measure.reference_input,
-                                         measure.real_input if real_row else None], scored)
     rows = []
     if real_row:
         pairs = [(f, dataset.path(config.split, f, measure.real_input)) for f in split_frames]
@@ -128,17 +128,18 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
         rows.append(compute(run.name, run, match.pairs, cache_path_for(run.root), matching=match.matching))
     reference = None
     if measure.reference_input:
-        pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in scored]
+        pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in reference_frames]
         reference = compute("real photos", None, pairs, cache_path_for(dataset.root)).states
     measure.check_rows(rows)
-    base = next((r for r in rows if baseline is not None and not r.is_real and r.name == baseline.name), None)
+    base = next((r for r in rows if baseline is not None and not r.is_real and r.name == printable(baseline.name)), None)
     entries = [row_entry(measure, row, config.bootstrap, reference, base) for row in rows]
     if config.with_real and not measure.real_input:
         entries.append(measure.real_entry(reference, config.bootstrap))
+    entries.sort(key=lambda e: e.is_real)  # the ground-truth row last, in every measure's table (as the paper's)
     data = {
         "dataset": str(dataset.root), "dataset_name": dataset.name, "split": config.split,
         "n_frames": len(scored), "frames": scored, "source": dataset.meta.get("source"),
-        "left_out": {run.name: len(split_frames) - len(match.pairs) for run, match in zip(runs, matches)},
+        "left_out": {printable(run.name): len(split_frames) - len(match.pairs) for run, match in zip(runs, matches)},
         **measure.data(reference),
     }
     own = measure.protocol()
@@ -147,19 +148,62 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
         "bootstrap": {**asdict(config.bootstrap), "unit": "frame", "interval": "percentile", **own.get("bootstrap", {})},
         "batch_size": config.batch_size or measure.default_batch_size,
         "world_size": distributed.world_size,
-        "baseline": baseline.name if baseline is not None else None,
+        "baseline": printable(baseline.name) if baseline is not None else None,
         "real_row": measure.real_row if config.with_real else None,
     }
     return Results(kind, tuple(entries), protocol, data)
 
 
+class _Plan(NamedTuple):
+    """What a session scores, every part checked before any long work."""
+
+    runs: list[Run]
+    baseline: Run | None
+    dataset: PreparedDataset
+    split_frames: tuple[str, ...]
+    matches: list[RunMatch]  # per run: (frame, image) pairs and how they were matched
+    measure: Measure
+    scored: list[str]  # frames some row scores, in split order
+    real_row: bool  # the ground-truth row is `Measure.real_input` scored as a run
+    reference_frames: list[str]  # frames whose `Measure.reference_input` states every score needs
+
+
+def _plan(kind: str, settings: Any, config: SessionConfig) -> _Plan:
+    """Everything checked before any long work: runs, baseline, dataset, frames, measure and files."""
+    runs = discover_runs(config.runs)
+    baseline = _baseline(config.baseline, runs)
+    check_directions(kind, measure_class(kind), runs)
+    dataset = recorded_dataset(runs, config.data)
+    split_frames = dataset.frames(config.split)
+    check_generated_from(runs, dataset, config.split)
+    matches = [match_run(run, split_frames, config.split, allow_missing=config.allow_missing, dataset=dataset,
+                         numbering=config.numbering) for run in runs]
+    if config.with_real and measure_class(kind).real_row is None:
+        raise InputError(f"{kind} has no ground-truth row: leave out --with-real (with_real=False).")
+    measure = measure_class(kind).open(settings, dataset, config.split)
+    real_row = config.with_real and measure.real_input is not None
+    used = {f for match in matches for f, _ in match.pairs} | (set(split_frames) if real_row else set())
+    scored = [f for f in split_frames if f in used]  # by some row, in split order
+    _check_files(dataset, config.split, [*measure.frame_inputs, measure.real_input if real_row else None], scored)
+    reference_frames = list(measure.reference_frames(split_frames, scored)) if measure.reference_input else []
+    _check_files(dataset, config.split, [measure.reference_input], reference_frames)
+    return _Plan(runs, baseline, dataset, split_frames, matches, measure, scored, real_row, reference_frames)
+
+
 def _compute_row(measure: Measure, dataset: PreparedDataset, split: str, name: str, run: Run | None, pairs,
                  cache: Path, *, is_real: bool = False, matching: dict[str, Any] | None = None, **options) -> ScoredRow:
+    name = printable(name)  # a folder name that is not UTF-8 is written as \xNN everywhere
     log.info("scoring %s: %d frame(s)", name, len(pairs))
     frames = [Frame(dataset, split, f) for f, _ in pairs]
     states = compute_states(measure, pairs, frames, cache=cache, desc=name, **options)
     meta = run.meta if run is not None else {}
-    return ScoredRow(name, meta.get("variant"), meta.get("preset"), is_real, states, tuple(Path(p) for _, p in pairs),
+    images = tuple(Path(p) for _, p in pairs)
+    recorded = meta.get("image_size")
+    if isinstance(recorded, list) and len(recorded) == 2:
+        warn_image_sizes(name, states["image_size"], images, tuple(recorded), "its size in run.json")
+    else:
+        warn_image_sizes(name, states["image_size"], images, dataset.image_size, "the dataset's image size")
+    return ScoredRow(name, meta.get("variant"), meta.get("preset"), is_real, states, images,
                      matching=matching, run_protocol=_run_protocol(meta, split) if run is not None else None)
 
 
@@ -190,8 +234,9 @@ def _baseline(given: str | None, runs: list[Run]) -> Run | None:
     if given is None:
         return None
     by_name = {r.name: r for r in runs}
-    if given in by_name:
-        return by_name[given]
+    for name in (given, printable(given)):  # a name typed as the folder's bytes, or as results files write it
+        if name in by_name:
+            return by_name[name]
     if not Path(given).is_dir():
         raise InputError(f"--baseline {given!r} is none of the runs given: neither the name of a scored run "
                          f"({sorted(by_name)}) nor a folder.")
@@ -232,7 +277,8 @@ def score(
     Parameters
     ----------
     kind : str
-        ``"fcn-score"``, ``"label-score"``, ``"colorfulness"`` (`p2p_eval.measures.MEASURES`).
+        ``"fcn-score"``, ``"label-score"``, ``"colorfulness"``, ``"fid"``, ``"lpips"``,
+        ``"similarity"`` (`p2p_eval.measures.MEASURES`).
     runs : path or sequence of paths
         Run folders, or folders of runs.
     data, split, with_real, baseline, allow_missing, numbering, batch_size, workers, bootstrap, progress

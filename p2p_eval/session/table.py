@@ -22,8 +22,16 @@ def _num(value: float | None, sign: str = "") -> str:
     return f"{value:{sign}.3f}" if _finite(value) else "n/a"
 
 
+PARTIAL_MARK = "~"
+"""Marks a row scored on fewer frames than the split has (``--allow-missing``)."""
+
+
 def format_table(results: Results) -> str:
     """Plain-text table: one row per run, best run per column marked ``*``, baseline tests below.
+
+    A run with frames left out (``--allow-missing``) shows ``n of N`` and
+    `PARTIAL_MARK`; only the runs scored on the most frames are ranked, so a
+    run is never starred against runs measured on other frames.
 
     Examples
     --------
@@ -31,34 +39,52 @@ def format_table(results: Results) -> str:
     >>> entry = ColorfulnessEntry(name="a", scores={"L": 0.5, "a": 0.25, "b": 0.125}, n_images=2,
     ...                           intervals={c: (0.0, 1.0) for c in "Lab"})
     >>> print(format_table(Results("colorfulness", (entry,), {}, {"dataset_name": "city", "split": "val"})))
-    colorfulness on city/val; [low, high]: 95% bootstrap interval over frames; *: best run
+    colorfulness on city/val; [low, high]: 95% bootstrap interval over frames
     run  n  L                      a                      b
     a    2  0.500* [0.000, 1.000]  0.250* [0.000, 1.000]  0.125* [0.000, 1.000]
+    *: best run in the column
     """
     entries: Sequence[RunEntry] = results.runs
     scores = type(entries[0]).SCORES if entries else ()
     confidence = float(results.protocol.get("bootstrap", {}).get("confidence", 0.95))
     title = (f"{results.kind} on {results.data.get('dataset_name')}/{results.data.get('split')}; "
-             f"[low, high]: {confidence:.0%} bootstrap interval over frames; *: best run")
+             f"[low, high]: {confidence:.0%} bootstrap interval over frames")
+    left_out = results.data.get("left_out") or {}
+    runs = [e for e in entries if not e.is_real]
+    most = max((e.n_images or 0 for e in runs), default=0)
+    ranked = [e for e in runs if (e.n_images or 0) == most]
     best = {}
     for score in scores:
-        values = [e.scores[score.key] for e in entries if not e.is_real and _finite(e.scores[score.key])]
+        values = [e.scores[score.key] for e in ranked if _finite(e.scores[score.key])]
         best[score.key] = (max if score.higher_is_better else min)(values) if values else None
-    rows = [["run", "n", *(s.title for s in scores)]]
+    rows = [["run", "n", *(s.title + ("" if s.higher_is_better else " (lower is better)") for s in scores)]]
     for e in entries:
         cells = []
         for score in scores:
             value = e.scores[score.key]
-            mark = "*" if not e.is_real and best[score.key] is not None and value == best[score.key] else " "
-            low, high = e.intervals.get(score.key, (None, None))
-            cells.append(f"{_num(value)}{mark} [{_num(low)}, {_num(high)}]")
-        rows.append([e.name + (" (real)" if e.is_real else ""), str(e.n_images), *cells])
+            mark = "*" if e in ranked and best[score.key] is not None and value == best[score.key] else " "
+            if score.key in e.intervals:
+                low, high = e.intervals[score.key]
+                cells.append(f"{_num(value)}{mark} [{_num(low)}, {_num(high)}]")
+            else:  # a score with no bootstrap interval (KID: its spread is in the notes below)
+                cells.append(f"{_num(value)}{mark}")
+        missing = 0 if e.is_real else left_out.get(e.name, 0)
+        count = f"{e.n_images} of {e.n_images + missing}" if missing and e.n_images is not None else str(e.n_images)
+        name = e.name + (" (real)" if e.is_real else "") + (f" {PARTIAL_MARK}" if missing else "")
+        rows.append([name, count, *cells])
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     lines = [title, *("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)]
+    unranked = [e.name for e in runs if e not in ranked]
+    lines.append("*: best run in the column" + (f", among the runs scored on {most} frames ({', '.join(unranked)} "
+                                                 "scored on fewer, not ranked)" if unranked else ""))
+    if any(left_out.get(e.name, 0) for e in runs):
+        lines.append(f"{PARTIAL_MARK}: frames left out (--allow-missing): scores cover only the frames it has; "
+                     "compare such runs on the frames both have with --baseline")
     if results.protocol.get("scores"):  # a measure whose scores are not the obvious ones says so
         lines.append(f"scores: {results.protocol['scores']}")
     if any(e.is_real for e in entries):
         lines.append("(real): " + str(results.protocol.get("real_row") or "the dataset's real images, scored the same way"))
+    lines += [f"{e.name}: {note}" for e in entries for note in e.notes()]
     tests = [e for e in entries if e.baseline_test is not None]
     if tests:
         lines.append(f"paired bootstrap tests vs {tests[0].baseline_test.baseline} (run - baseline, on the frames "

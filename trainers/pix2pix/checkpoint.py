@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from p2p_eval.data.files import read_torch_file
+from p2p_eval.data.torch_files import read_torch_file
 from p2p_eval.errors import InputError
 from trainers.pix2pix.config import TrainConfig
 

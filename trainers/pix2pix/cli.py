@@ -82,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
     run.add_argument("--sample-every", type=int, default=500, help="steps between sample grids, 0 for none (default 500)")
     run.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/latest.pt")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
 
     g = subparsers.add_parser(
@@ -97,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--quantize", choices=QUANTIZE,
                    help="truncate (as the reference code) or round (default: what run.json records, else truncate)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=run_generate)
 
 
@@ -188,7 +190,7 @@ def _train_all(args: argparse.Namespace, variants: tuple[str, ...]) -> int:
         options = [RunOptions(out=args.out / v if args.preset else args.out, device=args.device,
                               workers=args.workers, threads=args.threads, checkpoint_every=args.checkpoint_every,
                               sample_every=args.sample_every, resume=args.resume, preset=args.preset,
-                              quantize=args.quantize)
+                              quantize=args.quantize, progress=not args.quiet)
                    for v in variants]
     except ValueError as err:
         print(f"p2p-eval train: error: {err}", file=sys.stderr)
@@ -243,7 +245,7 @@ def run_generate(args: argparse.Namespace) -> int:
     import torch
 
     from p2p_eval.data.files import read_json
-    from p2p_eval.data.prepared import PreparedDataset
+    from p2p_eval.data.prepared import PreparedDataset, split_record
     from p2p_eval.data.runs import write_run_json
     from p2p_eval.device import pick_device
     from p2p_eval.errors import InputError
@@ -270,14 +272,36 @@ def run_generate(args: argparse.Namespace) -> int:
     quantize = args.quantize or (meta.get("protocol") or {}).get("quantize", "truncate")
     generator = build_generator(config.generator).to(device)
     generator.load_state_dict(blob["generator"])
+    source = split_record(data, args.split)  # what the images come from, checked by every scorer
     count = generate_split(generator, data, args.split, run=args.run, direction=config.direction,
                            size=config.size, eval_mode=args.eval_mode, seed=config.seed, quantize=quantize,
-                           title=f"{args.run.name} ({config.variant}), step {blob['step']}")
+                           progress=not args.quiet, title=f"{args.run.name} ({config.variant}), step {blob['step']}")
     generated = dict(meta.get("generated") or {})
-    generated[args.split] = {"frames": count, "step": blob["step"], "eval_mode": args.eval_mode, "quantize": quantize}
-    write_run_json(args.run, {**meta, "eval_mode": args.eval_mode, "generated": generated,
+    generated[args.split] = {"frames": count, "step": blob["step"], "eval_mode": args.eval_mode, "quantize": quantize,
+                             "dataset": source}
+    moved = _generated_from(meta, data)
+    write_run_json(args.run, {**meta, **moved, "eval_mode": args.eval_mode, "generated": generated,
                               "protocol": run_protocol(config, quantize),
                               "versions": {**meta.get("versions", {}), "torch": torch.__version__}})
-    print(f"{args.run}: wrote {count} {args.split} images (step {blob['step']}, eval_mode={args.eval_mode}, "
-          f"quantize={quantize})")
+    print(f"{args.run}: wrote {count} {args.split} images from {data.root} (step {blob['step']}, "
+          f"eval_mode={args.eval_mode}, quantize={quantize})")
+    if moved:
+        print(f"{args.run}: run.json's dataset is now {moved['dataset']} (it was trained on {moved['trained_on']}), "
+              "so scorers default to the data these images came from.")
     return 0
+
+
+def _generated_from(meta: dict, data) -> dict:
+    """run.json fields to change when a run generates from another dataset than the one it records.
+
+    Scorers take their default dataset from run.json's ``dataset``; left at the
+    training data, they would score these images against labels they were not
+    made from. The training data is kept as ``trained_on``.
+    """
+    from pathlib import Path
+
+    recorded = meta.get("dataset")
+    current = str(data.root.resolve())
+    if recorded and Path(recorded).resolve() == Path(current):
+        return {}
+    return {"dataset": current, "trained_on": meta.get("trained_on") or recorded}

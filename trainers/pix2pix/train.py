@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from p2p_eval import __version__
-from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.data.prepared import PreparedDataset, split_record
 from p2p_eval.data.runs import write_run_json
 from p2p_eval.distributed import Distributed, setup_distributed
 from p2p_eval.errors import InputError
@@ -191,7 +191,8 @@ def train(config: TrainConfig, data: PreparedDataset, options: RunOptions) -> di
         split: {"frames": generate_split(generator, data, split, run=run, direction=config.direction,
                                          size=config.size, seed=config.seed, quantize=options.quantize,
                                          progress=options.progress, title=f"{run.name} ({config.variant}), step {total}"),
-                "step": total, "eval_mode": False, "quantize": options.quantize}
+                "step": total, "eval_mode": False, "quantize": options.quantize,
+                "dataset": split_record(data, split)}  # checked by every scorer (p2p_eval.session.checks)
         for split in options.generate_splits
     }
     meta = _run_meta(config, data, options, status="done", steps=total, total_steps=total, generated=generated, **extra)

@@ -60,7 +60,7 @@ def describe_presets() -> str:
     lines = ["Presets (each trains every variant of one paper table, with the table's batch size):"]
     for key, variants in PRESETS.items():
         table = TABLES[key]
-        lines.append(f"  {key:16s} {table.v3} (CVPR {table.cvpr}), batch size {table.batch_size}: {', '.join(variants)}")
+        lines.append(f"  {key:16s} {table.citation}, batch size {table.batch_size}: {', '.join(variants)}")
     lines.append("Variants:")
     for v in VARIANTS.values():
         disc = "no discriminator" if v.receptive_field is None else f"{v.receptive_field} D"

@@ -59,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT.state after an interruption")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a finished checkpoint OUT (and its record in dataset.json)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         encoder=args.encoder,
         encoder_weights=args.encoder_weights, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         size=args.size, crop=args.crop, seed=args.seed, device=args.device, workers=args.workers, resume=args.resume,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, progress=not args.quiet,
     )
     segmenter = train_segmenter(config, device)
     scores = segmenter.meta["scores"]

@@ -9,7 +9,7 @@ EPILOG = """\
 examples:
   p2p-eval colorfulness runs/ --json results/colorfulness.json --plot results/colorfulness.png --with-real
   p2p-eval colorfulness runs/unet-l1 runs/unet-l1-cgan --data data/city --baseline unet-l1
-  p2p-eval colorfulness checkpoints/facades_pix2pix --data data/facades --split test --bins 32
+  p2p-eval colorfulness results/label2photo --data data/cityscapes --bins 32   # PyTorch pix2pix test.py output
 
 Per run: the marginal L*, a*, b* histograms over all pixels of its generated
 images against the real photos of the same frames; histogram intersection per
@@ -51,6 +51,11 @@ def settings(args: argparse.Namespace):
     from p2p_eval.metrics.colorfulness import DEFAULT_BINNING
 
     return ColorfulnessSettings(binning=args.bins or DEFAULT_BINNING)
+
+
+def output_paths(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--plot``'s PNG and the PDF beside it, checked before any work."""
+    return [(args.plot, "--plot"), (str(Path(args.plot).with_suffix(".pdf")), "--plot")] if args.plot else []
 
 
 def write_outputs(args: argparse.Namespace, results) -> list[Path]:

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2p_eval.errors import InputError
-from p2p_eval.metrics.colorfulness import CHANNELS
-from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.metrics.colorfulness import CHANNELS, histogram_intersection
+from p2p_eval.results.entries import RunEntry, Score, first_disagreement
 from p2p_eval.results.fields import integer
 
 COLOR_SCORES = tuple(Score(channel, channel) for channel in CHANNELS)
@@ -48,6 +48,31 @@ class ColorfulnessEntry(RunEntry):
             raise InputError(f"{where}: \"histograms\" must map L, a and b to lists of pixel counts.")
         return {**super()._own_fields(value, where), "n_resized": integer(value.get("n_resized"), where, "n_resized"),
                 "histograms": histograms}
+
+    @classmethod
+    def check_document(cls, entries: "tuple[ColorfulnessEntry, ...]", protocol: Mapping[str, Any], source: str, *,
+                       data: Mapping[str, Any] | None = None) -> None:
+        """Each run that has every scored frame: its scores are its histograms' intersections with the reference.
+
+        ``data.reference`` holds the real photos of the frames some row scored,
+        so it is exactly a run's reference when the run has all of them
+        (``n_images == data.n_frames``); the ground-truth row (split halves) and
+        runs with frames left out cannot be recomputed from the file.
+        """
+        data = data or {}
+        reference, n_frames = data.get("reference"), data.get("n_frames")
+        if not isinstance(reference, dict) or set(reference) != set(CHANNELS) or not isinstance(n_frames, int):
+            return
+        for entry in entries:
+            if entry.is_real or entry.histograms is None or entry.n_images != n_frames:
+                continue
+            recomputed = {c: histogram_intersection(entry.histograms[c], reference[c]) for c in CHANNELS}
+            problem = first_disagreement(entry.scores, recomputed)
+            if problem:
+                raise InputError(
+                    f"{source}: run {entry.name!r}: {problem} from its histograms and the reference; the file was "
+                    "damaged or edited, so none of its numbers can be trusted. Regenerate it with the command "
+                    "that wrote it.")
 
 
 ENTRY = ColorfulnessEntry

@@ -12,20 +12,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from p2p_eval.data.files import read_rgb
+from p2p_eval.data.files import decode_rgb
 from p2p_eval.metrics.colorfulness import Binning, lab_histograms
 
 _CACHE_BATCH = 32  # images per cache transaction: an interrupt loses at most this many
 
 
-def image_histogram(path: Path, binning: Binning, size: tuple[int, int] | None = None) -> np.ndarray:
+def image_histogram(path: Path, binning: Binning, size: tuple[int, int] | None = None) -> tuple[np.ndarray, str]:
     """Lab histogram of one image file: the per-image state the cache stores.
 
     Parameters
     ----------
     path : Path
-        An sRGB image; greyscale, palette and RGBA images are converted to RGB
-        with a warning (`p2p_eval.data.files.read_rgb`).
+        An sRGB image; other modes are converted to 8-bit RGB as
+        `p2p_eval.data.modes.CONVERSIONS` says (the session counts them in one warning).
     binning : Binning
     size : (H, W) or None
         Resize to this size (Pillow bilinear) when the image differs; None
@@ -34,14 +34,10 @@ def image_histogram(path: Path, binning: Binning, size: tuple[int, int] | None =
     Returns
     -------
     counts : (binning.total,) int64 ndarray
+    mode : str
+        The file's Pillow mode before conversion.
     """
-    rgb = read_rgb(path)
+    rgb, mode = decode_rgb(path)
     if size is not None and rgb.shape[:2] != tuple(size):
         rgb = np.asarray(Image.fromarray(rgb).resize((size[1], size[0]), Image.Resampling.BILINEAR))
-    return lab_histograms([rgb], binning)
-
-
-def image_shape(path: Path) -> tuple[int, int]:
-    """(H, W) of an image from its header (the file was read whole just before)."""
-    with Image.open(path) as image:
-        return image.height, image.width
+    return lab_histograms([rgb], binning), mode

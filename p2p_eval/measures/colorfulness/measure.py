@@ -8,7 +8,6 @@ with the same frames in every bootstrap replicate (paired), so an interval
 says which frames were drawn, not a fixed reference.
 """
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,8 @@ from p2p_eval.measures.colorfulness.entry import ColorfulnessEntry
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.colorfulness import CHANNELS, DEFAULT_BINNING, Binning, channel_intersections
 from p2p_eval.paper import GROUND_TRUTH
-from p2p_eval.stats import DEFAULT_CONFIDENCE, Bootstrap, percentile_interval
+from p2p_eval.stats import DEFAULT_CONFIDENCE, Bootstrap, percentile_interval, split_half_masks
 
-log = logging.getLogger(__name__)
 
 LAB_CONVERSION = "CIE L*a*b*, D65 white, 2 degree observer, constants of skimage.color.rgb2lab"
 REAL_ROW = (
@@ -65,9 +63,7 @@ def split_half_intersections(
     n = len(per_frame)
     if n < 2:
         return {name: (float("nan"),) * 3 for name in CHANNELS}
-    rng = np.random.default_rng(seed)
-    ranks = rng.permuted(np.tile(np.arange(n), (n_splits, 1)), axis=1)
-    first_half = (ranks < n // 2).astype(np.float64)  # (n_splits, N)
+    first_half = split_half_masks(n, n_splits, seed).astype(np.float64)  # (n_splits, N)
     scores = channel_intersections(first_half @ per_frame, (1 - first_half) @ per_frame, binning)
     return {name: (float(np.median(s)), *percentile_interval(s, confidence)) for name, s in scores.items()}
 
@@ -79,11 +75,12 @@ class Colorfulness(Measure):
     Settings = ColorfulnessSettings
     entry_type = ColorfulnessEntry
     reference_input = "photo"
+    run_direction = "AtoB"
     real_row = REAL_ROW
 
     def __init__(self, binning: Binning, size: tuple[int, int]):
         self.binning, self.size = binning, tuple(size)
-        self.states = (State("histogram", (binning.total,)), State("resized"))
+        self.states = (State("histogram", (binning.total,)),)
 
     @classmethod
     def open(cls, settings: ColorfulnessSettings, dataset: PreparedDataset, split: str) -> "Colorfulness":
@@ -98,19 +95,27 @@ class Colorfulness(Measure):
 
     def load(self, image: Path, frame: Frame) -> Loaded:
         """The whole per-image work happens here, in the decoding threads."""
-        counts = histograms.image_histogram(image, self.binning, self.size)
-        return Loaded((counts, histograms.image_shape(image) != self.size))
+        counts, mode = histograms.image_histogram(image, self.binning, self.size)
+        return Loaded(counts, mode)
 
-    def update(self, batch: Sequence[tuple[np.ndarray, bool]], *, batch_size: int) -> dict[str, np.ndarray]:
-        return {"histogram": np.stack([counts for counts, _ in batch]),
-                "resized": np.array([resized for _, resized in batch], dtype=np.int64)}
+    def update(self, batch: Sequence[np.ndarray], *, batch_size: int) -> dict[str, np.ndarray]:
+        return {"histogram": np.stack(batch)}
+
+    def check_record(self, record: np.void, frame: Frame) -> str | None:
+        """Every pixel of the image (at the real photos' size) lies in one bin of each channel."""
+        pixels = self.size[0] * self.size[1]
+        totals = [int(h.sum()) for h in self.binning.split(record["histogram"]).values()]
+        if totals != [pixels] * 3 or (record["histogram"] < 0).any():
+            return f"its histograms count {totals} pixels per channel, not {pixels} ({self.size[0]}x{self.size[1]})"
+        return None
 
     def compute(self, states: FrameStates, weights: np.ndarray, reference: FrameStates | None) -> dict[str, np.ndarray]:
         real = reference.select(states.frames)  # the same frames, drawn together
         return channel_intersections(states.sums("histogram", weights), real.sums("histogram", weights), self.binning)
 
     def entry_fields(self, row) -> dict[str, Any]:
-        return {"n_resized": int(row.states.total("resized")), "histograms": self._split(row.states.total("histogram"))}
+        resized = (row.states["image_size"] != self.size).any(axis=1)
+        return {"n_resized": int(resized.sum()), "histograms": self._split(row.states.total("histogram"))}
 
     def real_entry(self, reference: FrameStates, bootstrap: Bootstrap) -> ColorfulnessEntry:
         halves = split_half_intersections(reference["histogram"], self.binning, n_splits=bootstrap.resamples,
@@ -124,14 +129,6 @@ class Colorfulness(Measure):
 
     def _split(self, counts: np.ndarray) -> dict[str, list[int]]:
         return {c: h.tolist() for c, h in self.binning.split(counts).items()}
-
-    def check_rows(self, rows: Sequence) -> None:
-        for row in rows:
-            resized = np.flatnonzero(row.states["resized"])
-            if resized.size:
-                log.warning("run %r: %d of %d image(s) are not %dx%d (e.g. %s); resized with Pillow bilinear "
-                            "to the real photos' size.", row.name, resized.size, len(row.states), self.size[0],
-                            self.size[1], row.images[resized[0]])
 
     def data(self, reference: FrameStates | None) -> dict[str, Any]:
         return {"reference": self._split(reference.total("histogram"))}

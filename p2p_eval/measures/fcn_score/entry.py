@@ -4,11 +4,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from p2p_eval.classes import CLASS_NAMES, NUM_CLASSES
 from p2p_eval.errors import InputError
-from p2p_eval.metrics.confusion import SCORES
+from p2p_eval.measures.fcn_score.official import official_per_class, official_scores
+from p2p_eval.metrics.confusion import ABSENT_RULES, SCORES, fcn_scores, per_class_scores
 from p2p_eval.paper import FCN_COLUMNS
-from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.entries import RunEntry, Score, first_disagreement
 from p2p_eval.results.fields import integer, number
 
 FCN_SCORES = tuple(Score(key, title) for key, title in zip(SCORES, FCN_COLUMNS))
@@ -95,6 +98,38 @@ class FcnEntry(RunEntry):
         classes = self.per_class or tuple(ClassScore(name, None, None) for name in CLASS_NAMES)
         return {**{f"acc_{c.name}": c.acc for c in classes}, **{f"iou_{c.name}": c.iou for c in classes}}
 
+    @classmethod
+    def check_document(cls, entries: "tuple[FcnEntry, ...]", protocol: Mapping[str, Any], source: str, *,
+                       data: Mapping[str, Any] | None = None) -> None:
+        """Every score and per-class value equals what the entry's own stored state gives.
+
+        Under the document's absent-class rule (``protocol.absent_classes``;
+        both rules are tried when it names neither, as files written before
+        the rule was recorded do). Under ``--protocol official`` the scores and
+        per-class values are ``get_scores`` of ``official_script.confusion``,
+        and ``corrected`` is the confusion's. A file that contradicts itself was
+        damaged or edited: it is refused, not rendered.
+        """
+        rule = protocol.get("absent_classes")
+        rules = (rule,) if rule in ABSENT_RULES else ABSENT_RULES
+        for entry in entries:
+            if entry.confusion is None:
+                continue
+            other = entry.confusion_other if entry.confusion_other is not None else [0] * NUM_CLASSES
+            counts = np.column_stack([np.asarray(entry.confusion, dtype=np.int64), np.asarray(other, dtype=np.int64)])
+            if entry.official_script is not None:
+                hist = np.asarray(entry.official_script["confusion"], dtype=np.float64)
+                problems = [_disagreement(entry, official_scores(hist), official_per_class(hist))
+                            or first_disagreement(entry.corrected or {}, fcn_scores(counts, "zero"))]
+                what = "its official_script confusion (and its corrected scores from its confusion)"
+            else:
+                problems = [_disagreement(entry, fcn_scores(counts, r), per_class_scores(counts, r)) for r in rules]
+                what = f"its own confusion (absent classes {rules[0]!r})"
+            if all(problems):
+                raise InputError(
+                    f"{source}: run {entry.name!r}: {problems[0]} from {what}; the file was damaged or edited, so "
+                    "none of its numbers can be trusted. Regenerate it with the command that wrote it.")
+
     def check(self, where: str) -> None:
         """Ranges, and under the official protocol: the scores are the official script's."""
         super().check(where)
@@ -102,11 +137,21 @@ class FcnEntry(RunEntry):
             for what, value in (("acc", c.acc), ("iou", c.iou)):
                 Score(what, what).check(value, where, f"per_class {c.name!r} {what}")
         if self.official_script is not None:
-            for score in self.SCORES:
-                shown, official = self.scores.get(score.key), self.official_script[score.key]
-                if shown is None or official is None or abs(shown - official) > 1e-9:
-                    raise InputError(f"{where}: {score.key!r} is {shown} but official_script says {official}; under "
-                                     "--protocol official they are one number. The file was edited; regenerate it.")
+            found = first_disagreement(self.scores, self.official_script)
+            if found:
+                raise InputError(f"{where}: {found} in official_script; under --protocol official they are one "
+                                 "number. The file was damaged or edited: regenerate it.")
+
+
+def _disagreement(entry: FcnEntry, scores: Mapping[str, Any], per_class: tuple[np.ndarray, np.ndarray]) -> str | None:
+    """How `entry`'s scores and per-class values differ from recomputed ones (None: they agree)."""
+    found = first_disagreement(entry.scores, scores)
+    if found or entry.per_class is None:
+        return found
+    acc, iou = per_class
+    stored = {f"{c.name} {what}": value for c in entry.per_class for what, value in (("acc", c.acc), ("iou", c.iou))}
+    return first_disagreement(stored, {**{f"{n} acc": a for n, a in zip(CLASS_NAMES, acc)},
+                                       **{f"{n} iou": i for n, i in zip(CLASS_NAMES, iou)}})
 
 
 def _class_score(value: Any, where: str) -> ClassScore:

@@ -4,13 +4,14 @@ These run in the session's decoding threads (numpy and Pillow, no torch), so
 decoding and resizing overlap the segmenter.
 """
 
+import functools
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from p2p_eval.classes import IGNORE, NUM_CLASSES
-from p2p_eval.data.files import decode_rgb, read_label_png
+from p2p_eval.data.files import decode_rgb, image_size, read_label_png
 from p2p_eval.errors import InputError
 
 RESIZE_KERNEL = "pillow-bilinear-uint8"
@@ -56,12 +57,22 @@ def read_train_ids(path: Path) -> np.ndarray:
     return labels
 
 
+def labelled_pixels(path: Path) -> int:
+    """Pixels of a prepared ``*_trainids.png`` that are not ignored: what its confusion must count.
+
+    Read once per process for an unchanged file (every run is checked against the same frames).
+    """
+    info = path.stat() if path.is_file() else None
+    return _labelled_once(path, info.st_mtime_ns if info else 0, info.st_size if info else 0)
+
+
+@functools.lru_cache(maxsize=16384)
+def _labelled_once(path: Path, mtime_ns: int, size: int) -> int:
+    return int((read_train_ids(path) != IGNORE).sum())
+
+
 def label_size(path: Path) -> tuple[int, int]:
     """(H, W) of a label PNG from its header, without decoding it."""
-    try:
-        with Image.open(path) as image:
-            return image.size[1], image.size[0]
-    except FileNotFoundError:
-        raise InputError(f"{path}: label map not found; re-run `p2p-eval prepare` (it resumes).") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise InputError(f"{path}: cannot read the label map ({err}); re-run `p2p-eval prepare`.") from None
+    if not path.is_file():
+        raise InputError(f"{path}: label map not found; re-run `p2p-eval prepare` (it resumes).")
+    return image_size(path)

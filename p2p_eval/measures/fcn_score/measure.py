@@ -32,7 +32,9 @@ from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame, Loaded, Measure
 from p2p_eval.measures.fcn_score import official
 from p2p_eval.measures.fcn_score.entry import ClassScore, FcnEntry
-from p2p_eval.measures.fcn_score.inputs import RESIZE_KERNEL, label_size, photo_input, read_train_ids
+from p2p_eval.measures.fcn_score.inputs import (
+    RESIZE_KERNEL, label_size, labelled_pixels, photo_input, read_train_ids,
+)
 from p2p_eval.measures.fcn_score.protocols import (PROTOCOLS, check_official, check_scale, default_batch_size,
                                                    label_sizes, segmenter_path)
 from p2p_eval.measures.states import FrameStates, State
@@ -78,6 +80,13 @@ class ConfusionMeasure(Measure):
 
     def batch_key(self, frame: Frame) -> tuple[int, int]:
         return label_size(frame.path("trainids"))  # no padding, no cropping: equal label sizes share a batch
+
+    def check_record(self, record: np.void, frame: Frame) -> str | None:
+        """A frame's confusion counts each of its labelled pixels exactly once."""
+        counted, labelled = int(record["confusion"].sum()), labelled_pixels(frame.path("trainids"))
+        if counted != labelled or (record["confusion"] < 0).any():
+            return f"its confusion counts {counted} pixels, but {frame.path('trainids')} labels {labelled}"
+        return None
 
     def compute(self, states: FrameStates, weights: np.ndarray, reference: FrameStates | None) -> dict[str, np.ndarray]:
         return fcn_scores(states.sums("confusion", weights), self.absent_rule)
@@ -154,6 +163,7 @@ class FcnScore(ConfusionMeasure):
     Settings = FcnSettings
     entry_type = FcnEntry
     real_input = "photo"
+    run_direction = "AtoB"
     real_row = "the dataset's real photos, segmented and scored as a run"
 
     def __init__(self, segmenter: Segmenter, dataset: PreparedDataset, *, device: torch.device | None = None,
@@ -223,6 +233,19 @@ class FcnScore(ConfusionMeasure):
         if self.official:
             states["official_hist"], states["official_dropped"] = official.official_hists(channels, labels)
         return {name: values.cpu().numpy() for name, values in states.items()}
+
+    def check_record(self, record: np.void, frame: Frame) -> str | None:
+        """Besides the confusion's count: an official histogram counts every labelled pixel once, or none
+        when the frame was dropped (`fast_hist` drops a frame whole)."""
+        problem = super().check_record(record, frame)
+        if problem or not self.official:
+            return problem
+        hist, dropped = record["official_hist"], int(record["official_dropped"])
+        labelled = int(record["confusion"].sum())  # equal to the frame's labelled pixels, checked above
+        if dropped not in (0, 1) or (hist < 0).any() or int(hist.sum()) != (0 if dropped else labelled):
+            return (f"its official histogram counts {int(hist.sum())} pixels (dropped: {dropped}), but "
+                    f"{frame.path('trainids')} labels {labelled}")
+        return None
 
     def compute(self, states: FrameStates, weights: np.ndarray, reference: FrameStates | None) -> dict[str, np.ndarray]:
         """The official script's numbers under ``--protocol official`` (what the tables show), else the corrected."""

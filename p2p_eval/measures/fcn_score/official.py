@@ -30,8 +30,9 @@ resample of frames are what the script would have summed, so the bootstrap
 and paired tests resample the official numbers like any other state.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from p2p_eval.classes import NUM_CLASSES
 from p2p_eval.measures.states import State
@@ -43,9 +44,12 @@ FRAMES_DROPPED = State("official_dropped")
 STATES = (OFFICIAL_HIST, FRAMES_DROPPED)
 _EPS = 1e-12  # get_scores' own
 
+if TYPE_CHECKING:  # torch is imported where frames are counted: reading scores (results files) needs none
+    import torch
 
-def official_hists(channels: torch.Tensor, labels: torch.Tensor,
-                   n: int = NUM_CLASSES) -> tuple[torch.Tensor, torch.Tensor]:
+
+def official_hists(channels: "torch.Tensor", labels: "torch.Tensor",
+                   n: int = NUM_CLASSES) -> "tuple[torch.Tensor, torch.Tensor]":
     """``fast_hist(label.flatten(), out.flatten(), n)`` of each item of a batch, on its device.
 
     Parameters
@@ -66,11 +70,14 @@ def official_hists(channels: torch.Tensor, labels: torch.Tensor,
 
     Examples
     --------
+    >>> import torch
     >>> labels = torch.tensor([[[0, 1, 255]], [[18, 0, 0]]], dtype=torch.uint8)
     >>> hists, dropped = official_hists(torch.tensor([[[19, 1, 19]], [[19, 0, 0]]]), labels)
     >>> hists[0][1, 0].item(), hists[0][1, 1].item(), dropped.tolist()   # (0, 19) -> (1, 0); frame 2 dropped
     (1, 1, [0, 1])
     """
+    import torch
+
     items = channels.shape[0]
     keep = labels < n
     index = labels.long() * n + channels.long()

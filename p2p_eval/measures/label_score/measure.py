@@ -57,6 +57,7 @@ class LabelScore(ConfusionMeasure):
     Settings = ConfusionSettings
     entry_type = LabelScoreEntry
     real_input = "color"
+    run_direction = "BtoA"
     real_row = "the dataset's own colour label maps, scored as a run"
     states = (CONFUSION, FAR_PIXELS)
 
@@ -77,6 +78,13 @@ class LabelScore(ConfusionMeasure):
         labels = torch.from_numpy(np.stack([labels for _, labels, _ in batch]))
         return {"confusion": confusion_matrices(predicted, labels, validate=False).numpy(),
                 "far_pixels": np.array([n_far for _, _, n_far in batch], dtype=np.int64)}
+
+    def check_record(self, record: np.void, frame: Frame) -> str | None:
+        """The confusion's invariant, and no more far pixels than the generated map has."""
+        height, width = record["image_size"]
+        if not 0 <= record["far_pixels"] <= height * width:
+            return f"it counts {record['far_pixels']} far pixels in a {height}x{width} label map"
+        return super().check_record(record, frame)
 
     def entry_fields(self, row) -> dict[str, Any]:
         return {**super().entry_fields(row), "far_pixels": int(row.states.total("far_pixels"))}

@@ -1,84 +1,76 @@
-"""The study results entry: one algorithm of a real-vs-fake perceptual study (``study_app``).
+"""Human-study results entries: one algorithm (model) of a study rated by people.
 
-The study is computed by ``study_app.analysis`` (raters, not frames, are its
-items); its entry type lives here so that every reader of results files,
-reports included, checks it without the web application.
+`StudyEntry` is the real-vs-fake study of ``study_app`` (kind ``study``);
+`HypeEntry` is the base of the HYPE kinds (``p2p_eval/measures/hype_inf``,
+``hype_time``). The studies are computed in ``study_app`` (raters, not
+frames, are their items); the entry types live here so that every reader of
+results files, reports included, checks them without the web application.
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from p2p_eval.errors import InputError
-from p2p_eval.results.entries import Entry, Score
-from p2p_eval.results.fields import bounds, integer, number
+from p2p_eval.measures.study.comparisons import ModelTests, Pairwise
+from p2p_eval.results.entries import Entry, Score, Spread
+from p2p_eval.results.fields import integer, number
 
-STUDY_SCORES = (Score("fool_rate", r"\% labeled real", percent=True),)
-"""Share of scored main trials on which the real image was picked as the fake."""
+BOOTSTRAP_SD = Spread("bootstrap_sd", "bootstrap SD (raters, then trials)")
+"""The study's "±": process_csv.py's two-level bootstrap SD (``study_app.analysis``)."""
+
+HYPE_SD = Spread("bootstrap_sd", "bootstrap SD (raters resampled with replacement)", columns=True)
+"""HYPE's "Std.": the SD of the rater bootstrap of the HYPE score, shown in its own column beside the 95% CI."""
+
+STUDY_SCORES = (Score("fool_rate", r"\% labeled real", percent=True, spread=BOOTSTRAP_SD),)
+"""Share of scored main trials on which the real image was picked as the fake, pooled over raters."""
 
 
-@dataclass(frozen=True)
-class Pairwise:
-    """Bootstrap difference of fool rates, this algorithm minus `other`."""
-
-    other: str
-    difference: float | None
-    interval: tuple[float | None, float | None]
-    p_value: float | None
-    p_greater: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"other": self.other, "difference": self.difference, "interval": list(self.interval),
-                "p_value": self.p_value, "p_greater": self.p_greater}
-
-    @classmethod
-    def from_dict(cls, value: Any, where: str) -> "Pairwise":
-        if not (isinstance(value, dict) and isinstance(value.get("other"), str)):
-            raise InputError(f"{where}: each \"pairwise\" item must be {{\"other\", \"difference\", \"interval\", "
-                             f"\"p_value\", \"p_greater\"}}, got {value!r}.")
-        at = f"pairwise {value['other']}"
-        return cls(value["other"], number(value.get("difference"), where, f"{at} difference"),
-                   bounds(value.get("interval", [None, None]), where, f"{at} interval"),
-                   number(value.get("p_value"), where, f"{at} p_value"),
-                   number(value.get("p_greater"), where, f"{at} p_greater"))
+def _spread_range(score: Score, n_raters: int | None = None) -> Score:
+    """The range of an SD of values in `score`'s range: [0, half the range]; with ``ddof=1`` over
+    `n_raters` values, up to sqrt(n / (n - 1)) times that."""
+    half = (score.high - score.low) / 2
+    if n_raters is not None and n_raters > 1:
+        half *= math.sqrt(n_raters / (n_raters - 1))
+    return Score(score.key, score.title, 0.0, half)
 
 
 @dataclass(frozen=True)
-class StudyEntry(Entry):
-    """One algorithm's fool rate (README, "Results files").
+class RatedEntry(Entry):
+    """What every human-study entry has: raters, trials, the headline score's bootstrap SD, pairwise tests.
+
+    The headline score is ``SCORES[0]``; its `Spread` is ``bootstrap_sd``.
 
     Attributes
     ----------
-    n_raters, n_raters_excluded, n_trials, n_fooled : int or None
-        Raters counted and excluded (vigilance), scored trials, trials fooled.
-    se : float or None
-        Standard error over raters (the paper's ±).
+    n_raters, n_raters_excluded, n_trials : int or None
+        Raters counted and excluded, scored trials.
     bootstrap_sd : float or None
-        Standard deviation of the two-level bootstrap replicates.
+        SD of the headline score's bootstrap replicates.
     pairwise : tuple of Pairwise
         Against every other algorithm.
-    vigilance_pass_rate : float or None
     """
 
-    KIND = "study"
-    SCORES = STUDY_SCORES
-    TITLE = "Real vs fake"
-    CAPTION = "Real vs fake perceptual study (\\% of trials labeled real)."
+    ROW_HEADER: ClassVar[str] = "Algorithm"
 
     n_raters: int | None = None
     n_raters_excluded: int | None = None
     n_trials: int | None = None
-    n_fooled: int | None = None
-    se: float | None = None
     bootstrap_sd: float | None = None
     pairwise: tuple[Pairwise, ...] = field(default_factory=tuple)
-    vigilance_pass_rate: float | None = None
+
+    COUNTS: ClassVar[tuple[str, ...]] = ("n_raters", "n_raters_excluded", "n_trials")
+    """Whole-number fields written before the scores."""
+    NUMBERS: ClassVar[tuple[str, ...]] = ("bootstrap_sd",)
+    """Number fields written after the intervals, before ``pairwise``."""
+    AFTER: ClassVar[tuple[str, ...]] = ()
+    """Number fields written after ``pairwise``."""
 
     def _own_dict(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        head = {"n_raters": self.n_raters, "n_raters_excluded": self.n_raters_excluded, "n_trials": self.n_trials,
-                "n_fooled": self.n_fooled}
-        tail = {"se": self.se, "bootstrap_sd": self.bootstrap_sd, "pairwise": [p.to_dict() for p in self.pairwise],
-                "vigilance_pass_rate": self.vigilance_pass_rate}
+        head = {key: getattr(self, key) for key in self.COUNTS}
+        tail = {**{key: getattr(self, key) for key in self.NUMBERS},
+                "pairwise": [p.to_dict() for p in self.pairwise], **{key: getattr(self, key) for key in self.AFTER}}
         return head, tail
 
     @classmethod
@@ -87,21 +79,78 @@ class StudyEntry(Entry):
         if not isinstance(pairwise, list):
             raise InputError(f"{where}: \"pairwise\" must be a list, got {pairwise!r}.")
         return {
-            **{key: integer(value.get(key), where, key) for key in ("n_raters", "n_raters_excluded", "n_trials",
-                                                                    "n_fooled")},
-            **{key: number(value.get(key), where, key) for key in ("se", "bootstrap_sd", "vigilance_pass_rate")},
+            **{key: integer(value.get(key), where, key) for key in cls.COUNTS},
+            **{key: number(value.get(key), where, key) for key in (*cls.NUMBERS, *cls.AFTER)},
             "pairwise": tuple(Pairwise.from_dict(p, where) for p in pairwise),
         }
 
     def check(self, where: str) -> None:
+        """Scores, intervals (`Entry.check`); the bootstrap SD in [0, half the headline's range]; pairwise tests."""
         super().check(where)
-        for key in ("vigilance_pass_rate",):
-            Score(key, key).check(getattr(self, key), where)
-        for key in ("se", "bootstrap_sd"):
-            Score(key, key, 0.0, 0.5).check(getattr(self, key), where)  # of a rate in [0, 1]
+        headline = self.SCORES[0]
+        _spread_range(headline).check(self.bootstrap_sd, where, repr("bootstrap_sd"))
         for p in self.pairwise:
-            Score("p_value", "p").check(p.p_value, where, f"pairwise {p.other!r} p_value")
-            Score("p_greater", "p").check(p.p_greater, where, f"pairwise {p.other!r} p_greater")
+            p.check(headline, where)
+
+
+@dataclass(frozen=True)
+class StudyEntry(RatedEntry):
+    """One algorithm's fool rate in a real-vs-fake study (README, "Results files").
+
+    Attributes
+    ----------
+    n_fooled : int or None
+        Scored trials on which the rater was fooled.
+    se_over_raters : float or None
+        SD of per-rater fool rates / sqrt(raters) (the "±" of p2p-eval before
+        version 3, there named ``se``).
+    vigilance_pass_rate : float or None
+    """
+
+    KIND = "study"
+    SCORES = STUDY_SCORES
+    TITLE = "Real vs fake"
+    CAPTION = "Real vs fake perceptual study (\\% of trials labeled real)."
+    COUNTS = (*RatedEntry.COUNTS, "n_fooled")
+    NUMBERS = ("bootstrap_sd", "se_over_raters")
+    AFTER = ("vigilance_pass_rate",)
+
+    n_fooled: int | None = None
+    se_over_raters: float | None = None
+    vigilance_pass_rate: float | None = None
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        Score("vigilance_pass_rate", "").check(self.vigilance_pass_rate, where)
+        _spread_range(self.SCORES[0]).check(self.se_over_raters, where, repr("se_over_raters"))
+        if None not in (self.n_fooled, self.n_trials) and self.n_fooled > self.n_trials:
+            raise InputError(f"{where}: 'n_fooled' is {self.n_fooled}, more than the {self.n_trials} trials; the "
+                             "file is damaged or was edited. Regenerate it with the command that wrote it.")
+
+
+@dataclass(frozen=True)
+class HypeEntry(RatedEntry):
+    """One model of a HYPE study (Zhou, Gordon et al., NeurIPS 2019), from per-trial records.
+
+    Attributes
+    ----------
+    n_trials_excluded : int or None
+        Main trials an exclusion rule removed.
+    rater_sd : float or None
+        SD (ddof=1) of per-rater HYPE scores.
+    """
+
+    ROW_HEADER = "Model"
+    COMPARISONS = ModelTests
+    COUNTS = (*RatedEntry.COUNTS, "n_trials_excluded")
+    NUMBERS = ("bootstrap_sd", "rater_sd")
+
+    n_trials_excluded: int | None = None
+    rater_sd: float | None = None
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        _spread_range(self.SCORES[0], self.n_raters).check(self.rater_sd, where, repr("rater_sd"))
 
 
 ENTRY = StudyEntry

@@ -1,0 +1,133 @@
+"""Trial integrity: how each trial was seen, as far as the server can tell, and which trials count.
+
+The page measures what it painted; the server keeps its own view of the same
+trial (when it sent the stimulus, when the answer arrived, how often the
+stimulus was sent) and stores three flags with every answer:
+
+``reexposed``
+    The stimulus was sent more than once: the rater reloaded mid-trial and saw
+    the images again. Left out of the results unless ``exclude_reexposed = false``.
+``off_timing``
+    An exposure was painted more than one display frame off its target
+    (``|painted - requested| > 1.5`` frames: the nearest whole number of frames
+    is not the target's). Reported; left out with ``exclude_timing_flags = true``.
+``implausible``
+    The page's account of the trial (stimulus load, every painted step, reaction
+    time) and the server's (stimulus sent -> answer received) differ by more than
+    `PLAUSIBLE_GAP_MS`: the page claims more time than passed, or time passed that
+    it does not account for (a longer look reported as a short one). Reported;
+    left out with ``exclude_timing_flags = true``.
+
+An answer that arrives sooner after the stimulus was sent than the schedule
+lasts (less `MIN_SLACK_MS`), or whose stimulus was never sent, is refused
+outright: nobody could have seen the images.
+"""
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from study_app import db
+from study_app.config import Protocol
+from study_app.presentation import schedule_ms
+
+FLAGS = ("reexposed", "off_timing", "implausible")
+MIN_SLACK_MS = 50.0
+"""How much sooner than its schedule an answer may arrive after its stimulus was sent.
+
+The page ends each step at the display frame nearest its target, so a whole
+schedule can come out up to half a frame short; 50 ms covers that at 20 Hz."""
+PLAUSIBLE_GAP_MS = 1000.0
+"""The most the page's and the server's timelines of a trial may differ: network
+latency of the stimulus request and of the answer, and the wait for a frame."""
+OFF_TARGET_FRAMES = 1.5
+
+
+def too_soon(server_ms: float, steps: list[dict[str, Any]]) -> bool:
+    """Whether an answer `server_ms` after its stimulus was sent is sooner than anyone could see it."""
+    return server_ms < schedule_ms(steps) - MIN_SLACK_MS
+
+
+def exposure(steps: list[dict[str, Any]], painted_ms: list[float], frame_ms: float) -> tuple[float, int]:
+    """The trial's exposure farthest off target: its painted ms and its length in frames.
+
+    Parameters
+    ----------
+    steps : list of dict
+        The stored schedule (``{"ms", "show", "cue"}`` per step).
+    painted_ms : list of float
+        Painted duration of each step, as the page measured it.
+    frame_ms : float
+        The display's frame interval.
+
+    Examples
+    --------
+    >>> steps = [{"ms": 500, "show": []}, {"ms": 1000, "show": ["left"]}, {"ms": 1000, "show": ["right"]}]
+    >>> exposure(steps, [510.0, 1000.0, 966.7], 16.7)
+    (966.7, 58)
+    """
+    shown = [(abs(painted - step["ms"]), painted) for step, painted in zip(steps, painted_ms) if step["show"]]
+    painted = max(shown)[1]
+    return painted, round(painted / frame_ms)
+
+
+def trial_flags(
+    steps: list[dict[str, Any]], *, painted_ms: list[float], frame_ms: float, load_ms: float,
+    reaction_ms: float, server_ms: float, views: int,
+) -> dict[str, bool]:
+    """The three flags of one answered trial (see the module docstring).
+
+    Examples
+    --------
+    >>> steps = [{"ms": 500, "show": []}, {"ms": 1000, "show": ["left", "right"]}]
+    >>> trial_flags(steps, painted_ms=[500.0, 1000.0], frame_ms=16.7, load_ms=40.0, reaction_ms=700.0,
+    ...             server_ms=2250.0, views=1)
+    {'reexposed': False, 'off_timing': False, 'implausible': False}
+    >>> trial_flags(steps, painted_ms=[500.0, 1000.0], frame_ms=16.7, load_ms=40.0, reaction_ms=700.0,
+    ...             server_ms=4250.0, views=2)  # a reload, and 2 s the page does not account for
+    {'reexposed': True, 'off_timing': False, 'implausible': True}
+    """
+    off = any(abs(painted - step["ms"]) > OFF_TARGET_FRAMES * frame_ms
+              for step, painted in zip(steps, painted_ms) if step["show"])
+    accounted = load_ms + sum(painted_ms) + reaction_ms
+    return {"reexposed": views > 1, "off_timing": off, "implausible": abs(server_ms - accounted) > PLAUSIBLE_GAP_MS}
+
+
+def excluded(row: dict[str, Any], protocol: Protocol) -> bool:
+    """Whether the config leaves this answered trial out of the results."""
+    return bool((protocol.exclude_reexposed and row["reexposed"])
+                or (protocol.exclude_timing_flags and (row["off_timing"] or row["implausible"])))
+
+
+def kept_rows(rows: list[dict[str, Any]], protocol: Protocol) -> list[dict[str, Any]]:
+    """The answered trials the results are computed from: `rows` less the excluded ones.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Answered trials with the answer columns (``study_app.analysis.answered_trials``).
+    protocol : Protocol
+        Its ``exclude_reexposed`` and ``exclude_timing_flags`` switches.
+    """
+    return [row for row in rows if not excluded(row, protocol)]
+
+
+def flag_counts(engine: Engine, protocol: Protocol, names: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """Per algorithm, main trials of completed sessions: how many carry each flag, and how many are excluded."""
+    a, t, s = db.answers, db.trials, db.sessions
+    query = (
+        select(s.c.algorithm, a.c.reexposed, a.c.off_timing, a.c.implausible)
+        .join(t, (t.c.session_id == a.c.session_id) & (t.c.idx == a.c.idx))
+        .join(s, s.c.id == a.c.session_id)
+        .where((t.c.phase == "main") & (s.c.status == "complete"))
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FLAGS + ("excluded", "trials"), 0))
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            entry = counts[row.algorithm]
+            entry["trials"] += 1
+            for flag in FLAGS:
+                entry[flag] += bool(getattr(row, flag))
+            entry["excluded"] += excluded(row._mapping, protocol)
+    return {name: counts[name] for name in names}

@@ -1,0 +1,134 @@
+"""`p2p-eval study serve`: the study on waitress, in one process or several.
+
+One process (the default) suits SQLite, which has one writer at a time.
+``--workers N`` forks N waitress processes that share the study's PostgreSQL
+database: each listens on its own socket bound to the same port with
+``SO_REUSEPORT``, so the kernel spreads new connections across them. The
+parent prepares the stimuli and the schema once before forking (the workers
+map the same stimulus file), then waits; SIGINT or SIGTERM stops every worker.
+"""
+
+import os
+import secrets
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from p2p_eval.errors import InputError
+
+MAX_BODY_BYTES = 65536
+CONNECTION_LIMIT = 1000
+
+
+def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if count > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sockets.append(sock)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]  # port 0: the others join the port the first one got
+            sock.listen(1024)
+    except OSError as err:
+        for sock in sockets:
+            sock.close()
+        raise InputError(f"cannot listen on {host}:{port} ({err.strerror}); choose another --port or --host.") from None
+    return sockets
+
+
+def _make_app(config_path: Path, admin_token: str):
+    from study_app import create_app
+
+    return create_app({"STUDY_CONFIG": str(config_path), "ADMIN_TOKEN": admin_token})
+
+
+def _run(app, sock: socket.socket, threads: int) -> None:
+    import waitress
+
+    waitress.create_server(app, sockets=[sock], threads=threads, max_request_body_size=MAX_BODY_BYTES,
+                           connection_limit=CONNECTION_LIMIT).run()
+
+
+def _announce(title: str, url: str, token: str, workers: int) -> None:
+    processes = f" with {workers} worker processes" if workers > 1 else ""
+    print(f"serving {title!r} on {url}/{processes}", file=sys.stderr)
+    print(f"admin: {url}/admin/?token={token}", file=sys.stderr, flush=True)
+
+
+def serve(config_path: Path, host: str, port: int, threads: int, workers: int = 1) -> int:
+    """Serve a study until interrupted; print where to find it (stderr).
+
+    Raises
+    ------
+    InputError
+        If the port is taken, or ``workers > 1`` with an SQLite database.
+    """
+    from study_app.config import load_config
+
+    config = load_config(config_path)
+    if workers > 1 and not config.database_url.startswith("postgresql"):
+        raise InputError(f"{config.path}: --workers {workers} needs a PostgreSQL `database` (SQLite takes one "
+                         "writer at a time, so more processes only queue); use --workers 1 or PostgreSQL.")
+    token = config.admin_token or secrets.token_urlsafe(24)
+    sockets = listening_sockets(host, port, workers)
+    url = f"http://{host}:{sockets[0].getsockname()[1]}"
+    if workers == 1:
+        app = _make_app(config_path, token)  # a config or image error stops us before "serving"
+        _announce(config.title, url, token, workers)
+        _run(app, sockets[0], threads)
+        return 0
+    _prepare_once(config)
+    children = []
+    for sock in sockets:
+        pid = os.fork()
+        if pid == 0:  # the worker: serve until killed, never return into the parent's code
+            code = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _die_with_parent()
+                _run(_make_app(config_path, token), sock, threads)
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(pid)
+    for sock in sockets:
+        sock.close()
+
+    def stop(signum, _frame) -> None:
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _announce(config.title, url, token, workers)
+    status = 0
+    for pid in children:
+        _, code = os.waitpid(pid, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    return 0 if status in (0, -signal.SIGTERM) else 1
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when the parent dies, even by SIGKILL (no orphaned workers)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and libc:
+        ctypes.CDLL(libc, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _prepare_once(config) -> None:
+    """Stimulus file and schema, made by the parent so the workers do not race to make them."""
+    from study_app import db
+    from study_app.images import prepare_stimuli
+    from study_app.stimuli import load_stimuli
+
+    prepare_stimuli(config, load_stimuli(config))
+    engine = db.make_engine(config.database_url)
+    db.init_db(engine)
+    engine.dispose()

@@ -5,6 +5,7 @@ in `official_script` is evaluate.py's main loop over the same files.
 """
 
 import json
+import sqlite3
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from PIL import Image
 from scoring_helpers import NearestColour, unet_segmenter
 
 from conftest import make_prepared_dataset, make_run
+from p2p_eval.cache import ItemCache, cache_path_for
 from p2p_eval.classes import PALETTE
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_rgb, write_png
@@ -192,13 +194,39 @@ def test_an_entry_whose_scores_are_not_its_official_script_is_refused(scene, voi
     monkeypatch.setattr(protocols, "OFFICIAL_LABEL_SIZE", (32, 64))
     save_segmenter(tmp_path / "seg.pt", void_colour_segmenter(train_size=(32, 64)))
     assert main(["fcn-score", str(run), "--data", str(data.root), "--segmenter", str(tmp_path / "seg.pt"),
-                 "--protocol", "official", "--workers", "0", "--resamples", "20", "--quiet",
+                 "--protocol", "official", "--workers", "0", "--resamples", "100", "--quiet",
                  "--json", str(tmp_path / "r.json")]) == 0
     doc = json.loads((tmp_path / "r.json").read_text())
     doc["runs"][0]["pixel_acc"] = doc["runs"][0]["corrected"]["pixel_acc"]
     (tmp_path / "r.json").write_text(json.dumps(doc))
-    with pytest.raises(Exception, match="official_script says"):
+    with pytest.raises(Exception, match="'pixel_acc' is .* but .* in official_script"):
         load_results(tmp_path / "r.json")
+    for where in (doc["runs"][0], doc["runs"][0]["official_script"]):  # both edited alike: the histogram disagrees
+        where["pixel_acc"] = 0.5
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    with pytest.raises(Exception, match="'pixel_acc' is 0.5 but .* recomputed from its official_script confusion"):
+        load_results(tmp_path / "r.json")
+
+
+def test_an_impossible_cached_official_record_is_recomputed(scene, void_arch, monkeypatch, tmp_path, caplog):
+    _, data, run = scene
+    monkeypatch.setattr(protocols, "OFFICIAL_LABEL_SIZE", (32, 64))
+    save_segmenter(tmp_path / "seg.pt", void_colour_segmenter(train_size=(32, 64)))
+    argv = ["fcn-score", str(run), "--data", str(data.root), "--segmenter", str(tmp_path / "seg.pt"),
+            "--protocol", "official", "--workers", "0", "--resamples", "100", "--quiet"]
+    assert main([*argv, "--json", str(tmp_path / "a.json")]) == 0
+    space = FcnScore(void_colour_segmenter(train_size=(32, 64)), data, protocol="official").namespace()
+    with sqlite3.connect(cache_path_for(run)) as db:
+        digests = [d for (d,) in db.execute("SELECT digest FROM states")]
+    with ItemCache(cache_path_for(run), space) as cache:
+        found = cache.get_many(digests)
+        digest, record = next((d, r) for d, r in found.items() if r["official_dropped"] == 0)
+        forged = record.copy()
+        forged["official_hist"][0, 0] += 7  # pixels the frame does not have
+        cache.put_many({digest: forged})
+    assert main([*argv, "--json", str(tmp_path / "b.json")]) == 0
+    assert "1 cached record(s) are impossible for their frame" in caplog.text and "official histogram" in caplog.text
+    assert json.loads((tmp_path / "b.json").read_text())["runs"] == json.loads((tmp_path / "a.json").read_text())["runs"]
 
 
 @pytest.mark.parametrize("train_size, protocol, outcome", [
@@ -214,7 +242,7 @@ def test_a_segmenter_at_the_wrong_scale_is_warned_about_or_refused(scene, void_a
     monkeypatch.setattr(protocols, "OFFICIAL_LABEL_SIZE", (32, 64))
     save_segmenter(tmp_path / "seg.pt", void_colour_segmenter(train_size=train_size))
     code = main(["fcn-score", str(run), "--data", str(data.root), "--segmenter", str(tmp_path / "seg.pt"),
-                 "--protocol", protocol, "--workers", "0", "--resamples", "20", "--quiet"])
+                 "--protocol", protocol, "--workers", "0", "--resamples", "100", "--quiet"])
     err = capsys.readouterr().err + caplog.text
     mentioned = f"learnt at {train_size[1]}x{train_size[0]}" in err and "scored at 64x32" in err
     assert (code, mentioned) == {"warns": (0, True), "silent": (0, False), "refused": (2, True)}[outcome]
@@ -227,7 +255,7 @@ def test_a_segmenter_without_training_size_is_warned_about(tmp_path, capsys, cap
     make_run(tmp_path / "run", root)
     save_segmenter(tmp_path / "seg.pt", unet_segmenter())
     code = main(["fcn-score", str(tmp_path / "run"), "--segmenter", str(tmp_path / "seg.pt"), "--workers", "0",
-                 "--resamples", "20", "--quiet"])
+                 "--resamples", "100", "--quiet"])
     assert code == 0 and "records no training size (train_size)" in capsys.readouterr().err + caplog.text
 
 

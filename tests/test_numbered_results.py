@@ -169,7 +169,7 @@ def test_fcn_score_of_0_based_results_equals_the_run_and_records_the_matching(tm
     results = pytorch_results(tmp_path / "theirs", data, frames[:4], 0)
     out = tmp_path / "r.json"
     code = main(["fcn-score", str(results), "--data", str(data.root), "--allow-missing", "--workers", "0",
-                 "--resamples", "20", "--quiet", "--json", str(out)])
+                 "--resamples", "100", "--quiet", "--json", str(out)])
     assert code == 0
     theirs = json.loads(out.read_text())["runs"][0]
     assert theirs["matching"] == {"layout": "pytorch-pix2pix", "by": "content", "numbering": 0,
@@ -177,7 +177,7 @@ def test_fcn_score_of_0_based_results_equals_the_run_and_records_the_matching(tm
     images = tmp_path / "mine" / "images" / "val"
     for frame in frames[4:]:
         (images / f"{frame}.png").unlink()
-    code = main(["fcn-score", str(tmp_path / "mine"), "--workers", "0", "--resamples", "20", "--quiet",
+    code = main(["fcn-score", str(tmp_path / "mine"), "--workers", "0", "--resamples", "100", "--quiet",
                  "--allow-missing", "--json", str(out)])
     mine = json.loads(out.read_text())["runs"][0]
     assert code == 0 and theirs["confusion"] == mine["confusion"] and theirs["pixel_acc"] == mine["pixel_acc"]

@@ -98,8 +98,8 @@ def test_results_entries_record_the_runs_schedule_quantisation_and_matching(tmp_
     (run / "run.json").write_text(json.dumps(meta))
     tree = official_tree(tmp_path / "flat", data)
     results = p2p_eval.score("fcn-score", [run, tree], data=data.root, with_real=True, workers=0,
-                             bootstrap=p2p_eval.Bootstrap(resamples=10), progress=False)
-    real, unet, flat = results.runs
+                             bootstrap=p2p_eval.Bootstrap(resamples=100), progress=False)
+    unet, flat, real = results.runs  # the ground-truth row last
     assert unet.run_protocol == {"schedule": "torch", "epochs": 200, "decay_epochs": 0, "batch_size": 1,
                                  "quantize": "truncate", "eval_mode": False, "step": 600}
     assert unet.matching == {"layout": "p2p-eval", "by": "frame-id"}
@@ -107,7 +107,7 @@ def test_results_entries_record_the_runs_schedule_quantisation_and_matching(tmp_
     assert real.run_protocol is None and real.matching is None
     results.write(tmp_path / "r.json")
     again = p2p_eval.load_results(tmp_path / "r.json")
-    assert again["runs"][1]["run_protocol"]["quantize"] == "truncate"
+    assert again["runs"][0]["run_protocol"]["quantize"] == "truncate"
 
 
 def test_a_baseline_folder_named_like_a_run_says_where_names_come_from(tmp_path, data):

@@ -138,9 +138,10 @@ class FcnEntry(RunEntry):
                 Score(what, what).check(value, where, f"per_class {c.name!r} {what}")
         if self.official_script is not None:
             found = first_disagreement(self.scores, self.official_script)
-            if found:
-                raise InputError(f"{where}: {found} in official_script; under --protocol official they are one "
-                                 "number. The file was damaged or edited: regenerate it.")
+            if found:  # "'pixel_acc' is x but y recomputed": here y is what official_script says
+                raise InputError(f"{where}: {found.replace('recomputed', 'in official_script')}; under --protocol "
+                                 "official the scores are official_script's. The file was damaged or edited: "
+                                 "regenerate it.")
 
 
 def _disagreement(entry: FcnEntry, scores: Mapping[str, Any], per_class: tuple[np.ndarray, np.ndarray]) -> str | None:

@@ -134,3 +134,14 @@ def test_a_run_folder_without_run_json_is_refused_not_left_out(tmp_path, data, c
     (runs / "notes").mkdir()
     assert [r.name for r in discover_runs([runs])] == ["a"]
     assert "2 sub-folder(s) hold no run and are not scored: b, notes" in caplog.text
+
+
+def test_city_folders_linked_in_from_elsewhere_are_read(tmp_path, data):
+    store = official_tree(tmp_path / "store", data)
+    tree = tmp_path / "leftImg8bit" / "val"
+    tree.mkdir(parents=True)
+    for city in (store / "val").iterdir():
+        (tree / city.name).symlink_to(city, target_is_directory=True)
+    (tree / "aachen" / "loop").symlink_to(tree, target_is_directory=True)  # a link back up is walked once
+    (run,) = discover_runs([tree])
+    assert [f for f, _ in match_run(run, data.frames("val"), "val").pairs] == list(data.frames("val"))

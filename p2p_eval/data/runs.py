@@ -95,8 +95,22 @@ class Run:
             return _by_id(((p.stem[: -len(_FAKE_SUFFIX)], p) for p in files if p.stem.endswith(_FAKE_SUFFIX)),
                           self.root)
         tree = self.root / split if _official_splits(self.root) else self.root
-        found = (p for p in sorted(tree.rglob(f"*{_FLAT_SUFFIX}.*")) if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = (p for p in _files_below(tree) if p.stem.endswith(_FLAT_SUFFIX) and p.suffix.lower() in IMAGE_SUFFIXES)
         return _by_id(((p.stem[: -len(_FLAT_SUFFIX)], p) for p in found), self.root)
+
+
+def _files_below(tree: Path) -> list[Path]:
+    """Every file below `tree`, sorted, through symlinked folders too (``Path.rglob`` does not enter them:
+    a city folder linked in from elsewhere was read as no images), each real folder once."""
+    files, seen = [], set()
+    for folder, subfolders, names in os.walk(tree, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back up the tree: walked already
+            subfolders.clear()
+            continue
+        seen.add(real)
+        files += [Path(folder, name) for name in names]
+    return sorted(files)
 
 
 def _by_id(found: Iterable[tuple[str, Path]], root: Path) -> dict[str, Path]:

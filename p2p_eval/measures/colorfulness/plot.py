@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from p2p_eval.data.files import atomic_output
 from p2p_eval.metrics.colorfulness import CHANNELS
 from p2p_eval.paper import GROUND_TRUTH, TABLES
 
@@ -87,9 +88,7 @@ def plot_colorfulness(document: dict[str, Any], path: str | os.PathLike) -> list
     figure.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.24, wspace=0.25)
     written = []
     for target in (path, path.with_suffix(".pdf")):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        figure.savefig(tmp, format=target.suffix[1:] or "png", dpi=DPI)
-        os.replace(tmp, target)
+        with atomic_output(target) as f:  # a temporary name of its own: two commands may plot at once
+            figure.savefig(f, format=target.suffix[1:] or "png", dpi=DPI)
         written.append(target)
     return written

@@ -86,9 +86,17 @@ def test_the_study_entry_reads_what_study_app_writes():
     (lambda d: d["runs"][0].update(confusion=[[1, 2]]), "'confusion' must be 19 x 19 pixel counts"),
     (lambda d: d["runs"][2].update(name="unet-l1"), "several run entries are named ['unet-l1']"),
     (lambda d: d.update(kind="hype"), "results of kind 'hype'"),
+    # fields of the envelope that tables read: a traceback in `report` before they were checked
+    (lambda d: d["data"].update(left_out="x"), "'left_out' must be an object or null"),
+    (lambda d: d["data"].update(left_out={"unet-l1": "8"}), "\"left_out 'unet-l1'\" must be a whole number >= 0"),
+    (lambda d: d["data"].update(dataset_name=5), "'dataset_name' must be a string"),
+    (lambda d: d["data"].update(n_frames=5), "'n_frames' is 5 but 'frames' lists 2"),
+    (lambda d: d["protocol"].update(bootstrap="1000 resamples"), "'bootstrap' must be an object or null"),
+    (lambda d: d["protocol"]["bootstrap"].update(confidence="high"), "'confidence' must be a number or null"),
+    (lambda d: d["protocol"]["bootstrap"].update(confidence=95), "'confidence' must lie between 0 and 1"),
 ])
 def test_contradictory_or_foreign_fields_are_refused_naming_the_run_and_field(change, message, tmp_path, capsys):
-    document = _documents()["fcn-score"]
+    document = copy.deepcopy(_documents()["fcn-score"])  # the factory's documents share their data and protocol
     change(document)
     write_json(tmp_path / "bad.json", document)
     with pytest.raises(InputError) as err:

@@ -121,6 +121,20 @@ def test_latex_escaping_and_plain_text():
     assert plain_text(TABLES["receptive-field"].rows[0].label) == "1×1"
 
 
+def test_plain_text_reads_every_escaped_name_back_as_written():
+    """Markdown and HTML notes and captions are escape_latex'd names read by plain_text: a
+    dataset or baseline named with # $ { } ~ ^ \\ showed as "a\\#b" there before."""
+    for name in ["a#b", "x$y", "{g}", "h~i^j", "k\\l", "\\&", "\\{", "a-{}-b", "a<b>c|d", "$<$", r"\textbackslash{}"]:
+        assert plain_text(escape_latex(name)) == name
+    every = "".join(chr(c) for c in range(32, 127))
+    assert plain_text(escape_latex(every)) == every
+
+
+def test_latex_escapes_what_the_default_font_encoding_draws_as_other_glyphs():
+    """OT1 (pdflatex's default) draws < > | as ¡ ¿ —: a run "a|b" printed as "a—b"."""
+    assert escape_latex("a<b>c|d") == r"a\textless{}b\textgreater{}c\textbar{}d"
+
+
 def test_table_options_are_checked():
     with pytest.raises(ValueError, match="intervals"):
         TableOptions(intervals="sd")

@@ -15,8 +15,9 @@ import pandas as pd
 from p2p_eval.measures import entry_type
 from p2p_eval.paper import GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
 from p2p_eval.results.entries import Spread
+from p2p_eval.stats import DEFAULT_CONFIDENCE
 from reports.coverage import coverage, ranked_rows
-from reports.entries import document_facts, interval, ordered_entries, p_value, score
+from reports.entries import confidence, document_facts, interval, ordered_entries, p_value, score
 from reports.formatting import escape_latex
 
 SIGNIFICANCE = 0.05
@@ -119,6 +120,9 @@ class ReportTable:
     partial : (n_rows, n_columns) str DataFrame or None
         "n of N" where the cell's run had frames of the split left out
         (``--allow-missing``), else "".
+    confidence : float or None
+        Confidence level of the intervals (the document's ``protocol.bootstrap``);
+        None for a summary of files recorded at different levels (each file's facts give its own).
     """
 
     key: str
@@ -138,6 +142,7 @@ class ReportTable:
     baselines: tuple[str, ...] = ()
     frames: pd.DataFrame | None = None
     partial: pd.DataFrame | None = None
+    confidence: float | None = DEFAULT_CONFIDENCE
 
     def is_significant(self, row: int, key: str) -> bool:
         """Whether the run differs from the baseline in this score (p < `SIGNIFICANCE`).
@@ -252,6 +257,7 @@ def document_table(
         baselines=tuple(sorted(baselines)),
         frames=frames[5],
         partial=pd.DataFrame({c.key: partial for c in columns}),
+        confidence=confidence(document),
     )
 
 

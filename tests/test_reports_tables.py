@@ -184,3 +184,17 @@ def test_runs_that_differ_from_the_baseline_get_a_dagger():
     bracketed = table_view(table, TableOptions(intervals="brackets"), latex=False).cells.iloc[1]["pixel_acc"]
     assert re.fullmatch(r"\d\.\d\d† \[\d\.\d\d, \d\.\d\d\]", bracketed)  # the mark sits on the score
     assert any(r"base\_line" in n for n in latex.notes)
+
+
+@pytest.mark.parametrize("intervals", ["brackets", "pm"])
+def test_interval_notes_give_the_confidence_the_file_records(intervals):
+    """`p2p_eval.score(..., bootstrap=Bootstrap(confidence=0.9))` records 0.9: the notes said "95%"."""
+    document = fcn_document([("a", None, 0.5), ("b", None, 0.3)], real=False)
+    document["protocol"] = {**document["protocol"], "bootstrap": {"resamples": 200, "seed": 0, "confidence": 0.9}}
+    notes = " ".join(plain_text(n) for n in table_view(document_table(document), TableOptions(intervals=intervals),
+                                                           latex=False).notes)
+    assert "90% bootstrap interval" in notes and "95%" not in notes
+    other = fcn_document([("a", None, 0.5)], real=False)  # 0.95: one summary, two confidences
+    summary = summary_table(["f", "g"], [document, other])
+    notes = " ".join(plain_text(n) for n in table_view(summary, TableOptions(intervals=intervals), latex=False).notes)
+    assert "bootstrap interval at each file's confidence" in notes and "90% bootstrap intervals" in notes

@@ -1,6 +1,7 @@
 """Typed results entries: one reader for every kind, old documents, and what it refuses."""
 
 import copy
+import json
 
 import pytest
 from results_factory import colorfulness_document, fcn_document, losses_document, study_document
@@ -172,3 +173,17 @@ def test_files_scored_under_either_absent_class_rule_read_back(tmp_path, prepare
                      "--workers", "0", "--resamples", "100", "--quiet"]) == 0
         (entry,) = load_results(out)["runs"]
         assert any(c["acc"] is None for c in entry["per_class"]) == (rule == "nan")  # some class is absent
+
+
+@pytest.mark.parametrize("value", ["-Infinity", "Infinity"])
+def test_an_infinite_number_is_refused_not_ranked(value, tmp_path, capsys):
+    """JSON readers take Infinity, and FID has no declared bound: "fid": -Infinity was bold, the best run.
+    p2p-eval writes no infinite number (write_json makes it null), so the file was edited."""
+    runs = [{"name": name, "fid": fid, "kid": None, "intervals": {}} for name, fid in (("a", 41.2), ("b", 78.9))]
+    document = results_document("fid", runs, protocol={}, data={"dataset_name": "tiny", "split": "val"})
+    document["runs"][1]["fid"] = "MARK"
+    path = tmp_path / "inf.json"
+    path.write_text(json.dumps(document).replace('"MARK"', value))
+    with pytest.raises(InputError, match=f"'fid' must be a finite number or null, got {value[:-5].lower()}"):
+        load_results(path)
+    assert main(["report", "md", str(path)]) == 2 and "'fid' must be a finite number" in capsys.readouterr().err

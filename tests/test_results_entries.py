@@ -187,3 +187,14 @@ def test_an_infinite_number_is_refused_not_ranked(value, tmp_path, capsys):
     with pytest.raises(InputError, match=f"'fid' must be a finite number or null, got {value[:-5].lower()}"):
         load_results(path)
     assert main(["report", "md", str(path)]) == 2 and "'fid' must be a finite number" in capsys.readouterr().err
+
+
+def test_colorfulness_scores_are_recomputed_from_the_histograms_when_only_frames_gives_the_count(tmp_path):
+    """The recompute needed ``data.n_frames``: a file without it (deleted, or written with ``frames``
+    only) had its scores taken as read, whatever its histograms said."""
+    document = copy.deepcopy(_documents()["colorfulness"])
+    assert "n_frames" not in document["data"] and document["runs"][0]["n_images"] == len(document["data"]["frames"])
+    document["runs"][0]["L"] = 0.999
+    write_json(tmp_path / "edited.json", document)
+    with pytest.raises(InputError, match="'L' is 0.999 but .* recomputed from its histograms"):
+        load_results(tmp_path / "edited.json")

@@ -18,7 +18,7 @@ from p2p_eval.results.entries import Spread
 from p2p_eval.stats import DEFAULT_CONFIDENCE
 from reports.coverage import coverage, ranked_rows
 from reports.entries import confidence, document_facts, interval, ordered_entries, p_value, score
-from reports.formatting import escape_latex
+from reports.formatting import escape_latex, format_number
 
 SIGNIFICANCE = 0.05
 """A run's score is marked as different from the baseline when the bootstrap test's p is below this."""
@@ -303,9 +303,9 @@ def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
 
     Only the runs compete, and among them only those scored on the most frames
     (`reports.coverage`): the real-photo ceiling, the paper's rows, missing
-    runs and runs with frames left out are never best. Scores are compared after rounding to `decimals`
-    (percent columns after scaling), so every cell that prints the best value
-    is marked. `decimals` None: each column's `Column.default_decimals`.
+    runs and runs with frames left out are never best. Scores are compared as
+    printed (`reports.formatting.format_number`), so every cell that prints the
+    best value is marked, and only those. `decimals` None: each column's `Column.default_decimals`.
 
     Returns
     -------
@@ -315,7 +315,9 @@ def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     best = pd.DataFrame(False, index=table.values.index, columns=table.values.columns)
     for column in (c for c in table.columns if c.ranks):
         places = column.default_decimals if decimals is None else decimals
-        shown = (table.values[column.key] * (100 if column.percent else 1)).round(places)
+        # The printed text's value: Series.round rounds the binary value scaled (4.35 -> 4.4), the
+        # printed cell the binary value itself (4.3499... -> "4.3").
+        shown = table.values[column.key].map(lambda v: float(format_number(v, decimals=places, percent=column.percent)))
         if not column.higher_is_better:
             shown = -shown
         competing = runs if table.frames is None else ranked_rows(table.frames[column.key].to_numpy(), runs)

@@ -198,3 +198,16 @@ def test_interval_notes_give_the_confidence_the_file_records(intervals):
     summary = summary_table(["f", "g"], [document, other])
     notes = " ".join(plain_text(n) for n in table_view(summary, TableOptions(intervals=intervals), latex=False).notes)
     assert "bootstrap interval at each file's confidence" in notes and "90% bootstrap intervals" in notes
+
+
+def test_best_is_decided_on_the_numbers_as_printed():
+    """pandas rounds 4.35 (stored as 4.3499999...) up to 4.4 but prints it as "4.3": a run printing 4.3
+    was bold beside one printing 4.4. A fool rate of 87 in 2000 trials is such a number."""
+    table = document_table(study_document({"a": 0.0435, "b": 0.044}))
+    view = table_view(table, TableOptions(intervals="none"), latex=False)
+    column = table.columns[0].key
+    assert [view.cells.loc[i, column] for i in range(2)] == ["4.3", "4.4"]
+    assert best_mask(table)[column].tolist()[:2] == [False, True]
+    fcn = document_table(fcn_document([("a", None, 0.5), ("b", None, 0.5)], real=False))
+    fcn.values.loc[:, "pixel_acc"] = [0.075, 0.08]  # printed 0.07 and 0.08
+    assert best_mask(fcn)["pixel_acc"].tolist() == [False, True]

@@ -192,3 +192,35 @@ def test_read_only_folders_stop_every_command_before_its_work(tiny, tmp_path):
     finally:
         for folder in (locked, tiny, tmp_path / "run" / "images" / "val"):
             folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("form", ["md", "latex"])
+def test_a_report_written_over_its_own_results_file_is_refused(tmp_path, capsys, form):
+    """`report md fcn.json --out fcn.json` replaced the results file (hours of scoring) with the report."""
+    from results_factory import fcn_document
+    from p2p_eval.results import write_results
+
+    write_results(tmp_path / "fcn.json", fcn_document([("a", None, 0.4)]))
+    before = (tmp_path / "fcn.json").read_bytes()
+    os.link(tmp_path / "fcn.json", tmp_path / "hard.json")  # another name of the same file
+    for out in ("fcn.json", "hard.json", "./sub/../fcn.json"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        assert main(["report", form, str(tmp_path / "fcn.json"), "--out", str(tmp_path / out)]) == 2
+        assert "--out" in (err := capsys.readouterr().err) and "is also an input (RESULTS.json)" in err
+    assert (tmp_path / "fcn.json").read_bytes() == before
+
+
+def test_two_outputs_of_one_scoring_command_naming_one_file_are_refused(tmp_path, capsys):
+    """`colorfulness runs --json out --csv out` wrote the CSV over the JSON it had just written, exit 0."""
+    from conftest import make_run
+
+    data = make_prepared_dataset(tmp_path / "data", splits={"val": 2})
+    run = make_run(tmp_path / "runs" / "a", data)
+    out = tmp_path / "results.json"
+    assert main(["colorfulness", str(run), "--json", str(out), "--csv", str(tmp_path / "." / "results.json"),
+                 "--quiet", "--resamples", "100"]) == 2
+    assert "--json and --csv both name" in capsys.readouterr().err and not out.exists()
+    # --plot fig.png writes fig.pdf beside it too
+    assert main(["colorfulness", str(run), "--json", str(tmp_path / "fig.pdf"), "--plot", str(tmp_path / "fig.png"),
+                 "--quiet", "--resamples", "100"]) == 2
+    assert "--json and --plot both name" in capsys.readouterr().err and not list(tmp_path.glob("fig.*"))

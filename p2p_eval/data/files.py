@@ -15,7 +15,7 @@ import os
 import secrets
 import stat
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -402,3 +402,48 @@ def check_output_path(path: str | os.PathLike, *, folder: bool = False, option: 
     except OSError as err:
         raise InputError(f"{option} {path}: cannot write into {nearest} ({err.strerror}); choose another path.") from None
     return path
+
+
+def check_distinct_outputs(outputs: Sequence[tuple[str | os.PathLike | None, str]],
+                           inputs: Sequence[tuple[str | os.PathLike, str]] = ()) -> None:
+    """Refuse two options naming one output file, and an output naming one of the command's inputs.
+
+    Each would be lost without a word: ``--json out --csv out`` wrote the CSV over
+    the JSON, ``report md fcn.json --out fcn.json`` the report over the results.
+    Paths are compared as files (symlinks, ``..`` and hard links seen through);
+    streams (``/dev/stdout``, ``/dev/null``) are written to, not replaced, and may repeat.
+
+    Parameters
+    ----------
+    outputs : sequence of (path or None, option)
+        None: the option was not given.
+    inputs : sequence of (path, what)
+        Files the command reads, ``what`` naming them for the message.
+
+    Raises
+    ------
+    InputError
+        Naming both options (or the option and the input) and the file.
+    """
+    read = {_file_key(Path(path)): what for path, what in inputs}
+    written: dict[Any, str] = {}
+    for path, option in outputs:
+        if path is None or _is_stream(Path(path)):
+            continue
+        key = _file_key(Path(path))
+        if key in read:
+            raise InputError(f"{option} {path}: this file is also an input ({read[key]}); writing it would replace "
+                             "what the command reads. Choose another path.")
+        if key in written:
+            raise InputError(f"{written[key]} and {option} both name {path}: the second would replace the first. "
+                             "Give each its own path.")
+        written[key] = option
+
+
+def _file_key(path: Path) -> Any:
+    """What identifies the file `path` names: its device and inode when it exists, else its resolved path."""
+    try:
+        info = os.stat(path)
+        return info.st_dev, info.st_ino
+    except OSError:
+        return str(path.resolve())

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from p2p_eval.measures import entry_type
+from p2p_eval.measures.similarity.entry import identical_note
 from p2p_eval.measures.study.entry import RatedEntry
 from p2p_eval.stats import DEFAULT_CONFIDENCE
 
@@ -95,6 +96,7 @@ def _feature_facts(runs: list[dict[str, Any]], protocol: dict[str, Any]) -> list
         facts.append(f"resize {protocol['resize']}")
     if any(r.get("warnings") for r in runs if not r.get("is_real")):
         facts.append("FID from fewer than 2,000 frames is biased upward: compare only FIDs of equally many frames")
+    facts += [f"{r['name']}: {note}" for r in runs if (note := identical_note(r.get("n_identical"), r.get("n_images")))]
     if (protocol.get("bootstrap") or {}).get("centred"):
         facts.append("FID intervals: sampling variability over frames, centred on the FID (not its bias)")
     return facts

@@ -163,10 +163,11 @@ def _labels(tables: list["ReportTable"]) -> list[str]:
 
 
 def run_latex(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_output_path, write_text
+    from p2p_eval.data.files import check_distinct_outputs, check_output_path, write_text
     from reports.latex import latex_document, latex_table, provenance_comment
 
     check_output_path(args.out)  # before any file is read
+    check_distinct_outputs([(args.out, "--out")], [(path, "RESULTS.json") for path in args.results])
     documents, tables, options = _tables(args)
     if args.summary:
         tables = [_summary(args, documents), *tables]
@@ -179,11 +180,12 @@ def run_latex(args: argparse.Namespace) -> int:
 
 
 def run_markdown(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_output_path, write_text
+    from p2p_eval.data.files import check_distinct_outputs, check_output_path, write_text
     from reports.markdown import markdown_report
 
     if args.out:
         check_output_path(args.out)  # before any file is read
+        check_distinct_outputs([(args.out, "--out")], [(path, "RESULTS.json") for path in args.results])
     documents, tables, options = _tables(args)
     if len(documents) > 1:
         tables = [_summary(args, documents), *tables]

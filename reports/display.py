@@ -110,18 +110,20 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
                      else "Bold: best run per column, among the runs scored on the most frames.")
     if not all(c.higher_is_better for c in table.columns):
         notes.append(f"{LOWER_MARK_LATEX}: lower is better.")
-    confidence = "95\\%"
+    # the level the file records (a summary of files at different levels: each file's facts say)
+    level = None if table.confidence is None else f"{table.confidence * 100:g}\\%"
+    interval = f"{level} bootstrap interval" if level else "bootstrap interval at each file's confidence"
     values = [c for c in table.columns if c.shows == "value"]
     if intervals == "pm":
         spreads = dict.fromkeys(c.spread.note for c in values if c.spread)  # declared once, per score
         notes += [f"$\\pm$ {note}." for note in spreads]
         if any(not c.spread for c in values):
-            notes.append(f"$\\pm$: half the width of the {confidence} bootstrap interval"
+            notes.append(f"$\\pm$: half the width of the {interval}"
                          + (" (the other columns)." if spreads else "."))
     elif intervals == "brackets":
-        notes.append(f"[low, high]: {confidence} bootstrap interval.")
+        notes.append(f"[low, high]: {interval}.")
     for note in dict.fromkeys(c.spread.note for c in table.columns if c.shows == "sd"):
-        notes.append(f"Std.: {note}; {confidence} CI: percentile interval of the same replicates.")
+        notes.append(f"Std.: {note}; {level or 'each file’s'} CI: percentile interval of the same replicates.")
     if table.p_values is not None and (table.p_values < SIGNIFICANCE).to_numpy().any():
         rows = {r.name: i for i, r in enumerate(table.rows) if r.source in ("run", "real")}
         baselines = ", ".join(

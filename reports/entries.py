@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from p2p_eval.measures import entry_type
+from p2p_eval.measures.similarity.entry import identical_note
 from p2p_eval.measures.study.entry import RatedEntry
+from p2p_eval.stats import DEFAULT_CONFIDENCE
 
 
 def score(entry: dict[str, Any], key: str) -> float:
@@ -50,6 +52,12 @@ def ordered_entries(
     return first + [r for r in runs if r["name"] not in order]
 
 
+def confidence(document: dict[str, Any]) -> float:
+    """The confidence level of a document's bootstrap intervals (as recorded; 0.95 when it records none)."""
+    recorded = ((document.get("protocol") or {}).get("bootstrap") or {}).get("confidence")
+    return DEFAULT_CONFIDENCE if recorded is None else float(recorded)
+
+
 def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     """Short plain-text facts on what a document measured and how."""
     data, protocol = document.get("data") or {}, document.get("protocol") or {}
@@ -72,8 +80,7 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     facts += _comparison_facts(document.get("comparisons") or {})
     bootstrap = protocol.get("bootstrap")
     if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
-        confidence = float(bootstrap.get("confidence", 0.95))
-        facts.append(f"{confidence:.0%} bootstrap intervals, {bootstrap['resamples']} resamples")
+        facts.append(f"{confidence(document) * 100:g}% bootstrap intervals, {bootstrap['resamples']} resamples")
     return tuple(facts)
 
 
@@ -89,6 +96,7 @@ def _feature_facts(runs: list[dict[str, Any]], protocol: dict[str, Any]) -> list
         facts.append(f"resize {protocol['resize']}")
     if any(r.get("warnings") for r in runs if not r.get("is_real")):
         facts.append("FID from fewer than 2,000 frames is biased upward: compare only FIDs of equally many frames")
+    facts += [f"{r['name']}: {note}" for r in runs if (note := identical_note(r.get("n_identical"), r.get("n_images")))]
     if (protocol.get("bootstrap") or {}).get("centred"):
         facts.append("FID intervals: sampling variability over frames, centred on the FID (not its bias)")
     return facts

@@ -12,6 +12,7 @@ import numpy as np
 
 from p2p_eval.classes import CLASS_NAMES, PALETTE
 from p2p_eval.data.files import write_png
+from p2p_eval.measures.colorfulness.plot import literal
 
 def _save(figure: Any, path: str | os.PathLike) -> None:
     import matplotlib.pyplot as plt
@@ -61,10 +62,13 @@ def iou_figure(document: dict[str, Any]) -> Any:
     y = np.arange(len(CLASS_NAMES))
     height = 0.8 / len(entries)
     figure, axis = plt.subplots(figsize=(7, 1.0 + 0.32 * len(CLASS_NAMES)), dpi=100)
+    handles, labels = [], []  # given to the legend as they are: from the axes, a name starting with "_" is left out
     for i, entry in enumerate(entries):
         iou = np.array([np.nan if c.get("iou") is None else c["iou"] for c in entry["per_class"]])
         at = y + i * height - 0.4 + height / 2
-        bars = axis.barh(at, iou, height=height, label=entry["name"], hatch="//" if entry.get("is_real") else None)
+        bars = axis.barh(at, iou, height=height, hatch="//" if entry.get("is_real") else None)
+        handles.append(bars)
+        labels.append(literal(entry["name"]))
         colour = bars.patches[0].get_facecolor()
         for marker, rows in ((ZERO_MARKER, iou == 0), (ABSENT_MARKER, np.isnan(iou))):
             if rows.any():
@@ -76,7 +80,6 @@ def iou_figure(document: dict[str, Any]) -> Any:
     axis.invert_yaxis()
     axis.set_xlim(0, 1)
     axis.set_xlabel("IoU")
-    handles, labels = axis.get_legend_handles_labels()
     for marker, meaning in ((ZERO_MARKER, "IoU 0"), (ABSENT_MARKER, "class absent: no IoU")):
         handles.append(plt.Line2D([], [], linestyle="none", marker=marker, color="0.3", markeredgewidth=1.5))
         labels.append(meaning)

@@ -28,6 +28,10 @@ _LATEX_SPECIALS = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    # pdflatex's default font encoding (OT1) draws these three as ¡, ¿ and an em dash
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
 }
 _LATEX_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
 
@@ -46,10 +50,11 @@ _LATEX_TO_PLAIN = (
     (r"$<$", "<"),
     ("``", "“"),
     ("''", "”"),
-    (r"\%", "%"),
-    (r"\&", "&"),
-    (r"\_", "_"),
+    # what escape_latex makes of a name (dataset, run, baseline) in a caption or note
+    *((escaped, char) for char, escaped in _LATEX_SPECIALS.items()),
 )
+_LATEX_TO_PLAIN_RE = re.compile("|".join(re.escape(s) for s, _ in sorted(_LATEX_TO_PLAIN, key=lambda p: -len(p[0]))))
+_PLAIN = dict(_LATEX_TO_PLAIN)
 
 
 def escape_latex(text: str) -> str:
@@ -64,16 +69,15 @@ def escape_latex(text: str) -> str:
 
 
 def plain_text(latex: str) -> str:
-    """Plain Unicode reading of the small LaTeX vocabulary used in `p2p_eval.paper`.
+    """Plain Unicode reading of the small LaTeX vocabulary used in `p2p_eval.paper` and of `escape_latex`.
 
     Examples
     --------
     >>> plain_text(r"Cityscapes labels$\\to$photos (\\% real)")
     'Cityscapes labels→photos (% real)'
     """
-    for source, plain in _LATEX_TO_PLAIN:
-        latex = latex.replace(source, plain)
-    return latex
+    # One pass, longest match first: text that one replacement produced is never read as LaTeX again.
+    return _LATEX_TO_PLAIN_RE.sub(lambda m: _PLAIN[m.group()], latex)
 
 
 def is_null(value: float | None) -> bool:

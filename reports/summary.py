@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from p2p_eval.measures import entry_type
-from reports.entries import document_facts
+from reports.entries import confidence, document_facts
 from reports.coverage import coverage
 from reports.tables import Column, ReportTable, Row, entry_cells, kind_columns, real_rows_last
 
@@ -86,6 +86,7 @@ def summary_table(
         f"{d['kind']}: {Path(path).name}" + (f", {'; '.join(document_facts(d))}" if document_facts(d) else "")
         for path, d in zip(paths, documents)
     )
+    levels = {confidence(d) for d in documents}
     return ReportTable(
         key="summary",
         kind="summary",
@@ -97,5 +98,6 @@ def summary_table(
         facts=facts,
         absent=pd.DataFrame(absent, columns=keys),
         partial=pd.DataFrame(partial, columns=keys),
+        confidence=levels.pop() if len(levels) == 1 else None,
         **frames,
     )

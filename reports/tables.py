@@ -15,9 +15,10 @@ import pandas as pd
 from p2p_eval.measures import entry_type
 from p2p_eval.paper import GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
 from p2p_eval.results.entries import Spread
+from p2p_eval.stats import DEFAULT_CONFIDENCE
 from reports.coverage import coverage, ranked_rows
-from reports.entries import document_facts, interval, ordered_entries, p_value, score
-from reports.formatting import escape_latex
+from reports.entries import confidence, document_facts, interval, ordered_entries, p_value, score
+from reports.formatting import escape_latex, format_number
 
 SIGNIFICANCE = 0.05
 """A run's score is marked as different from the baseline when the bootstrap test's p is below this."""
@@ -119,6 +120,9 @@ class ReportTable:
     partial : (n_rows, n_columns) str DataFrame or None
         "n of N" where the cell's run had frames of the split left out
         (``--allow-missing``), else "".
+    confidence : float or None
+        Confidence level of the intervals (the document's ``protocol.bootstrap``);
+        None for a summary of files recorded at different levels (each file's facts give its own).
     """
 
     key: str
@@ -138,6 +142,7 @@ class ReportTable:
     baselines: tuple[str, ...] = ()
     frames: pd.DataFrame | None = None
     partial: pd.DataFrame | None = None
+    confidence: float | None = DEFAULT_CONFIDENCE
 
     def is_significant(self, row: int, key: str) -> bool:
         """Whether the run differs from the baseline in this score (p < `SIGNIFICANCE`).
@@ -252,6 +257,7 @@ def document_table(
         baselines=tuple(sorted(baselines)),
         frames=frames[5],
         partial=pd.DataFrame({c.key: partial for c in columns}),
+        confidence=confidence(document),
     )
 
 
@@ -297,9 +303,9 @@ def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
 
     Only the runs compete, and among them only those scored on the most frames
     (`reports.coverage`): the real-photo ceiling, the paper's rows, missing
-    runs and runs with frames left out are never best. Scores are compared after rounding to `decimals`
-    (percent columns after scaling), so every cell that prints the best value
-    is marked. `decimals` None: each column's `Column.default_decimals`.
+    runs and runs with frames left out are never best. Scores are compared as
+    printed (`reports.formatting.format_number`), so every cell that prints the
+    best value is marked, and only those. `decimals` None: each column's `Column.default_decimals`.
 
     Returns
     -------
@@ -309,7 +315,9 @@ def best_mask(table: ReportTable, decimals: int | None = None) -> pd.DataFrame:
     best = pd.DataFrame(False, index=table.values.index, columns=table.values.columns)
     for column in (c for c in table.columns if c.ranks):
         places = column.default_decimals if decimals is None else decimals
-        shown = (table.values[column.key] * (100 if column.percent else 1)).round(places)
+        # The printed text's value: Series.round rounds the binary value scaled (4.35 -> 4.4), the
+        # printed cell the binary value itself (4.3499... -> "4.3").
+        shown = table.values[column.key].map(lambda v: float(format_number(v, decimals=places, percent=column.percent)))
         if not column.higher_is_better:
             shown = -shown
         competing = runs if table.frames is None else ranked_rows(table.frames[column.key].to_numpy(), runs)

@@ -124,6 +124,21 @@ def test_greyscale_and_rgba_images_are_converted_with_one_counted_warning(tmp_pa
     assert document["runs"][0]["n_images"] == 3
 
 
+def test_a_rerun_from_the_cache_still_says_which_images_were_converted(tmp_path, prepared, caplog):
+    """The mode was not part of a frame's cached record: scoring again said nothing of the conversions."""
+    run = make_run(tmp_path / "runs" / "odd", prepared)
+    image = sorted((run / "images" / "val").iterdir())[0]
+    Image.open(image).convert("RGBA").save(image)
+    said = []
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            _score(tmp_path, str(run))
+        said.append([r.getMessage() for r in caplog.records if "converted" in r.getMessage()])
+    assert said[0] == said[1] == [f"1 image(s) of odd were not 8-bit RGB and were converted to RGB: 1 RGBA "
+                                  f"(alpha dropped); e.g. {image}."]
+
+
 def test_mismatched_and_missing_frames(tmp_path, prepared, capsys, caplog):
     run = make_run(tmp_path / "runs" / "partial", prepared)
     (run / "images" / "val" / "city_000001_000019.png").unlink()

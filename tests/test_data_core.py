@@ -100,3 +100,37 @@ def test_results_newer_version_and_unknown_kind_are_refused(tmp_path):
 def test_nan_written_as_null(tmp_path):
     write_json(tmp_path / "n.json", {"x": float("nan"), "y": np.float32(0.5)})
     assert json.loads((tmp_path / "n.json").read_text()) == {"x": None, "y": 0.5}
+
+
+def _edit_dataset_json(root, edit):
+    meta = json.loads((root / "dataset.json").read_text())
+    edit(meta)
+    (root / "dataset.json").write_text(json.dumps(meta))
+
+
+def test_a_frame_listed_twice_is_refused_not_scored_twice(prepared, tmp_path, capsys):
+    from p2p_eval.cli import main
+
+    frames = PreparedDataset.load(prepared).frames("val")
+    run = make_run(tmp_path / "run", prepared)
+    _edit_dataset_json(prepared, lambda meta: meta["splits"]["val"].append(frames[0]))
+    with pytest.raises(InputError, match=f"split 'val' lists 1 frame.*more than once.*{frames[0]}"):
+        PreparedDataset.load(prepared)
+    assert main(["colorfulness", str(run), "--data", str(prepared), "--quiet", "--resamples", "100"]) == 2
+    assert "more than once" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit, named", [
+    (lambda meta: meta.pop("name"), '"name"'),
+    (lambda meta: meta.pop("image_size"), "'image_size'"),
+    (lambda meta: meta.__setitem__("label_size", [64, "wide"]), "'label_size'"),
+    (lambda meta: meta.pop("splits"), '"splits"'),
+    (lambda meta: meta.__setitem__("splits", {"val": "city_000000_000019"}), '"splits"'),
+    (lambda meta: meta["splits"]["val"].append(7), "no frame id"),
+    (lambda meta: meta["splits"]["val"].append("../train/city_000000_000019"), "no frame id"),
+    (lambda meta: meta.__setitem__("segmenter", 3), '"segmenter"'),
+], ids=["no name", "no image_size", "label_size", "no splits", "split not a list", "number", "path", "segmenter"])
+def test_a_malformed_dataset_json_is_named_not_a_traceback(prepared, edit, named):
+    _edit_dataset_json(prepared, edit)
+    with pytest.raises(InputError, match=f"dataset.json: expected .*{named}|dataset.json: .*{named}"):
+        PreparedDataset.load(prepared)

@@ -63,6 +63,41 @@ def test_check_output_path_names_each_problem(tmp_path):
         check_output_path(tmp_path / "file.txt" / "sub" / "out.png")
 
 
+def test_a_symlinked_output_keeps_its_link_and_updates_the_file_it_names(tmp_path):
+    shared = tmp_path / "shared" / "fcn.json"
+    write_json(shared, {"old": True})
+    link = tmp_path / "fcn.json"
+    link.symlink_to(shared)
+    write_json(link, {"new": True})
+    assert link.is_symlink() and json.loads(shared.read_text()) == {"new": True}
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_stream_is_written_to_not_replaced(tmp_path):
+    """`--csv /dev/stdout` or `--json /dev/null` write to the stream: renaming a file over it replaced the
+    device node itself as root (/dev/null became a regular file) and failed after the work as anyone else."""
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+    assert check_output_path(pipe, option="--json") == pipe
+    write_json(pipe, {"x": 1})
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    assert received and json.loads(received[0]) == {"x": 1}
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_a_folder_no_file_can_be_created_in_stops_before_the_work():
+    """/proc lets root pass `os.access`, and then refused the results file after the scoring."""
+    with pytest.raises(InputError, match=r"--json /proc/p2p-eval\.json: cannot write into /proc"):
+        check_output_path("/proc/p2p-eval.json", option="--json")
+
+
 def _prepare(data: Path, out: Path, *extra: str) -> list[str]:
     return ["prepare", "synthetic", "--out", str(out), "--n-train", "1", "--n-val", "1", "--size", "32",
             "--label-size", "32x64", "--workers", "1", "--quiet", *extra]
@@ -157,3 +192,35 @@ def test_read_only_folders_stop_every_command_before_its_work(tiny, tmp_path):
     finally:
         for folder in (locked, tiny, tmp_path / "run" / "images" / "val"):
             folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("form", ["md", "latex"])
+def test_a_report_written_over_its_own_results_file_is_refused(tmp_path, capsys, form):
+    """`report md fcn.json --out fcn.json` replaced the results file (hours of scoring) with the report."""
+    from results_factory import fcn_document
+    from p2p_eval.results import write_results
+
+    write_results(tmp_path / "fcn.json", fcn_document([("a", None, 0.4)]))
+    before = (tmp_path / "fcn.json").read_bytes()
+    os.link(tmp_path / "fcn.json", tmp_path / "hard.json")  # another name of the same file
+    for out in ("fcn.json", "hard.json", "./sub/../fcn.json"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        assert main(["report", form, str(tmp_path / "fcn.json"), "--out", str(tmp_path / out)]) == 2
+        assert "--out" in (err := capsys.readouterr().err) and "is also an input (RESULTS.json)" in err
+    assert (tmp_path / "fcn.json").read_bytes() == before
+
+
+def test_two_outputs_of_one_scoring_command_naming_one_file_are_refused(tmp_path, capsys):
+    """`colorfulness runs --json out --csv out` wrote the CSV over the JSON it had just written, exit 0."""
+    from conftest import make_run
+
+    data = make_prepared_dataset(tmp_path / "data", splits={"val": 2})
+    run = make_run(tmp_path / "runs" / "a", data)
+    out = tmp_path / "results.json"
+    assert main(["colorfulness", str(run), "--json", str(out), "--csv", str(tmp_path / "." / "results.json"),
+                 "--quiet", "--resamples", "100"]) == 2
+    assert "--json and --csv both name" in capsys.readouterr().err and not out.exists()
+    # --plot fig.png writes fig.pdf beside it too
+    assert main(["colorfulness", str(run), "--json", str(tmp_path / "fig.pdf"), "--plot", str(tmp_path / "fig.png"),
+                 "--quiet", "--resamples", "100"]) == 2
+    assert "--json and --plot both name" in capsys.readouterr().err and not list(tmp_path.glob("fig.*"))

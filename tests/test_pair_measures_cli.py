@@ -122,3 +122,21 @@ def test_reports_put_every_measure_in_one_table_with_lower_is_better_marked(work
     noise = next(line for line in text.splitlines() if line.startswith("| noise |"))
     assert "**" not in noise.strip("|").split("|")[4]  # the highest LPIPS is not
     assert "↓: lower is better." in text
+
+
+def test_lpips_refuses_images_smaller_than_its_backbone_reads(tmp_path, alexnet_file, capsys):
+    """AlexNet's pooling leaves nothing of a 30-pixel side: a RuntimeError traceback ("Output size is too
+    small") after the bigger frames were scored. Now the frame is named with the smallest side it takes."""
+    from p2p_eval.features.perceptual import MIN_SIDE
+
+    model = load_lpips(alexnet_file)
+    side = MIN_SIDE["alex"]
+    assert model([(np.zeros((side, 200, 3), np.uint8),) * 2])[0] == 0  # the bound is tight: this side works
+    with pytest.raises(RuntimeError, match="too small"):
+        model([(np.zeros((side - 1, 200, 3), np.uint8),) * 2])
+    data = make_prepared_dataset(tmp_path / "data", splits={"val": 2}, image_size=(16, 16), label_size=(16, 32))
+    run = make_run(tmp_path / "runs" / "small", data)
+    assert main(["lpips", str(run), "--backbone", str(alexnet_file), "--workers", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "16x16 pixels, smaller than LPIPS (alex) reads: at least 31 pixels on each side" in err
+    assert "Traceback" not in err

@@ -71,3 +71,20 @@ def test_latex_summary_with_arrows_compiles(documents, tmp_path):
     text = subprocess.run(["pdftotext", "tables.pdf", "-"], cwd=tmp_path, capture_output=True, text=True,
                           check=True).stdout
     assert "FID ↓" in text and "41.23" in text and "0.0123" in text
+
+
+def test_a_null_psnr_from_identical_frames_is_explained_where_it_is_shown(tmp_path, capsys):
+    """A run whose frames equal their real photos has infinite PSNR, stored as null: the tables showed
+    "--"/"n/a" and bolded (starred) another run's PSNR as the best, with no word on why."""
+    from p2p_eval.results import Results
+    from p2p_eval.session import format_table
+
+    document = results_document("similarity", [
+        {"name": "copy", "psnr": None, "ssim": 1.0, "intervals": {}, "n_identical": 5, "n_images": 5},
+        {"name": "blurry", "psnr": 21.25, "ssim": 0.52, "intervals": {}, "n_identical": 0, "n_images": 5}],
+        protocol={}, data=DATA)
+    write_results(tmp_path / "s.json", document)
+    assert main(["report", "md", str(tmp_path / "s.json")]) == 0
+    said = "copy: 5 of 5 frames identical to their real photo (infinite PSNR): no mean PSNR"
+    assert said in capsys.readouterr().out.replace("\\", "")
+    assert said in format_table(Results.from_dict(document))

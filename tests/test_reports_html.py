@@ -107,3 +107,23 @@ def test_renders_results_written_by_the_colorfulness_command(tmp_path):
     assert r"noisy\_run & " in (tmp_path / "n.tex").read_text()
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
                    cwd=tmp_path, check=True, capture_output=True, timeout=60)
+
+
+def test_figure_legends_show_run_names_as_written(tmp_path):
+    """matplotlib reads "$...$" in a label as mathtext (a run "bad $\\foo$" ended `report html` in a
+    ParseFatalException traceback, "cost $5 vs $7" drew "5 vs" in math italics) and leaves labels
+    that start with "_" out of the legend (a run "_old" had bars and no legend entry)."""
+    from reports.figures import iou_figure
+    from p2p_eval.measures.colorfulness.plot import colorfulness_figure
+
+    names = ["_old", "cost $5 vs $7", "bad $\\foo$"]
+    figures = [iou_figure(fcn_document([(n, None, 0.3 + 0.1 * i) for i, n in enumerate(names)], real=False)),
+               colorfulness_figure(colorfulness_document([(n, None, 2.0 + i) for i, n in enumerate(names)]))]
+    for figure in figures:
+        figure.canvas.draw()  # mathtext is parsed when drawn
+        legend = figure.axes[0].get_legend() or figure.legends[0]
+        drawn = [t.get_text().replace("\\$", "$") for t in legend.get_texts()]
+        assert drawn[:3] == names
+        assert all("$" not in t.get_text().replace("\\$", "") for t in legend.get_texts())  # no mathtext
+    write_results(tmp_path / "fcn.json", fcn_document([(n, None, 0.4) for n in names], real=False))
+    assert main(["report", "html", str(tmp_path / "fcn.json"), "--out", str(tmp_path / "report")]) == 0

@@ -121,6 +121,20 @@ def test_latex_escaping_and_plain_text():
     assert plain_text(TABLES["receptive-field"].rows[0].label) == "1×1"
 
 
+def test_plain_text_reads_every_escaped_name_back_as_written():
+    """Markdown and HTML notes and captions are escape_latex'd names read by plain_text: a
+    dataset or baseline named with # $ { } ~ ^ \\ showed as "a\\#b" there before."""
+    for name in ["a#b", "x$y", "{g}", "h~i^j", "k\\l", "\\&", "\\{", "a-{}-b", "a<b>c|d", "$<$", r"\textbackslash{}"]:
+        assert plain_text(escape_latex(name)) == name
+    every = "".join(chr(c) for c in range(32, 127))
+    assert plain_text(escape_latex(every)) == every
+
+
+def test_latex_escapes_what_the_default_font_encoding_draws_as_other_glyphs():
+    """OT1 (pdflatex's default) draws < > | as ¡ ¿ —: a run "a|b" printed as "a—b"."""
+    assert escape_latex("a<b>c|d") == r"a\textless{}b\textgreater{}c\textbar{}d"
+
+
 def test_table_options_are_checked():
     with pytest.raises(ValueError, match="intervals"):
         TableOptions(intervals="sd")
@@ -170,3 +184,30 @@ def test_runs_that_differ_from_the_baseline_get_a_dagger():
     bracketed = table_view(table, TableOptions(intervals="brackets"), latex=False).cells.iloc[1]["pixel_acc"]
     assert re.fullmatch(r"\d\.\d\d† \[\d\.\d\d, \d\.\d\d\]", bracketed)  # the mark sits on the score
     assert any(r"base\_line" in n for n in latex.notes)
+
+
+@pytest.mark.parametrize("intervals", ["brackets", "pm"])
+def test_interval_notes_give_the_confidence_the_file_records(intervals):
+    """`p2p_eval.score(..., bootstrap=Bootstrap(confidence=0.9))` records 0.9: the notes said "95%"."""
+    document = fcn_document([("a", None, 0.5), ("b", None, 0.3)], real=False)
+    document["protocol"] = {**document["protocol"], "bootstrap": {"resamples": 200, "seed": 0, "confidence": 0.9}}
+    notes = " ".join(plain_text(n) for n in table_view(document_table(document), TableOptions(intervals=intervals),
+                                                           latex=False).notes)
+    assert "90% bootstrap interval" in notes and "95%" not in notes
+    other = fcn_document([("a", None, 0.5)], real=False)  # 0.95: one summary, two confidences
+    summary = summary_table(["f", "g"], [document, other])
+    notes = " ".join(plain_text(n) for n in table_view(summary, TableOptions(intervals=intervals), latex=False).notes)
+    assert "bootstrap interval at each file's confidence" in notes and "90% bootstrap intervals" in notes
+
+
+def test_best_is_decided_on_the_numbers_as_printed():
+    """pandas rounds 4.35 (stored as 4.3499999...) up to 4.4 but prints it as "4.3": a run printing 4.3
+    was bold beside one printing 4.4. A fool rate of 87 in 2000 trials is such a number."""
+    table = document_table(study_document({"a": 0.0435, "b": 0.044}))
+    view = table_view(table, TableOptions(intervals="none"), latex=False)
+    column = table.columns[0].key
+    assert [view.cells.loc[i, column] for i in range(2)] == ["4.3", "4.4"]
+    assert best_mask(table)[column].tolist()[:2] == [False, True]
+    fcn = document_table(fcn_document([("a", None, 0.5), ("b", None, 0.5)], real=False))
+    fcn.values.loc[:, "pixel_acc"] = [0.075, 0.08]  # printed 0.07 and 0.08
+    assert best_mask(fcn)["pixel_acc"].tolist() == [False, True]

@@ -1,6 +1,7 @@
 """Typed results entries: one reader for every kind, old documents, and what it refuses."""
 
 import copy
+import json
 
 import pytest
 from results_factory import colorfulness_document, fcn_document, losses_document, study_document
@@ -86,9 +87,17 @@ def test_the_study_entry_reads_what_study_app_writes():
     (lambda d: d["runs"][0].update(confusion=[[1, 2]]), "'confusion' must be 19 x 19 pixel counts"),
     (lambda d: d["runs"][2].update(name="unet-l1"), "several run entries are named ['unet-l1']"),
     (lambda d: d.update(kind="hype"), "results of kind 'hype'"),
+    # fields of the envelope that tables read: a traceback in `report` before they were checked
+    (lambda d: d["data"].update(left_out="x"), "'left_out' must be an object or null"),
+    (lambda d: d["data"].update(left_out={"unet-l1": "8"}), "\"left_out 'unet-l1'\" must be a whole number >= 0"),
+    (lambda d: d["data"].update(dataset_name=5), "'dataset_name' must be a string"),
+    (lambda d: d["data"].update(n_frames=5), "'n_frames' is 5 but 'frames' lists 2"),
+    (lambda d: d["protocol"].update(bootstrap="1000 resamples"), "'bootstrap' must be an object or null"),
+    (lambda d: d["protocol"]["bootstrap"].update(confidence="high"), "'confidence' must be a number or null"),
+    (lambda d: d["protocol"]["bootstrap"].update(confidence=95), "'confidence' must lie between 0 and 1"),
 ])
 def test_contradictory_or_foreign_fields_are_refused_naming_the_run_and_field(change, message, tmp_path, capsys):
-    document = _documents()["fcn-score"]
+    document = copy.deepcopy(_documents()["fcn-score"])  # the factory's documents share their data and protocol
     change(document)
     write_json(tmp_path / "bad.json", document)
     with pytest.raises(InputError) as err:
@@ -164,3 +173,28 @@ def test_files_scored_under_either_absent_class_rule_read_back(tmp_path, prepare
                      "--workers", "0", "--resamples", "100", "--quiet"]) == 0
         (entry,) = load_results(out)["runs"]
         assert any(c["acc"] is None for c in entry["per_class"]) == (rule == "nan")  # some class is absent
+
+
+@pytest.mark.parametrize("value", ["-Infinity", "Infinity"])
+def test_an_infinite_number_is_refused_not_ranked(value, tmp_path, capsys):
+    """JSON readers take Infinity, and FID has no declared bound: "fid": -Infinity was bold, the best run.
+    p2p-eval writes no infinite number (write_json makes it null), so the file was edited."""
+    runs = [{"name": name, "fid": fid, "kid": None, "intervals": {}} for name, fid in (("a", 41.2), ("b", 78.9))]
+    document = results_document("fid", runs, protocol={}, data={"dataset_name": "tiny", "split": "val"})
+    document["runs"][1]["fid"] = "MARK"
+    path = tmp_path / "inf.json"
+    path.write_text(json.dumps(document).replace('"MARK"', value))
+    with pytest.raises(InputError, match=f"'fid' must be a finite number or null, got {value[:-5].lower()}"):
+        load_results(path)
+    assert main(["report", "md", str(path)]) == 2 and "'fid' must be a finite number" in capsys.readouterr().err
+
+
+def test_colorfulness_scores_are_recomputed_from_the_histograms_when_only_frames_gives_the_count(tmp_path):
+    """The recompute needed ``data.n_frames``: a file without it (deleted, or written with ``frames``
+    only) had its scores taken as read, whatever its histograms said."""
+    document = copy.deepcopy(_documents()["colorfulness"])
+    assert "n_frames" not in document["data"] and document["runs"][0]["n_images"] == len(document["data"]["frames"])
+    document["runs"][0]["L"] = 0.999
+    write_json(tmp_path / "edited.json", document)
+    with pytest.raises(InputError, match="'L' is 0.999 but .* recomputed from its histograms"):
+        load_results(tmp_path / "edited.json")

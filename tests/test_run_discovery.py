@@ -119,3 +119,29 @@ def test_a_baseline_folder_named_like_a_run_says_where_names_come_from(tmp_path,
     (other / "run.json").write_text(json.dumps({**meta, "name": "a"}))
     with pytest.raises(InputError, match='already named \'a\' .*edit "name" in its run.json'):
         p2p_eval.score("fcn-score", tmp_path / "runs", baseline=other, workers=0, progress=False)
+
+
+def test_a_run_folder_without_run_json_is_refused_not_left_out(tmp_path, data, caplog):
+    from p2p_eval.data.runs import discover_runs
+
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        make_run(runs / name, data.root)
+    (runs / "b" / "run.json").unlink()  # copied without it: its images would silently drop out of the table
+    with pytest.raises(InputError, match=r"hold generated images \(images/<split>/\) but no run.json.*runs/b"):
+        discover_runs([runs])
+    shutil.rmtree(runs / "b" / "images")
+    (runs / "notes").mkdir()
+    assert [r.name for r in discover_runs([runs])] == ["a"]
+    assert "2 sub-folder(s) hold no run and are not scored: b, notes" in caplog.text
+
+
+def test_city_folders_linked_in_from_elsewhere_are_read(tmp_path, data):
+    store = official_tree(tmp_path / "store", data)
+    tree = tmp_path / "leftImg8bit" / "val"
+    tree.mkdir(parents=True)
+    for city in (store / "val").iterdir():
+        (tree / city.name).symlink_to(city, target_is_directory=True)
+    (tree / "aachen" / "loop").symlink_to(tree, target_is_directory=True)  # a link back up is walked once
+    (run,) = discover_runs([tree])
+    assert [f for f, _ in match_run(run, data.frames("val"), "val").pairs] == list(data.frames("val"))

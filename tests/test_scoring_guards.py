@@ -288,3 +288,22 @@ def test_bad_input_in_two_processes_gives_one_message(workspace):
         f"p2p-eval: error: run 'good' ({run}): 1 frame(s) of 'val' have no generated image, e.g. "
         "['city_000001_000019']. Generate every frame, or pass --allow-missing to score the intersection."]
     assert ours.stdout == ""
+
+
+def test_scoring_the_segmenters_own_training_frames_is_warned_about(workspace, caplog):
+    """A segmenter scores the frames it learnt from far better than new ones: fcn-score --split train with
+    the segmenter trained on that split printed optimistic FCN-scores (the real row too) without a word."""
+    data = workspace / "data"
+    segmenter = unet_segmenter()
+    segmenter.meta = {"train_size": [32, 64], "trained_on": {"dataset": "tiny", "path": str(data), "split": "val"}}
+    save_segmenter(data / "seg.pt", segmenter)
+    with caplog.at_level(logging.WARNING):
+        assert _run("fcn-score", workspace / "runs" / "good") == 0
+    said = [r.getMessage() for r in caplog.records if "trained on" in r.getMessage()]
+    assert len(said) == 1 and "split 'val' of this dataset" in said[0] and "--split" in said[0]
+    caplog.clear()
+    segmenter.meta["trained_on"]["split"] = "train"  # the paper's protocol: trained on train, scored on val
+    save_segmenter(data / "seg.pt", segmenter)
+    with caplog.at_level(logging.WARNING):
+        assert _run("fcn-score", workspace / "runs" / "good") == 0
+    assert not [r for r in caplog.records if "trained on" in r.getMessage()]

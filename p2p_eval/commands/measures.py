@@ -56,7 +56,7 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
 def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser) -> int:
     from dataclasses import replace
 
-    from p2p_eval.data.files import check_output_path, json_text, write_text
+    from p2p_eval.data.files import check_distinct_outputs, check_output_path, json_text, write_text
     from p2p_eval.distributed import setup_distributed, teardown_distributed
     from p2p_eval.measures import measure_cli
     from p2p_eval.session import SessionConfig, format_table, score_runs, to_csv
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser)
     for path, option in outputs:  # before any work: a bad path stops here, not after scoring
         if path:
             check_output_path(path, option=option)
+    check_distinct_outputs(outputs)
     try:
         config = SessionConfig(
             runs=tuple(args.runs), data=args.data, split=args.split, with_real=getattr(args, "with_real", False),

@@ -11,6 +11,7 @@
 import hashlib
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class PreparedDataset:
                 f"{meta_path}: class set {meta.get('class_set')!r} is not {CLASS_SET!r}, "
                 "the only one p2p-eval scores."
             )
+        _check_meta(meta, meta_path)
         return cls(root=root, meta=meta)
 
     @property
@@ -121,6 +123,46 @@ class PreparedDataset:
                 f"{self.root}: {len(missing)} file(s) of split {split!r} are missing, e.g.\n  {shown}\n"
                 "Re-run the `p2p-eval prepare` command that made this dataset (it resumes)."
             )
+
+
+def _check_meta(meta: dict[str, Any], meta_path: Path) -> None:
+    """Refuse a ``dataset.json`` whose fields every reader relies on are missing or malformed.
+
+    A frame listed twice in a split would be scored twice (weighted double in
+    every mean and bootstrap) without a word, and a missing field would end in
+    a ``KeyError`` traceback far from the file: both are named here, at load.
+    """
+    fix = "the file was edited or damaged; re-run the `p2p-eval prepare` command that made it"
+
+    def size(key: str, nullable: bool) -> None:
+        value = meta.get(key)
+        if value is None and nullable:
+            return
+        if not (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+            raise InputError(f"{meta_path}: expected {key!r} to be [height, width] in pixels, got {value!r}; {fix}.")
+
+    if not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise InputError(f"{meta_path}: expected \"name\" to be the dataset's name, got {meta.get('name')!r}; {fix}.")
+    size("image_size", nullable=False)
+    size("label_size", nullable=True)
+    splits = meta.get("splits")
+    if not isinstance(splits, dict) or not all(isinstance(frames, list) for frames in splits.values()):
+        raise InputError(f"{meta_path}: expected \"splits\" to map each split to its list of frame ids, "
+                         f"got {str(splits)[:80]}; {fix}.")
+    for split, frames in splits.items():
+        bad = [f for f in frames if not isinstance(f, str) or not f or "/" in f or "\\" in f]
+        if bad:
+            raise InputError(f"{meta_path}: split {split!r} lists {len(bad)} entry(ies) that are no frame id "
+                             f"(e.g. {bad[0]!r}); {fix}.")
+        twice = sorted(f for f, count in Counter(frames).items() if count > 1)
+        if twice:
+            raise InputError(f"{meta_path}: split {split!r} lists {len(twice)} frame(s) more than once "
+                             f"(e.g. {twice[0]!r}), which would be scored more than once; {fix}, or remove the "
+                             "repeated ids.")
+    if meta.get("segmenter") is not None and not isinstance(meta["segmenter"], str):
+        raise InputError(f"{meta_path}: expected \"segmenter\" to be a path or null, got {meta['segmenter']!r}; "
+                         f"{fix}, or record one with `p2p-eval train-segmenter`.")
 
 
 def split_digest(dataset: PreparedDataset, split: str) -> str:

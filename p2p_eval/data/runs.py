@@ -95,8 +95,22 @@ class Run:
             return _by_id(((p.stem[: -len(_FAKE_SUFFIX)], p) for p in files if p.stem.endswith(_FAKE_SUFFIX)),
                           self.root)
         tree = self.root / split if _official_splits(self.root) else self.root
-        found = (p for p in sorted(tree.rglob(f"*{_FLAT_SUFFIX}.*")) if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = (p for p in _files_below(tree) if p.stem.endswith(_FLAT_SUFFIX) and p.suffix.lower() in IMAGE_SUFFIXES)
         return _by_id(((p.stem[: -len(_FLAT_SUFFIX)], p) for p in found), self.root)
+
+
+def _files_below(tree: Path) -> list[Path]:
+    """Every file below `tree`, sorted, through symlinked folders too (``Path.rglob`` does not enter them:
+    a city folder linked in from elsewhere was read as no images), each real folder once."""
+    files, seen = [], set()
+    for folder, subfolders, names in os.walk(tree, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back up the tree: walked already
+            subfolders.clear()
+            continue
+        seen.add(real)
+        files += [Path(folder, name) for name in names]
+    return sorted(files)
 
 
 def _by_id(found: Iterable[tuple[str, Path]], root: Path) -> dict[str, Path]:
@@ -189,13 +203,15 @@ def discover_runs(paths: Sequence[str | os.PathLike]) -> list[Run]:
         if run is not None:
             runs.append(run)
             continue
-        children = [r for r in (_as_run(c) for c in sorted(path.iterdir()) if c.is_dir()) if r]
+        found = [(c, _as_run(c)) for c in sorted(path.iterdir()) if c.is_dir()]
+        children = [r for _, r in found if r]
         if not children:
             raise InputError(
                 f"{path}: holds no run. Expected run.json (p2p-eval), "
                 "test_latest/images/*_fake_B.png (PyTorch pix2pix), *_leftImg8bit.png files, "
                 "or sub-folders that are runs."
             )
+        _check_skipped(path, [c for c, r in found if r is None and not c.name.startswith(".")])
         runs.extend(children)
     folders: dict[str, list[Run]] = {}
     for run in runs:
@@ -208,6 +224,30 @@ def discover_runs(paths: Sequence[str | os.PathLike]) -> list[Run]:
             + ", ".join(_named_by(r) for r in named)
             + ". Give each run its own name: edit \"name\" in run.json, or rename the folder of a run without one.")
     return runs
+
+
+def _check_skipped(path: Path, skipped: list[Path]) -> None:
+    """Sub-folders of a folder of runs that are no run: never left out of the table without a word.
+
+    A p2p-eval run whose run.json is missing (copied without it, deleted)
+    still has ``images/<split>/``: leaving it out would print a table
+    without that run and exit 0, so it is refused; any other folder is named
+    in a warning.
+
+    Raises
+    ------
+    InputError
+        If a skipped folder holds generated images in the p2p-eval layout.
+    """
+    broken = [c for c in skipped if any(_image_files(split) for split in (c / "images").glob("*") if split.is_dir())]
+    if broken:
+        raise InputError(
+            f"{path}: {len(broken)} sub-folder(s) hold generated images (images/<split>/) but no run.json, e.g. "
+            f"{broken[0]}, so they are no run and would be left out. Restore their run.json (`p2p-eval train` and "
+            f"`generate` write it), or move them out of {path}.")
+    if skipped:
+        log.warning("%s: %d sub-folder(s) hold no run and are not scored: %s.", path, len(skipped),
+                    ", ".join(c.name for c in skipped[:5]) + (", ..." if len(skipped) > 5 else ""))
 
 
 def _named_by(run: Run) -> str:

@@ -31,6 +31,10 @@ from p2p_eval.features.weights import (
 logger = logging.getLogger(__name__)
 
 LPIPS_VERSION = "0.1"
+MIN_SIDE = {"alex": 31, "vgg": 16, "squeeze": 17}
+"""The smallest image side each backbone's convolutions and poolings leave a feature map of (below it torch
+raises "Output size is too small"). Found by trying sides on random weights of each backbone; the test
+checks alex's at and below the bound."""
 _TORCHVISION_URLS = {
     "alex": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     "vgg": "https://download.pytorch.org/models/vgg16-397923af.pth",

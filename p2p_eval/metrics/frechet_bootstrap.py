@@ -250,8 +250,9 @@ def split_half_frechet(features: np.ndarray, *, n_splits: int, seed: int = 0) ->
     """Fréchet distance between two random halves of the rows, for each of `n_splits` splits.
 
     The distance a set has to itself at half its size: not 0, but FID's
-    small-N bias at N/2 plus the two halves' sampling difference; a floor for
-    FIDs against this set (`p2p_eval.stats.split_half_masks` draws the halves).
+    small-N bias at N/2 plus the two halves' sampling difference
+    (`p2p_eval.stats.split_half_masks` draws the halves). Not a floor for FIDs
+    of N rows against this whole set: they carry less small-N bias.
 
     Parameters
     ----------

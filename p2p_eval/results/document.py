@@ -33,6 +33,7 @@ from p2p_eval import __version__
 from p2p_eval.data.files import read_json, write_json
 from p2p_eval.errors import InputError
 from p2p_eval.results.entries import Entry
+from p2p_eval.results.fields import integer, mapping, number, text
 
 SCHEMA = "p2p-eval/results"
 VERSION = 3
@@ -135,6 +136,7 @@ class Results:
         for key in ("protocol", "data", "provenance"):
             if not isinstance(document.get(key, {}), dict):
                 raise InputError(f"{source}: {key!r} must be an object, got {document[key]!r}.")
+        _check_envelope(document.get("data") or {}, document.get("protocol") or {}, source)
         entries = tuple(types[kind].from_dict(e, source=source, index=i) for i, e in enumerate(runs))
         names = [e.name for e in entries]
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -182,6 +184,32 @@ def results_document(
     if isinstance(comparisons, dict):
         comparisons = _comparisons(types[kind], comparisons, entries, f"{kind} comparisons")
     return Results(kind, entries, protocol, data, comparisons=comparisons).to_dict()
+
+
+def _check_envelope(data: dict[str, Any], protocol: dict[str, Any], source: str) -> None:
+    """The fields of ``data`` and ``protocol`` that tables and reports read, of their types.
+
+    They were read as found: a hand-edited ``"left_out": "x"`` or
+    ``"confidence": "high"`` ended ``report`` in a traceback.
+    """
+    where = f"{source}: data"
+    for key in ("dataset", "dataset_name", "split", "title"):
+        text(data.get(key), where, key)
+    frames = data.get("frames")
+    if frames is not None and not (isinstance(frames, list) and all(isinstance(f, str) for f in frames)):
+        raise InputError(f"{where}: 'frames' must be a list of frame ids, got {str(frames)[:80]}.")
+    n_frames = integer(data.get("n_frames"), where, "n_frames")
+    if frames is not None and n_frames is not None and n_frames != len(frames):
+        raise InputError(f"{where}: 'n_frames' is {n_frames} but 'frames' lists {len(frames)}; the file was damaged "
+                         "or edited. Regenerate it with the command that wrote it.")
+    for name, count in (mapping(data.get("left_out"), where, "left_out") or {}).items():
+        integer(count, where, f"left_out {name!r}", nullable=False)
+    bootstrap = mapping(protocol.get("bootstrap"), f"{source}: protocol", "bootstrap") or {}
+    where = f"{source}: protocol.bootstrap"
+    integer(bootstrap.get("resamples"), where, "resamples")
+    confidence = number(bootstrap.get("confidence"), where, "confidence")
+    if confidence is not None and not 0 < confidence < 1:
+        raise InputError(f"{where}: 'confidence' must lie between 0 and 1, got {confidence}.")
 
 
 def _comparisons(entry: type[Entry], value: Any, entries: tuple[Entry, ...], source: str) -> Any:

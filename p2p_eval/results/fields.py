@@ -7,11 +7,18 @@ from p2p_eval.errors import InputError
 
 
 def number(value: Any, where: str, key: str) -> float | None:
-    """A JSON number or null (None); NaN becomes None, a score that does not exist."""
+    """A JSON number or null (None); NaN becomes None, a score that does not exist.
+
+    Infinity is refused: `p2p_eval.data.files.write_json` writes none (it makes
+    them null), and a score with no declared bound (FID) would rank it best or worst.
+    """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{where}: {key!r} must be a number or null, got {value!r}.")
+    if math.isinf(value):
+        raise InputError(f"{where}: {key!r} must be a finite number or null, got {value!r}; p2p-eval writes no "
+                         "infinite number, so the file was edited. Regenerate it with the command that wrote it.")
     return None if math.isnan(value) else float(value)
 
 

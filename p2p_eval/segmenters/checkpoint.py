@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from p2p_eval.classes import CLASS_SET, IGNORE, NUM_CLASSES
+from p2p_eval.data.files import atomic_output
 from p2p_eval.data.torch_files import read_torch_file
 from p2p_eval.errors import InputError
 from p2p_eval.segmenters.registry import build_model
@@ -134,10 +135,8 @@ def save_segmenter(path: str | os.PathLike, segmenter: Segmenter) -> None:
         **{k: v for k, v in segmenter.meta.items()},
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as f:
+        torch.save(blob, f)
 
 
 def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") -> Segmenter:

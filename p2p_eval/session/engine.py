@@ -11,9 +11,10 @@ process returns the whole set. Unreadable files are named all at once, after
 every readable frame was computed (and cached).
 
 Besides the measure's states, every frame's record holds the engine's own
-(`ENGINE_STATES`): the size of the image as it was read, so every measure
-records and checks it alike. A cached record is used only when its checksum
-holds (`p2p_eval.cache`) and the measure finds it possible for its frame
+(`ENGINE_STATES`): the size and Pillow mode of the image as it was read, so
+every measure records and checks them alike, and a run scored from the cache
+warns about converted images as the first one did. A cached record is used
+only when its checksum holds (`p2p_eval.cache`) and the measure finds it possible for its frame
 (`Measure.check_record`); otherwise it is recomputed, and the user is told.
 """
 
@@ -29,7 +30,7 @@ from tqdm import tqdm
 
 from p2p_eval.cache import ItemCache, file_digest, stable_file_digest
 from p2p_eval.data.files import image_size
-from p2p_eval.data.modes import conversion_summary
+from p2p_eval.data.modes import CONVERSIONS, conversion_summary
 from p2p_eval.distributed import SINGLE, Distributed
 from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame, Measure
@@ -40,7 +41,11 @@ log = logging.getLogger(__name__)
 
 IMAGE_SIZE = State("image_size", (2,), "int64", reduce="cat")
 """(H, W) of each image as read, before any measure resizes it."""
-ENGINE_STATES = (IMAGE_SIZE,)
+MODES = ("RGB", *(mode for mode in CONVERSIONS if mode != "RGB"))
+"""The Pillow modes read (`p2p_eval.data.modes.CONVERSIONS`); "RGB" is 0, as in records no process filled."""
+IMAGE_MODE = State("image_mode", (), "int64", reduce="cat")  # int64: all_reduce on gloo and NCCL
+"""Each image's Pillow mode before conversion to RGB, as its index in `MODES`."""
+ENGINE_STATES = (IMAGE_SIZE, IMAGE_MODE)
 """States the engine keeps of every frame, whatever the measure."""
 
 
@@ -100,7 +105,6 @@ def compute_states(
     store = ItemCache(cache, measure.namespace()) if cache is not None else None
     keys = _item_keys(images, frames, measure.frame_inputs, mine) if store else {}
     errors: list[tuple[int, str]] = []
-    modes: list[tuple[int, str]] = []
 
     def load(i: int):
         return measure.load(images[i], frames[i]), image_size(images[i])
@@ -122,12 +126,12 @@ def compute_states(
             for outcomes in iterate_batches(load, batches, workers=workers):
                 good = [(i, *value) for i, value, error in outcomes if error is None]  # (i, Loaded, (H, W))
                 errors += [(i, error) for i, _, error in outcomes if error is not None]
-                modes += [(i, loaded.mode) for i, loaded, _ in good if loaded.mode != "RGB"]
                 if good:
                     indices = [i for i, _, _ in good]
                     for name, values in measure.update([loaded.value for _, loaded, _ in good], batch_size=full).items():
                         records[name][indices] = values
                     records[IMAGE_SIZE.name][indices] = [size for _, _, size in good]
+                    records[IMAGE_MODE.name][indices] = [MODES.index(loaded.mode) for _, loaded, _ in good]
                     if store:
                         store.put_many({keys[i]: records[i] for i in indices if i in keys})
                 bar.update(len(outcomes))
@@ -136,10 +140,13 @@ def compute_states(
             store.close()
     if distributed.world_size > 1:
         records = _sum_records(records, distributed, measure.device)
-        errors, modes = ([e for part in parts for e in part] for parts in zip(*distributed.gather((errors, modes))))
-    if modes:
-        log.warning("%d image(s)%s were not 8-bit RGB and were converted to RGB: %s; e.g. %s.", len(modes),
-                    f" of {desc}" if desc else "", conversion_summary(m for _, m in modes), images[min(modes)[0]])
+        errors = [e for part in distributed.gather(errors) for e in part]
+    # From the records, so frames read from the cache are counted too (an unreadable frame's stays 0: RGB).
+    converted = np.flatnonzero(records[IMAGE_MODE.name])
+    if converted.size:
+        log.warning("%d image(s)%s were not 8-bit RGB and were converted to RGB: %s; e.g. %s.", converted.size,
+                    f" of {desc}" if desc else "", conversion_summary(MODES[k] for k in records[IMAGE_MODE.name]),
+                    images[converted[0]])
     if errors:
         shown = "\n  ".join(message for _, message in sorted(errors)[:5])
         raise InputError(
@@ -159,7 +166,8 @@ def _usable_records(measure: Measure, found: dict[str, np.ndarray], keys: dict[i
     counting more pixels than the frame labels ...) is recomputed with a warning
     naming the cache file and the first reason.
     """
-    candidates = {i: found[key] for i, key in keys.items() if key in found and found[key].dtype == dtype}
+    candidates = {i: found[key] for i, key in keys.items() if key in found and found[key].dtype == dtype
+                  and 0 <= found[key][IMAGE_MODE.name] < len(MODES)}
     if not candidates:
         return {}
 

@@ -60,7 +60,9 @@ class ColorfulnessEntry(RunEntry):
         runs with frames left out cannot be recomputed from the file.
         """
         data = data or {}
-        reference, n_frames = data.get("reference"), data.get("n_frames")
+        reference, n_frames, frames = data.get("reference"), data.get("n_frames"), data.get("frames")
+        if n_frames is None and isinstance(frames, list):  # the envelope check keeps the two equal when both are there
+            n_frames = len(frames)
         if not isinstance(reference, dict) or set(reference) != set(CHANNELS) or not isinstance(n_frames, int):
             return
         for entry in entries:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from p2p_eval.data.files import atomic_output
 from p2p_eval.metrics.colorfulness import CHANNELS
 from p2p_eval.paper import GROUND_TRUTH, TABLES
 
@@ -34,9 +35,16 @@ def _log_probability(counts: list[int]) -> np.ndarray:
     return logp
 
 
+def literal(text: str) -> str:
+    """`text` as matplotlib draws it letter for letter: its ``$`` escaped, since a pair starts mathtext
+    (a run named ``bad $\\foo$`` stopped the drawing with a parse error)."""
+    return text.replace("$", r"\$")
+
+
 def _legend_label(entry: dict[str, Any]) -> str:
     paper_label = TABLES["colorfulness"].label_of(entry.get("variant") or "")
-    return f"{entry['name']} ({paper_label})" if paper_label and paper_label != entry["name"] else entry["name"]
+    name = entry["name"]
+    return literal(f"{name} ({paper_label})" if paper_label and paper_label != name else name)
 
 
 def plot_colorfulness(document: dict[str, Any], path: str | os.PathLike) -> list[Path]:
@@ -55,9 +63,20 @@ def plot_colorfulness(document: dict[str, Any], path: str | os.PathLike) -> list
     written : list of Path
         The PNG and the PDF, each written atomically.
     """
+    path = Path(path)
+    figure = colorfulness_figure(document)
+    written = []
+    for target in (path, path.with_suffix(".pdf")):
+        with atomic_output(target) as f:  # a temporary name of its own: two commands may plot at once
+            figure.savefig(f, format=target.suffix[1:] or "png", dpi=DPI)
+        written.append(target)
+    return written
+
+
+def colorfulness_figure(document: dict[str, Any]) -> Any:
+    """The marginals figure (a matplotlib Figure) of a colorfulness results document."""
     from matplotlib.figure import Figure
 
-    path = Path(path)
     binning = document["protocol"]["binning"]
     figure = Figure(figsize=FIGSIZE, dpi=DPI)
     axes = figure.subplots(1, 3)
@@ -68,12 +87,13 @@ def plot_colorfulness(document: dict[str, Any], path: str | os.PathLike) -> list
     # in a few isolated bins (an L1 run's flat colours) shows as spikes, not nothing.
     finite = [v[np.isfinite(v)] for c in CHANNELS for v in (*curves[c], reference[c])]
     floor = float(min((v.min() for v in finite if v.size), default=-1.0)) - 1.0
+    handles = []
     for ax, channel in zip(axes, CHANNELS):
         x = _bin_centres(binning, channel)
-        for index, (entry, logp) in enumerate(zip(runs, curves[channel])):
-            ax.plot(x, np.nan_to_num(logp, nan=floor), color=f"C{index}", lw=1.2, label=_legend_label(entry))
-        ax.plot(x, np.nan_to_num(reference[channel], nan=floor), "k:", lw=1.6,
-                label=f"{GROUND_TRUTH} (real photos)")
+        lines = [ax.plot(x, np.nan_to_num(logp, nan=floor), color=f"C{index}", lw=1.2)[0]
+                 for index, logp in enumerate(curves[channel])]
+        lines += ax.plot(x, np.nan_to_num(reference[channel], nan=floor), "k:", lw=1.6)
+        handles = handles or lines  # the first panel's lines stand for all three
         ax.set_ylim(bottom=floor)
         drawn = np.flatnonzero(np.isfinite(np.stack([*curves[channel], reference[channel]])).any(axis=0))
         if drawn.size:  # zoom to the occupied bins, one bin of margin
@@ -82,14 +102,8 @@ def plot_colorfulness(document: dict[str, Any], path: str | os.PathLike) -> list
         ax.set_title(f"({'abc'[CHANNELS.index(channel)]}) {_AXIS_LABELS[channel]}")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("log probability")
-    handles, labels = axes[0].get_legend_handles_labels()
+    # Labels given with their handles: taken from the axes, a label starting with "_" is left out.
+    labels = [*map(_legend_label, runs), f"{GROUND_TRUTH} (real photos)"]
     figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False)
     figure.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.24, wspace=0.25)
-    written = []
-    for target in (path, path.with_suffix(".pdf")):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        figure.savefig(tmp, format=target.suffix[1:] or "png", dpi=DPI)
-        os.replace(tmp, target)
-        written.append(target)
-    return written
+    return figure

@@ -36,7 +36,7 @@ from p2p_eval.measures.fcn_score.inputs import (
     RESIZE_KERNEL, label_size, labelled_pixels, photo_input, read_train_ids,
 )
 from p2p_eval.measures.fcn_score.protocols import (PROTOCOLS, check_official, check_scale, default_batch_size,
-                                                   label_sizes, segmenter_path)
+                                                   label_sizes, segmenter_path, warn_training_frames)
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.confusion import ABSENT_RULES, confusion_matrices, fcn_scores, per_class_scores
 from p2p_eval.segmenters.checkpoint import Segmenter, load_segmenter
@@ -186,6 +186,7 @@ class FcnScore(ConfusionMeasure):
         if settings.protocol == "official":
             check_official(dataset, sizes, segmenter)
         check_scale(segmenter, path, dataset, sizes, settings.protocol)
+        warn_training_frames(segmenter, path, dataset, split)
         return cls(segmenter, dataset, device=device, absent_rule=settings.rule, protocol=settings.protocol,
                    segmenter_path=path)
 

@@ -105,6 +105,26 @@ def check_scale(segmenter: Segmenter, path: Path, dataset: PreparedDataset, size
     log.warning("%s", message)
 
 
+def warn_training_frames(segmenter: Segmenter, path: Path, dataset: PreparedDataset, split: str) -> None:
+    """Warn when the scored split is the one the segmenter was trained on (its ``trained_on``).
+
+    A segmenter labels the photos it learnt from better than new ones, so
+    every FCN-score of that split, the real row's too, comes out optimistic;
+    the paper trains its FCN on train and scores val.
+    """
+    trained = segmenter.meta.get("trained_on")
+    if not isinstance(trained, dict) or trained.get("split") != split or not isinstance(trained.get("path"), str):
+        return
+    try:
+        same = Path(trained["path"]).resolve() == dataset.root.resolve()
+    except OSError:
+        return
+    if same:
+        log.warning("%s was trained on split %r of this dataset (its trained_on), the split scored: it labels the "
+                    "photos it learnt from better than new ones, so these FCN-scores are optimistic. Score another "
+                    "split (--split val), or train the segmenter on another one.", path, split)
+
+
 def segmenter_path(given: str | None, dataset: PreparedDataset) -> Path:
     """The segmenter to load: `given`, else the one ``dataset.json`` records."""
     if given is not None:

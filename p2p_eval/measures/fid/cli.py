@@ -25,8 +25,8 @@ compare only FIDs of equally many frames (a warning says so). Per-image
 features are cached in each run folder and in the dataset folder (keyed by
 image content, weights sha256, resize protocol and device type).
 """
-WITH_REAL = ("add the ground-truth row: FID between two random halves of the real photos (the floor at half the "
-             "split's size)")
+WITH_REAL = ("add the ground-truth row: FID between two random halves of the real photos (at half the split's "
+             "size: not a floor, a run may score below it)")
 DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
 
 

@@ -52,7 +52,9 @@ REAL_SPLITS = 100
 REAL_ROW = (
     "split-half: the FID between two random halves of the split's real photos (median over "
     f"{REAL_SPLITS} random splits, the interval their 2.5-97.5 percentiles; KID from the first split). Not 0: "
-    "FID's small-N bias at half the split's size plus the halves' difference, a floor for the runs' FIDs."
+    "FID's small-N bias at half the split's size plus the halves' difference. And not a floor: a run's FID "
+    "compares all N photos with N frames, less bias than N/2 with N/2, so a run drawn from the photos' own "
+    "distribution scores about half of it."
 )
 FID_INTERVAL = (
     "percentile interval of the bootstrap FIDs moved by (their mean - the point FID): centred on the point. It "

@@ -45,5 +45,20 @@ class SimilarityEntry(RunEntry):
     def csv_fields(self) -> dict[str, Any]:
         return {"n_identical": self.n_identical}
 
+    def notes(self) -> tuple[str, ...]:
+        note = identical_note(self.n_identical, self.n_images)
+        return (note,) if note else ()
+
+
+def identical_note(n_identical: int | None, n_images: int | None) -> str | None:
+    """Why a run's PSNR is null when some of its frames equal their real photos; None when none do.
+
+    Tables show the null as "n/a" and rank the other runs' PSNR, so they say it where they show it.
+    """
+    if not n_identical:
+        return None
+    return (f"{n_identical} of {n_images if n_images is not None else '?'} frames identical to their real photo "
+            "(infinite PSNR): no mean PSNR, and no other run is closer to its photos in PSNR")
+
 
 ENTRY = SimilarityEntry

@@ -9,7 +9,15 @@ trial, with the session's CSRF token, after its stimulus was sent and no sooner
 than its schedule lasts; the counter moves in the same transaction
 (compare-and-set), so a replayed, skipped or concurrent answer is refused with
 409 and stores nothing, and the stimulus token dies with it. Which side is fake
-leaves the server only in the reply to a stored practice answer.
+(or whether a single image was real) leaves the server only in the reply to a
+stored answer that gets feedback.
+
+Single-image trials (HYPE) answer ``real`` or ``fake``. A HYPE-time session
+first reports its display's frame period (``POST display``, once; the trial
+says ``display: "needed"`` until then); each staircase trial's exposure is
+decided on the server from the stored answers (`study_app.adaptive`), in the
+answer's transaction. The last qualification answer decides, in the same
+transaction, whether the rater goes on or is screened out.
 """
 
 import hmac
@@ -21,11 +29,13 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from sqlalchemy import bindparam, case, exists, func, insert, select, update
 
 from study_app import db
+from study_app.adaptive import FRAME_MS_RANGE, Shown, qualification_passed, staircase_trial
 from study_app.assign import is_expired
-from study_app.audit import exposure, too_soon, trial_flags
-from study_app.images import new_token, trial_images
-from study_app.presentation import SLOTS
+from study_app.audit import exposure, mask_frames, too_soon, trial_flags
+from study_app.images import new_token, single_image, stimulus_slots, trial_images
+from study_app.presentation import CHOICES
 from study_app.rater import check_session_id
+from study_app.trials import place
 
 bp = Blueprint("api", __name__)
 
@@ -36,7 +46,7 @@ _ANSWER_FIELDS = {
     "index": (int, 0, 100_000),
     "choice": (str, None, None),
     "reaction_ms": (float, 0.0, 86_400_000.0),
-    "painted_ms": (list, 0.0, 600_000.0),
+    "painted_ms": (list, 0.0, 86_400_000.0),  # a step until the answer lasts as long as the rater looks
     "frame_ms": (float, 0.1, 1000.0),
     "load_ms": (float, 0.0, 86_400_000.0),
 }
@@ -46,7 +56,7 @@ _STIMULUS_HEADERS = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache
 # The statements of every trial, built and compiled once (`db.Prepared`).
 _s, _t = db.sessions, db.trials
 _CURRENT = db.Prepared(
-    select(_s, _t.c.idx, _t.c.phase, _t.c.schedule, _t.c.stim_token)
+    select(_s, _t.c.idx, _t.c.phase, _t.c.schedule, _t.c.stim_token, _t.c.image)
     .select_from(_s.outerjoin(_t, (_t.c.session_id == _s.c.id) & (_t.c.idx == _s.c.next_index)))
     .where(_s.c.id == bindparam("b_session")))
 _ALGORITHM = select(_s.c.algorithm).where(_s.c.id == _t.c.session_id).scalar_subquery()
@@ -59,14 +69,14 @@ _SEND_STIMULUS = db.Prepared(
         & (_s.c.last_seen >= bindparam("b_cutoff"))))
     .values(stim_token=bindparam("b_new_token"), views=_t.c.views + 1,
             served_at=func.coalesce(_t.c.served_at, bindparam("b_at")), fetched_at=bindparam("b_at"))
-    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
+    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _t.c.image, _t.c.source, _ALGORITHM.label("algorithm"))
 )
 _SEND_FEEDBACK = db.Prepared(  # the just-answered practice trial's, once, before the next trial is shown
     update(_t)
     .where((_t.c.feedback_token == bindparam("b_token")) & exists().where(
         (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx + 1)))
     .values(feedback_token=None)
-    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
+    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _t.c.image, _t.c.source, _ALGORITHM.label("algorithm"))
 )
 _ADVANCE = db.Prepared(  # compare-and-set: only the current trial of an active session moves on
     update(_s)
@@ -77,8 +87,10 @@ _ADVANCE = db.Prepared(  # compare-and-set: only the current trial of an active 
 _CLOSE_TRIAL = db.Prepared(  # the stimulus token dies with the answer; a practice trial gets one for its feedback
     update(_t)
     .where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index")))
-    .values(stim_token=None, feedback_token=case((_t.c.phase == "practice", bindparam("b_feedback")), else_=None))
-    .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views)
+    .values(stim_token=None, feedback_token=case(((_t.c.phase == "practice") & _t.c.image.is_(None),
+                                                  bindparam("b_feedback")), else_=None))
+    .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views, _t.c.image, _t.c.block, _t.c.level_ms,
+               _t.c.streak)
 )
 _STORE_ANSWER = db.Prepared(insert(db.answers).values({c.name: bindparam("v_" + c.name) for c in db.answers.c}))
 
@@ -101,17 +113,34 @@ def current_trial(session_id: str):
         return jsonify(done=True)
     if is_expired(row, study, db.now()):
         abort(410, "This session timed out.")
+    if not row.schedule:  # a staircase trial: decided once the display's frame period is known
+        return jsonify(done=False, display="needed")
     store = current_app.extensions["study_store"]
+    kind = "2afc" if row.image is None else "single"  # (not "kind": that would say which trials are vigilance)
     return jsonify(
         done=False,
         index=row.idx,
         n_trials=row.n_trials,
         n_practice=study.protocol.practice_trials,
         practice=row.phase == "practice",
+        layout=kind,
+        progress=_progress(study.protocol, row.idx),
         schedule=json.loads(row.schedule),
-        stimulus={"url": url_for("api.stimulus", token=row.stim_token), "size": store.size, "slots": list(SLOTS)},
-        choices=list(SLOTS),
+        stimulus={"url": url_for("api.stimulus", token=row.stim_token), "size": store.size,
+                  "slots": stimulus_slots(row.image)},
+        choices=list(CHOICES[kind]),
     )
+
+
+def _progress(protocol, index: int) -> str:
+    """The rater's progress line: "Practice trial 1 of 10", "Block 2 of 3: trial 5 of 150" ..."""
+    at = place(protocol, index)
+    if at.phase == "qualification":
+        return f"Qualification: image {at.position} of {at.count}"
+    if at.phase == "practice":
+        return f"Practice trial {at.position} of {at.count}"
+    block = f"Block {at.block + 1} of {protocol.blocks}: trial" if protocol.blocks > 1 else "Trial"
+    return f"{block} {at.position} of {at.count}"
 
 
 def _send(statement, token: str, **values) -> Response:
@@ -125,7 +154,10 @@ def _send(statement, token: str, **values) -> Response:
         abort(404)
     row = rows[0]
     store = current_app.extensions["study_store"]
-    images = trial_images(row.real_key, row.fake_key, row.fake_left, row.algorithm)
+    if row.image is None:
+        images = trial_images(row.real_key, row.fake_key, row.fake_left, row.algorithm)
+    else:
+        images = single_image(row.image, row.real_key, row.fake_key, row.source or row.algorithm)
     return Response(store.stimulus(images), mimetype="application/octet-stream", headers=_STIMULUS_HEADERS)
 
 
@@ -153,7 +185,7 @@ def _number(name: str, value, kind: type, low: float, high: float):
     return value
 
 
-def _parse_answer(body, n_steps: int) -> dict:
+def _parse_answer(body, n_steps: int, choices: tuple[str, ...]) -> dict:
     """The answer fields, type- and range-checked; 400 naming the first bad one."""
     if not isinstance(body, dict) or set(body) != set(_ANSWER_FIELDS):
         abort(400, f"Expected a JSON object with exactly the fields {sorted(_ANSWER_FIELDS)}.")
@@ -170,8 +202,8 @@ def _parse_answer(body, n_steps: int) -> dict:
         else:
             value = _number(name, value, kind, low, high)
         answer[name] = value
-    if answer["choice"] not in SLOTS:
-        abort(400, f"Expected `choice` to be one of {list(SLOTS)}, got {answer['choice']!r}.")
+    if answer["choice"] not in choices:
+        abort(400, f"Expected `choice` to be one of {list(choices)}, got {answer['choice']!r}.")
     return answer
 
 
@@ -188,8 +220,10 @@ def answer(session_id: str):
         abort(413, "Request too large.")
     if not request.is_json:
         abort(415, "Send the answer as application/json.")
+    if not row.schedule:
+        abort(409, "This trial is not shown yet: report the display first.")
     steps = json.loads(row.schedule)
-    given = _parse_answer(request.get_json(silent=True), len(steps))
+    given = _parse_answer(request.get_json(silent=True), len(steps), CHOICES["2afc" if row.image is None else "single"])
     if given["index"] < row.next_index:
         abort(409, f"Trial {given['index']} is already answered.")
     if given["index"] > row.next_index:
@@ -211,21 +245,132 @@ def answer(session_id: str):
         if too_soon(server_ms, steps):
             abort(422, f"Answer {server_ms:.0f} ms after the images were sent, sooner than they are shown.")
         exposure_ms, exposure_frames = exposure(steps, given["painted_ms"], given["frame_ms"])
-        correct = (given["choice"] == "left") == bool(trial.fake_left)
+        if trial.image is None:
+            correct = (given["choice"] == "left") == bool(trial.fake_left)
+        else:
+            correct = given["choice"] == trial.image
+        masks = mask_frames(steps, given["painted_ms"], given["frame_ms"])
         _STORE_ANSWER.run(conn, **{"v_" + name: value for name, value in dict(
             session_id=row.id, idx=given["index"], choice=given["choice"], correct=correct,
             reaction_ms=given["reaction_ms"], exposure_ms=exposure_ms, exposure_frames=exposure_frames,
             frame_ms=given["frame_ms"], painted_ms=json.dumps(given["painted_ms"]), load_ms=given["load_ms"],
-            server_ms=server_ms, received_at=at,
+            server_ms=server_ms, received_at=at, mask_frames=json.dumps(masks) if masks else None,
             **trial_flags(steps, painted_ms=given["painted_ms"], frame_ms=given["frame_ms"], load_ms=given["load_ms"],
                           reaction_ms=given["reaction_ms"], server_ms=server_ms, views=trial.views),
         ).items()})
-    # Stored and committed: only now may a practice trial tell the rater the truth.
-    feedback = None
-    if trial.phase == "practice":
-        feedback = {"correct": correct, "fake": "left" if trial.fake_left else "right",
-                    "stimulus": url_for("api.feedback_stimulus", token=feedback_token)}
-    return jsonify(stored=True, done=last, feedback=feedback)
+        screened = False
+        if trial.image is not None and not last:
+            screened = _after_single_answer(conn, row, given["index"], trial, correct)
+    # Stored and committed: only now may the rater be told the truth.
+    return jsonify(stored=True, done=last or screened, screened=screened,
+                   feedback=_feedback(trial, correct, feedback_token), pause=_pause(given["index"], screened))
+
+
+def _feedback(trial, correct: bool, feedback_token: str) -> dict | None:
+    """What the rater is told after a stored answer: practice trials, and every trial with ``feedback = "every"``.
+
+    Two-image practice trials show both images again, labelled; single-image
+    trials say only whether the answer was right (showing the image again would
+    lengthen its exposure).
+    """
+    protocol = current_app.extensions["study"].protocol
+    if trial.image is None:
+        if trial.phase != "practice":
+            return None
+        return {"correct": correct, "fake": "left" if trial.fake_left else "right",
+                "stimulus": url_for("api.feedback_stimulus", token=feedback_token)}
+    if trial.phase == "practice" or (trial.phase == "main" and protocol.feedback == "every"):
+        return {"correct": correct, "image": trial.image}
+    return None
+
+
+def _pause(index: int, screened: bool) -> str | None:
+    """The pause the page makes before the next trial: after the qualification, the practice, or a block."""
+    protocol = current_app.extensions["study"].protocol
+    now, following = place(protocol, index), place(protocol, index + 1)
+    if screened or following is None:
+        return None
+    if now.phase != following.phase:
+        return {"qualification": "qualified", "practice": "practice-done"}[now.phase]
+    return "block-done" if now.block != following.block else None
+
+
+_NEXT_PENDING = db.Prepared(  # the next trial, if its schedule waits for this answer (a staircase trial)
+    select(_t.c.phase, _t.c.block).where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index"))
+                                         & (_t.c.schedule == "")))
+_DECIDE = db.Prepared(  # compare-and-set: a staircase trial's exposure is decided once
+    update(_t).where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index"))
+                     & (_t.c.schedule == ""))
+    .values(schedule=bindparam("b_schedule"), level_ms=bindparam("b_level"), streak=bindparam("b_streak"),
+            exposure_ms=bindparam("b_exposure"), exposure_frames=bindparam("b_frames")))
+_QUALIFICATION = db.Prepared(
+    select(_t.c.image, db.answers.c.correct).select_from(_t.join(db.answers, (db.answers.c.session_id == _t.c.session_id)
+                                                                 & (db.answers.c.idx == _t.c.idx)))
+    .where((_t.c.session_id == bindparam("b_session")) & (_t.c.phase == "qualification")))
+_SCREEN = db.Prepared(update(_s).where(_s.c.id == bindparam("b_session"))
+                      .values(status="screened", completed_at=bindparam("b_at")))
+
+
+def _decide(conn, session_id: str, index: int, frame_ms: float, previous: Shown | None) -> None:
+    """Decide trial `index`'s staircase exposure, if it waits for one (`study_app.adaptive`)."""
+    _, pending = _NEXT_PENDING.run(conn, b_session=session_id, b_index=index)
+    if not pending:
+        return
+    columns = staircase_trial(current_app.extensions["study"].protocol, frame_ms, pending[0].phase,
+                              pending[0].block or 0, previous)
+    _DECIDE.run(conn, b_session=session_id, b_index=index, b_schedule=columns["schedule"], b_level=columns["level_ms"],
+                b_streak=columns["streak"], b_exposure=columns["exposure_ms"], b_frames=columns["exposure_frames"])
+
+
+def _after_single_answer(conn, row, index: int, trial, correct: bool) -> bool:
+    """In the answer's transaction: decide the next staircase exposure; after the last qualification trial,
+    admit or screen out the rater. Returns whether the rater was screened out."""
+    protocol = current_app.extensions["study"].protocol
+    if trial.phase == "qualification" and place(protocol, index + 1).phase != "qualification":
+        _, answered = _QUALIFICATION.run(conn, b_session=row.id)
+        if not qualification_passed(protocol, [(a.image, bool(a.correct)) for a in answered]):
+            _SCREEN.run(conn, b_session=row.id, b_at=db.now())
+            return True
+    if row.frame_ms is not None:
+        previous = None
+        if trial.level_ms is not None:
+            previous = Shown(trial.phase, trial.block or 0, trial.level_ms, trial.streak, correct)
+        _decide(conn, row.id, index + 1, row.frame_ms, previous)
+    return False
+
+
+_SET_DISPLAY = db.Prepared(update(_s).where((_s.c.id == bindparam("b_session")) & _s.c.frame_ms.is_(None))
+                           .values(frame_ms=bindparam("b_frame")))
+_DISPLAY = db.Prepared(select(_s.c.frame_ms).where(_s.c.id == bindparam("b_session")))
+
+
+@bp.post("/s/<session_id>/display")
+def display(session_id: str):
+    """The rater's display frame period, fixed once per session; then the current staircase trial is decided.
+
+    Idempotent: a second report (a reload) changes nothing and gets the stored value back.
+    """
+    row = _current(session_id)
+    if row.status != "active" or is_expired(row, current_app.extensions["study"], db.now()):
+        abort(409, "This session is not running.")
+    if not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), row.csrf):
+        abort(403, "Missing or wrong CSRF token.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) != {"frame_ms"}:
+        abort(400, "Expected a JSON object with exactly the field frame_ms.")
+    frame_ms = _number("frame_ms", body["frame_ms"], float, 0.0, 1000.0)
+    low, high = FRAME_MS_RANGE
+    if not low <= frame_ms <= high:
+        abort(422, f"This display's frame period ({frame_ms:.1f} ms) is outside the {low:g}-{high:g} ms the study "
+                   "can time; use another browser or computer.")
+    with db.write(db.get_engine()) as conn:
+        _SET_DISPLAY.run(conn, b_session=row.id, b_frame=frame_ms)
+        _, (stored,) = _DISPLAY.run(conn, b_session=row.id)
+        stored = stored.frame_ms  # the first report's, if there was one
+        if row.idx is not None:
+            # The session's first staircase trial (the ones after it wait for the answers before them).
+            _decide(conn, row.id, row.idx, stored, None)
+    return jsonify(frame_ms=stored)
 
 
 @bp.errorhandler(400)

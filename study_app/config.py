@@ -12,9 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from p2p_eval.errors import InputError
-from study_app.presentation import AUTHORS_GAP_MS, LEAD_MS, PRESENTATIONS, PRESETS
+from p2p_eval.measures.hype_time.entry import STAIRCASE_MS
+from study_app.presentation import (
+    AUTHORS_GAP_MS, HYPE_COUNTDOWN, HYPE_COUNTDOWN_MS, HYPE_MASK_MS, HYPE_MASKS, LEAD_MS, PRESENTATIONS, PRESETS,
+    TASKS, VIGILANCE_KINDS,
+)
+from study_app.staircase import HYPE_TIME, Staircase
 
 PAIRINGS = ("paired", "unpaired")
+FEEDBACK = ("practice", "every")
+"""Correctness feedback after practice trials only, or after every trial (HYPE-time)."""
+# Keys that mean something for some tasks only; given for another, they are refused (not ignored).
+_TWO_IMAGE_KEYS = ("pairing", "exposure_ms", "presentation", "lead_ms", "gap_ms", "vigilance_trials",
+                   "vigilance_max_misses", "exclude_vigilance_failures", "vigilance")
+_SINGLE_IMAGE_KEYS = ("real_percent", "feedback")
+_STAIRCASE_KEYS = ("blocks", "countdown", "countdown_ms", "masks", "mask_ms", "staircase_start_ms",
+                   "staircase_min_ms", "staircase_max_ms", "staircase_up_ms", "staircase_down_ms", "staircase_n_down")
+_TASK_ONLY = {key: ("2afc",) for key in _TWO_IMAGE_KEYS} | {key: ("hype-inf", "hype-time") for key in _SINGLE_IMAGE_KEYS} \
+    | {key: ("hype-time",) for key in _STAIRCASE_KEYS}
 ADMIN_TOKEN_ENV = "P2P_STUDY_ADMIN_TOKEN"
 DATABASE_URL_ENV = "P2P_STUDY_DATABASE_URL"
 
@@ -54,9 +69,15 @@ class Algorithm:
 class Protocol:
     """The trial protocol; counts and exposure default to the pix2pix paper's (§4.1).
 
-    ``preset = "pix2pix-2017"`` also takes the authors' sequential presentation
-    (`study_app.presentation.PRESETS`); without a preset both images are shown
-    at once after a fixation cross.
+    A ``preset`` (`study_app.presentation.PRESETS`: ``pix2pix-2017``,
+    ``zhang-2016``, ``hype-inf``, ``hype-time``) sets its protocol's values;
+    every key given beside it overrides one. Without a preset: a 2AFC trial,
+    both images at once after a fixation cross.
+
+    ``task`` decides the trial kind: ``2afc`` (a real and a fake image, pick the
+    fake) or one image per trial, real or fake (``hype-inf``: unlimited viewing;
+    ``hype-time``: countdown, a staircase exposure, noise masks). The exclusion
+    rules (`study_app.rules`) are fixed from these values before data.
     """
 
     pairing: str = "paired"
@@ -77,6 +98,43 @@ class Protocol:
     exclude_reexposed: bool = True  # trials whose images were sent twice (a reload) leave the results
     exclude_timing_flags: bool = False  # trials flagged off-timing or implausible leave the results
     preset: str | None = None
+    task: str = "2afc"
+    vigilance: str = "blur"  # what a vigilance trial's fake is (VIGILANCE_KINDS)
+    feedback: str = "practice"  # correctness feedback after practice trials only, or after "every" trial
+    real_percent: int = 50  # single-image tasks: share of trials showing a real image (told to raters)
+    blocks: int = 1  # hype-time: main trials in this many equal blocks, each a fresh staircase
+    countdown: int = HYPE_COUNTDOWN  # hype-time: numbers counted down before each image ...
+    countdown_ms: int = HYPE_COUNTDOWN_MS  # ... each shown this long
+    masks: int = HYPE_MASKS  # hype-time: noise masks after each image ...
+    mask_ms: int = HYPE_MASK_MS  # ... each shown this long (rounded to whole frames)
+    staircase_start_ms: int = int(HYPE_TIME.start_ms)
+    staircase_min_ms: int = int(HYPE_TIME.min_ms)
+    staircase_max_ms: int = int(HYPE_TIME.max_ms)
+    staircase_up_ms: int = int(HYPE_TIME.up_ms)  # after a wrong answer
+    staircase_down_ms: int = int(HYPE_TIME.down_ms)  # after `staircase_n_down` right answers in a row
+    staircase_n_down: int = HYPE_TIME.n_down
+    qualification_trials: int = 0  # a single-image qualification block before everything else; 0: none
+    qualification_min_real: float = 0.65  # pass: at least this share right on the real images ...
+    qualification_min_fake: float = 0.65  # ... and on the fake ones
+    qualification_pay: bool = True  # a rater who fails is paid (completion code) rather than asked to return
+    too_fast_ms: int = 0  # answers sooner than this after the response opened leave the results; 0: off
+
+    @property
+    def trial_kind(self) -> str:
+        """``2afc`` or ``single`` (one image per trial)."""
+        return "2afc" if self.task == "2afc" else "single"
+
+    @property
+    def staircase(self) -> Staircase:
+        """The hype-time staircase these values make (`study_app.staircase`)."""
+        return Staircase(start_ms=self.staircase_start_ms, min_ms=self.staircase_min_ms,
+                         max_ms=self.staircase_max_ms, up_ms=self.staircase_up_ms, down_ms=self.staircase_down_ms,
+                         n_down=self.staircase_n_down)
+
+    @property
+    def results_kind(self) -> str:
+        """The kind of results document the study gives: ``study``, ``hype-inf`` or ``hype-time``."""
+        return "study" if self.task == "2afc" else self.task
 
 
 @dataclass(frozen=True)
@@ -85,6 +143,8 @@ class Completion:
 
     code: str | None = None
     redirect_url: str | None = None
+    screened_code: str | None = None  # for raters who failed the qualification (default: `code`)
+    screened_redirect_url: str | None = None  # (default: `redirect_url`)
 
 
 @dataclass(frozen=True)
@@ -127,7 +187,8 @@ class _Table:
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise InputError(f"{self.where(key)}: expected an integer, got {value!r}.")
         if not isinstance(value, kind):
-            raise InputError(f"{self.where(key)}: expected {kind.__name__}, got {value!r}.")
+            name = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+            raise InputError(f"{self.where(key)}: expected {name}, got {value!r}.")
         return value
 
     def int_in(self, key: str, default: int, low: int, high: int) -> int:
@@ -135,6 +196,12 @@ class _Table:
         if not low <= value <= high:
             raise InputError(f"{self.where(key)}: expected an integer in [{low}, {high}], got {value}.")
         return value
+
+    def float_in(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.get(key, (int, float), default)
+        if isinstance(value, bool) or not low <= value <= high:
+            raise InputError(f"{self.where(key)}: expected a number in [{low}, {high}], got {value!r}.")
+        return float(value)
 
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
@@ -168,6 +235,13 @@ def _protocol(table: _Table) -> Protocol:
     def value(key: str, default: Any) -> Any:
         return base.get(key, default)
 
+    task = table.get("task", str, value("task", "2afc"))
+    if task not in TASKS:
+        raise InputError(f"{table.where('task')}: expected one of {list(TASKS)}, got {task!r}.")
+    for key, tasks in _TASK_ONLY.items():
+        if key in table.data and task not in tasks:
+            raise InputError(f"{table.where(key)}: only a {' or '.join(tasks)} task has it, and this one is "
+                             f"task = {task!r}; remove it.")
     pairing = table.get("pairing", str, value("pairing", "paired"))
     if pairing not in PAIRINGS:
         raise InputError(f"{table.where('pairing')}: expected one of {list(PAIRINGS)}, got {pairing!r}.")
@@ -193,8 +267,8 @@ def _protocol(table: _Table) -> Protocol:
         practice_trials=table.int_in("practice_trials", value("practice_trials", 10), 0, 1000),
         main_trials=table.int_in("main_trials", value("main_trials", 40), 1, 1000),
         vigilance_trials=table.int_in("vigilance_trials", value("vigilance_trials", 0), 0, 1000),
-        vigilance_max_misses=table.int_in("vigilance_max_misses", 0, 0, 1000),
-        exclude_vigilance_failures=table.get("exclude_vigilance_failures", bool, True),
+        vigilance_max_misses=table.int_in("vigilance_max_misses", value("vigilance_max_misses", 0), 0, 1000),
+        exclude_vigilance_failures=table.get("exclude_vigilance_failures", bool, value("exclude_vigilance_failures", True)),
         raters_per_algorithm=table.int_in("raters_per_algorithm", value("raters_per_algorithm", 50), 1, 1_000_000),
         image_size=table.int_in("image_size", value("image_size", 256), 16, 2048),
         session_timeout_s=table.int_in("session_timeout_s", 3600, 10, 7 * 24 * 3600),
@@ -202,9 +276,52 @@ def _protocol(table: _Table) -> Protocol:
         exclude_reexposed=table.get("exclude_reexposed", bool, True),
         exclude_timing_flags=table.get("exclude_timing_flags", bool, False),
         preset=preset,
+        task=task,
+        vigilance=_one_of(table, "vigilance", value("vigilance", "blur"), VIGILANCE_KINDS),
+        feedback=_one_of(table, "feedback", value("feedback", "practice"), FEEDBACK),
+        real_percent=table.int_in("real_percent", value("real_percent", 50), 1, 99),
+        blocks=table.int_in("blocks", value("blocks", 1), 1, 100),
+        countdown=table.int_in("countdown", HYPE_COUNTDOWN, 0, 10),
+        countdown_ms=table.int_in("countdown_ms", HYPE_COUNTDOWN_MS, 17, 10_000),
+        masks=table.int_in("masks", HYPE_MASKS, 0, 20),
+        mask_ms=table.int_in("mask_ms", HYPE_MASK_MS, 1, 1000),
+        **{f"staircase_{key}": table.int_in(f"staircase_{key}", int(getattr(HYPE_TIME, key)), *STAIRCASE_MS)
+           for key in ("start_ms", "min_ms", "max_ms")},
+        staircase_up_ms=table.int_in("staircase_up_ms", int(HYPE_TIME.up_ms), 1, 900),
+        staircase_down_ms=table.int_in("staircase_down_ms", int(HYPE_TIME.down_ms), 1, 900),
+        staircase_n_down=table.int_in("staircase_n_down", HYPE_TIME.n_down, 1, 20),
+        qualification_trials=table.int_in("qualification_trials", value("qualification_trials", 0), 0, 1000),
+        qualification_min_real=table.float_in("qualification_min_real", 0.65, 0.0, 1.0),
+        qualification_min_fake=table.float_in("qualification_min_fake", 0.65, 0.0, 1.0),
+        qualification_pay=table.get("qualification_pay", bool, True),
+        too_fast_ms=table.int_in("too_fast_ms", 0, 0, 60_000),
     )
+    _check_protocol(table, protocol)
     table.finish()
     return protocol
+
+
+def _one_of(table: _Table, key: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = table.get(key, str, default)
+    if value not in allowed:
+        raise InputError(f"{table.where(key)}: expected one of {list(allowed)}, got {value!r}.")
+    return value
+
+
+def _check_protocol(table: _Table, protocol: Protocol) -> None:
+    """What holds between the values: blocks divide the trials, the staircase is one, a qualification can be passed."""
+    if protocol.main_trials % protocol.blocks:
+        raise InputError(f"{table.where('blocks')}: {protocol.main_trials} main trials do not split into "
+                         f"{protocol.blocks} equal blocks; make main_trials a multiple of blocks.")
+    try:
+        protocol.staircase
+    except ValueError as err:
+        raise InputError(f"{table.where('staircase_start_ms')}: {err}") from None
+    q = protocol.qualification_trials
+    if q and not 0 < int(q * protocol.real_percent / 100 + 0.5) < q:
+        raise InputError(f"{table.where('qualification_trials')}: a qualification needs real and fake images, and "
+                         f"{q} trials at {protocol.real_percent}% real have only one kind; use more trials (HYPE: "
+                         "100), or 0 for none.")
 
 
 def load_config(path: str | os.PathLike) -> StudyConfig:
@@ -268,10 +385,14 @@ def load_config(path: str | os.PathLike) -> StudyConfig:
     completion = Completion(
         code=completion_table.get("code", str) or None,
         redirect_url=completion_table.get("redirect_url", str) or None,
+        screened_code=completion_table.get("screened_code", str) or None,
+        screened_redirect_url=completion_table.get("screened_redirect_url", str) or None,
     )
     completion_table.finish()
-    if completion.redirect_url and not completion.redirect_url.startswith(("https://", "http://")):
-        raise InputError(f"{completion_table.where('redirect_url')}: expected an http(s) URL, got {completion.redirect_url!r}.")
+    for key in ("redirect_url", "screened_redirect_url"):
+        url = getattr(completion, key)
+        if url and not url.startswith(("https://", "http://")):
+            raise InputError(f"{completion_table.where(key)}: expected an http(s) URL, got {url!r}.")
     top.finish()
     return StudyConfig(
         path=path, title=title, protocol=protocol, real=real, algorithms=tuple(algorithms),

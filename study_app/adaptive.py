@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from study_app.config import Protocol
-from study_app.presentation import timed_single_schedule
-from study_app.staircase import frame_exposure, staircase_step
+from study_app.presentation import frames_ms, timed_single_schedule
+from study_app.staircase import frame_exposure, frame_warnings, staircase_step
 
 FRAME_MS_RANGE = (4.0, 50.0)
 """Display frame periods the site accepts (250 Hz to 20 Hz)."""
+COMMON_DISPLAYS_HZ = (60, 75, 120, 144)
+"""Refresh rates `study check` warns for before anyone's display is known."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def staircase_trial(protocol: Protocol, frame_ms: float, phase: str, block: int,
     else:
         level, streak = float(rule.start_ms), 0
     frames, shown_ms = frame_exposure(level, frame_ms, rule)
+    shown_ms = round(shown_ms, 6)  # 60 frames of 1000/60 ms are 1000.0000000000001 ms: within the bounds, as stored
     steps = timed_single_schedule(shown_ms, frame_ms, countdown=protocol.countdown, countdown_ms=protocol.countdown_ms,
                                   masks=protocol.masks, mask_ms=protocol.mask_ms)
     return {"level_ms": level, "streak": streak, "exposure_ms": shown_ms, "exposure_frames": frames,
@@ -103,3 +106,28 @@ def qualification_passed(protocol: Protocol, answers: list[tuple[str, bool]]) ->
         if right and sum(right) / len(right) < least:
             return False
     return True
+
+
+def display_warnings(protocol: Protocol, frame_ms: float) -> list[str]:
+    """Why a display with this frame period cannot show the hype-time protocol exactly as configured.
+
+    The staircase's own (`study_app.staircase.frame_warnings`: a step shorter
+    than a frame, a floor that is no whole number of frames), and the countdown
+    numbers and noise masks, each rounded to whole frames.
+
+    Examples
+    --------
+    >>> display_warnings(Protocol(task="hype-time"), 1000 / 60)[-1]
+    'each 30 ms noise mask is shown as 2 frames = 33.3 ms (whole frames at 60 Hz)'
+    """
+    if protocol.task != "hype-time":
+        return []
+    warnings = frame_warnings(frame_ms, protocol.staircase)
+    hz = 1000 / frame_ms
+    for what, ms, count in (("countdown number", protocol.countdown_ms, protocol.countdown),
+                            ("noise mask", protocol.mask_ms, protocol.masks)):
+        shown = frames_ms(ms, frame_ms)
+        if count and abs(shown - ms) > 1e-6:
+            warnings.append(f"each {ms} ms {what} is shown as {round(shown / frame_ms)} frames = {shown:.1f} ms "
+                            f"(whole frames at {hz:.0f} Hz)")
+    return warnings

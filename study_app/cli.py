@@ -191,8 +191,9 @@ def _results(args: argparse.Namespace) -> int:
     texts = [(args.json, json_text(document))]  # both made before either is written: both files or neither
     if args.csv:  # only with a database: _records_document refuses --csv
         from study_app.analysis import trials_csv
+        from study_app.site_results import records_csv
 
-        texts.append((args.csv, trials_csv(rows)))
+        texts.append((args.csv, trials_csv(rows) if document["kind"] == "study" else records_csv(rows)))
     for path, text in texts:
         write_text(path, text)
     for line in _result_lines(document):
@@ -205,9 +206,9 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from sqlalchemy import inspect
 
     from study_app.analysis import study_document
-    from study_app.audit import flag_counts
     from study_app.config import load_config
     from study_app.db import make_engine
+    from study_app.site_results import add_site_facts, database_hype_document
 
     if args.protocol or args.seed is not None:
         raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
@@ -218,8 +219,10 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     engine = make_engine(config.database_url)
     if not inspect(engine).has_table("answers"):
         raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
+    if config.protocol.task != "2afc":  # HYPE: the records of every answered trial (the --csv export)
+        return database_hype_document(config, engine, n_resamples=args.resamples)
     document, rows = study_document(config, engine, n_resamples=args.resamples)
-    document["data"]["trial_flags"] = flag_counts(engine, config.protocol, config.algorithm_names)
+    add_site_facts(document, config, engine, rows)
     return document, rows
 
 
@@ -253,10 +256,6 @@ def _result_lines(document: dict) -> list[str]:
             ci = f"; 95% interval {_percent(bounds[0])}–{_percent(bounds[1])}" if bounds else ""
             lines.append(f"{run['name']}: {_percent(run['fool_rate'])}{pm} fooled (± bootstrap SD, raters then "
                          f"trials{ci}; {raters})")
-            flags = (document["data"].get("trial_flags") or {}).get(run["name"])
-            if flags:
-                lines.append(f"  main trials: {flags['trials']}; re-exposed {flags['reexposed']}, off timing "
-                             f"{flags['off_timing']}, implausible {flags['implausible']}; excluded {flags['excluded']}")
         elif run["bootstrap_sd"] is None:
             lines.append(f"{run['name']}: no scored trials ({raters})")
         elif kind == "hype-inf":
@@ -268,6 +267,15 @@ def _result_lines(document: dict) -> list[str]:
             low, high = run["intervals"]["hype_time_ms"]
             lines.append(f"{run['name']}: HYPE-time {run['hype_time_ms']:.1f} ms ± {run['bootstrap_sd']:.1f} ms "
                          f"(95% CI {low:.1f}–{high:.1f} ms; {raters})")
+        flags = (document["data"].get("trial_flags") or {}).get(run["name"])
+        if flags:
+            lines.append(f"  main trials: {flags['trials']}; re-exposed {flags['reexposed']}, off timing "
+                         f"{flags['off_timing']}, implausible {flags['implausible']}; excluded {flags['excluded']}")
+    for rule, counts in (document["data"].get("exclusions") or {}).items():
+        lines.append(f"excluded by rule {rule}: {counts['trials']} main trial(s), {counts['raters']} rater(s)")
+    for display in document["data"].get("displays") or []:
+        lines += [f"warning: raters at {display['hz']:g} Hz ({display['sessions']} session(s)): {w}"
+                  for w in display["warnings"]]
     tests = document.get("comparisons") or {}
     if tests.get("anova"):
         anova = tests["anova"]

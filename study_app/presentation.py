@@ -178,7 +178,7 @@ def frames_ms(ms: float, frame_ms: float) -> float:
     >>> round(frames_ms(30, 1000 / 60), 2), round(frames_ms(500, 1000 / 60), 6)
     (33.33, 500.0)
     """
-    return max(1, math.floor(ms / frame_ms + 0.5)) * frame_ms
+    return round(max(1, math.floor(ms / frame_ms + 0.5)) * frame_ms, 6)
 
 
 def timed_single_schedule(

@@ -56,17 +56,18 @@ def make_study(
     return path
 
 
-def honest_timing(schedule: list[dict], elapsed_ms: float) -> dict:
+def honest_timing(schedule: list[dict], elapsed_ms: float, frame_ms: float = 16.7) -> dict:
     """The timing fields a page reports when every step was painted as requested and `elapsed_ms`
-    passed between the stimulus request and the answer."""
-    painted = [float(step["ms"]) for step in schedule]
-    return {"painted_ms": painted, "frame_ms": 16.7, "load_ms": 2.0,
-            "reaction_ms": max(elapsed_ms - sum(painted) - 2.0, 0.0)}
+    passed between the stimulus request and the answer (a step until the answer lasts the reaction time)."""
+    timed = sum(step["ms"] for step in schedule if step["ms"] is not None)
+    reaction = max(elapsed_ms - timed - 2.0, 0.0)
+    painted = [float(step["ms"]) if step["ms"] is not None else reaction for step in schedule]
+    return {"painted_ms": painted, "frame_ms": frame_ms, "load_ms": 2.0, "reaction_ms": reaction}
 
 
 def wait_out(schedule: list[dict], since: float) -> None:
     """Sleep until the schedule has run since `since` (``time.perf_counter()``): a person sees it first."""
-    remaining = sum(step["ms"] for step in schedule) / 1000 - (time.perf_counter() - since)
+    remaining = sum(step["ms"] or 0 for step in schedule) / 1000 - (time.perf_counter() - since)
     if remaining > 0:
         time.sleep(remaining)
 
@@ -95,9 +96,18 @@ class RaterActions:
     def trial(self, session_id: str) -> dict:
         return self._client.get(f"/api/s/{session_id}/trial").get_json()
 
+    def display(self, session_id: str, frame_ms: float, *, csrf: str | None = None):
+        """Report the display's frame period, as the page does before a HYPE-time session's first trial."""
+        headers = {"X-CSRF-Token": self.csrf(session_id) if csrf is None else csrf}
+        return self._client.post(f"/api/s/{session_id}/display", json={"frame_ms": frame_ms}, headers=headers)
+
     def view(self, session_id: str) -> dict:
-        """Fetch the current trial and its stimulus (``trial["pixels"]``), as the page does to show it."""
+        """Fetch the current trial and its stimulus (``trial["pixels"]``), as the page does to show it
+        (reporting a 60 Hz display first when the trial asks for it)."""
         trial = self.trial(session_id)
+        if trial.get("display") == "needed":
+            assert self.display(session_id, 1000 / 60).status_code == 200
+            trial = self.trial(session_id)
         if not trial["done"]:
             response = self._client.get(trial["stimulus"]["url"])
             assert response.status_code == 200, response.get_data(as_text=True)
@@ -112,7 +122,7 @@ class RaterActions:
         if wait:
             wait_out(trial["schedule"], viewed_at)
         body = {"index": index, "choice": choice} | honest_timing(
-            trial["schedule"], (time.perf_counter() - viewed_at) * 1000) | fields
+            trial["schedule"], (time.perf_counter() - viewed_at) * 1000, 1000 / 60) | fields
         headers = {"X-CSRF-Token": self.csrf(session_id) if csrf is None else csrf}
         return self._client.post(f"/api/s/{session_id}/answer", json=body, headers=headers)
 

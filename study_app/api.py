@@ -29,13 +29,13 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from sqlalchemy import bindparam, case, exists, func, insert, select, update
 
 from study_app import db
-from study_app.adaptive import FRAME_MS_RANGE, Shown, qualification_passed, staircase_trial
+from study_app.adaptive import FRAME_MS_RANGE
 from study_app.assign import is_expired
 from study_app.audit import exposure, mask_frames, too_soon, trial_flags
 from study_app.images import new_token, single_image, stimulus_slots, trial_images
 from study_app.presentation import CHOICES
 from study_app.rater import check_session_id
-from study_app.trials import place
+from study_app.single_api import after_single_answer, feedback, pause, progress, set_display
 
 bp = Blueprint("api", __name__)
 
@@ -124,23 +124,12 @@ def current_trial(session_id: str):
         n_practice=study.protocol.practice_trials,
         practice=row.phase == "practice",
         layout=kind,
-        progress=_progress(study.protocol, row.idx),
+        progress=progress(study.protocol, row.idx),
         schedule=json.loads(row.schedule),
         stimulus={"url": url_for("api.stimulus", token=row.stim_token), "size": store.size,
                   "slots": stimulus_slots(row.image)},
         choices=list(CHOICES[kind]),
     )
-
-
-def _progress(protocol, index: int) -> str:
-    """The rater's progress line: "Practice trial 1 of 10", "Block 2 of 3: trial 5 of 150" ..."""
-    at = place(protocol, index)
-    if at.phase == "qualification":
-        return f"Qualification: image {at.position} of {at.count}"
-    if at.phase == "practice":
-        return f"Practice trial {at.position} of {at.count}"
-    block = f"Block {at.block + 1} of {protocol.blocks}: trial" if protocol.blocks > 1 else "Trial"
-    return f"{block} {at.position} of {at.count}"
 
 
 def _send(statement, token: str, **values) -> Response:
@@ -260,93 +249,15 @@ def answer(session_id: str):
         ).items()})
         screened = False
         if trial.image is not None and not last:
-            screened = _after_single_answer(conn, row, given["index"], trial, correct)
+            screened = after_single_answer(conn, row, given["index"], trial, correct)
     # Stored and committed: only now may the rater be told the truth.
     return jsonify(stored=True, done=last or screened, screened=screened,
-                   feedback=_feedback(trial, correct, feedback_token), pause=_pause(given["index"], screened))
-
-
-def _feedback(trial, correct: bool, feedback_token: str) -> dict | None:
-    """What the rater is told after a stored answer: practice trials, and every trial with ``feedback = "every"``.
-
-    Two-image practice trials show both images again, labelled; single-image
-    trials say only whether the answer was right (showing the image again would
-    lengthen its exposure).
-    """
-    protocol = current_app.extensions["study"].protocol
-    if trial.image is None:
-        if trial.phase != "practice":
-            return None
-        return {"correct": correct, "fake": "left" if trial.fake_left else "right",
-                "stimulus": url_for("api.feedback_stimulus", token=feedback_token)}
-    if trial.phase == "practice" or (trial.phase == "main" and protocol.feedback == "every"):
-        return {"correct": correct, "image": trial.image}
-    return None
-
-
-def _pause(index: int, screened: bool) -> str | None:
-    """The pause the page makes before the next trial: after the qualification, the practice, or a block."""
-    protocol = current_app.extensions["study"].protocol
-    now, following = place(protocol, index), place(protocol, index + 1)
-    if screened or following is None:
-        return None
-    if now.phase != following.phase:
-        return {"qualification": "qualified", "practice": "practice-done"}[now.phase]
-    return "block-done" if now.block != following.block else None
-
-
-_NEXT_PENDING = db.Prepared(  # the next trial, if its schedule waits for this answer (a staircase trial)
-    select(_t.c.phase, _t.c.block).where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index"))
-                                         & (_t.c.schedule == "")))
-_DECIDE = db.Prepared(  # compare-and-set: a staircase trial's exposure is decided once
-    update(_t).where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index"))
-                     & (_t.c.schedule == ""))
-    .values(schedule=bindparam("b_schedule"), level_ms=bindparam("b_level"), streak=bindparam("b_streak"),
-            exposure_ms=bindparam("b_exposure"), exposure_frames=bindparam("b_frames")))
-_QUALIFICATION = db.Prepared(
-    select(_t.c.image, db.answers.c.correct).select_from(_t.join(db.answers, (db.answers.c.session_id == _t.c.session_id)
-                                                                 & (db.answers.c.idx == _t.c.idx)))
-    .where((_t.c.session_id == bindparam("b_session")) & (_t.c.phase == "qualification")))
-_SCREEN = db.Prepared(update(_s).where(_s.c.id == bindparam("b_session"))
-                      .values(status="screened", completed_at=bindparam("b_at")))
-
-
-def _decide(conn, session_id: str, index: int, frame_ms: float, previous: Shown | None) -> None:
-    """Decide trial `index`'s staircase exposure, if it waits for one (`study_app.adaptive`)."""
-    _, pending = _NEXT_PENDING.run(conn, b_session=session_id, b_index=index)
-    if not pending:
-        return
-    columns = staircase_trial(current_app.extensions["study"].protocol, frame_ms, pending[0].phase,
-                              pending[0].block or 0, previous)
-    _DECIDE.run(conn, b_session=session_id, b_index=index, b_schedule=columns["schedule"], b_level=columns["level_ms"],
-                b_streak=columns["streak"], b_exposure=columns["exposure_ms"], b_frames=columns["exposure_frames"])
-
-
-def _after_single_answer(conn, row, index: int, trial, correct: bool) -> bool:
-    """In the answer's transaction: decide the next staircase exposure; after the last qualification trial,
-    admit or screen out the rater. Returns whether the rater was screened out."""
-    protocol = current_app.extensions["study"].protocol
-    if trial.phase == "qualification" and place(protocol, index + 1).phase != "qualification":
-        _, answered = _QUALIFICATION.run(conn, b_session=row.id)
-        if not qualification_passed(protocol, [(a.image, bool(a.correct)) for a in answered]):
-            _SCREEN.run(conn, b_session=row.id, b_at=db.now())
-            return True
-    if row.frame_ms is not None:
-        previous = None
-        if trial.level_ms is not None:
-            previous = Shown(trial.phase, trial.block or 0, trial.level_ms, trial.streak, correct)
-        _decide(conn, row.id, index + 1, row.frame_ms, previous)
-    return False
-
-
-_SET_DISPLAY = db.Prepared(update(_s).where((_s.c.id == bindparam("b_session")) & _s.c.frame_ms.is_(None))
-                           .values(frame_ms=bindparam("b_frame")))
-_DISPLAY = db.Prepared(select(_s.c.frame_ms).where(_s.c.id == bindparam("b_session")))
+                   feedback=feedback(trial, correct, feedback_token), pause=pause(given["index"], screened))
 
 
 @bp.post("/s/<session_id>/display")
 def display(session_id: str):
-    """The rater's display frame period, fixed once per session; then the current staircase trial is decided.
+    """The rater's display frame period, fixed once per session (`study_app.single_api.set_display`).
 
     Idempotent: a second report (a reload) changes nothing and gets the stored value back.
     """
@@ -363,14 +274,7 @@ def display(session_id: str):
     if not low <= frame_ms <= high:
         abort(422, f"This display's frame period ({frame_ms:.1f} ms) is outside the {low:g}-{high:g} ms the study "
                    "can time; use another browser or computer.")
-    with db.write(db.get_engine()) as conn:
-        _SET_DISPLAY.run(conn, b_session=row.id, b_frame=frame_ms)
-        _, (stored,) = _DISPLAY.run(conn, b_session=row.id)
-        stored = stored.frame_ms  # the first report's, if there was one
-        if row.idx is not None:
-            # The session's first staircase trial (the ones after it wait for the answers before them).
-            _decide(conn, row.id, row.idx, stored, None)
-    return jsonify(frame_ms=stored)
+    return jsonify(frame_ms=set_display(row, frame_ms))
 
 
 @bp.errorhandler(400)

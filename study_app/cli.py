@@ -43,13 +43,24 @@ pairing = "paired"              # "paired": real and fake from the same input (c
 # feedback_ms = 2400            # practice feedback (both images, labelled) shows this long; 0: until Continue
 # practice_trials = 10          # with feedback, not scored
 # main_trials = 40              # scored, no feedback
-vigilance_trials = 0            # extra obviously-fake (heavily blurred) trials in the main phase
+vigilance_trials = 0            # extra obviously-fake trials in the main phase ...
+# vigilance = "blur"            # ... heavily blurred, or "random-colour" (another photo's colours; zhang-2016)
 vigilance_max_misses = 0        # raters missing more are flagged ...
 exclude_vigilance_failures = true   # ... and left out of the results
 # raters_per_algorithm = 50
 # image_size = 256              # both images are shown as raw pixels at this size
 exclude_reexposed = true        # trials shown twice (a reload mid-trial) leave the results
 exclude_timing_flags = false    # trials more than a frame off target, or with an implausible timeline
+too_fast_ms = 0                 # answers sooner than this after the response opened leave the results (0: off)
+# Other presets: "zhang-2016" (colorization 2AFC, 1 s, side by side, 10% random-colour vigilance trials),
+# "hype-inf" (one image per trial, real or fake 50/50, unlimited viewing, 100 images), "hype-time" (one image
+# after a 3-2-1 countdown, exposure on a 100-1000 ms staircase, noise masks, 3 blocks of 150). Their keys
+# (README "Protocol presets"): task, real_percent, feedback, blocks, countdown(_ms), masks, mask_ms,
+# staircase_start_ms/min_ms/max_ms/up_ms/down_ms/n_down. The rules above are fixed once an answer is stored.
+# qualification_trials = 100    # a qualification block first (HYPE: 100 images, 50/50, no time limit) ...
+# qualification_min_real = 0.65 # ... passed with this share right on the reals ...
+# qualification_min_fake = 0.65 # ... and on the fakes; raters who fail are not admitted ...
+# qualification_pay = true      # ... and are paid ([completion] screened_code) or, if false, asked to return
 session_timeout_s = 3600        # an idle session past this frees its slot
 seed = 0                        # which images each session sees (sides come from the OS's CSPRNG)
 
@@ -73,6 +84,7 @@ images = "fake_l1_cgan"
 
 [completion]
 code = "{code}"                 # shown at the end (paste into Prolific / your form)
+# screened_code = "..."         # for raters who fail the qualification (default: code)
 # redirect_url = "https://app.prolific.com/submissions/complete?cc={code}"
 '''
 
@@ -150,7 +162,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from study_app.adaptive import COMMON_DISPLAYS_HZ, display_warnings
     from study_app.config import load_config
+    from study_app.rules import describe
     from study_app.stimuli import check_images, load_stimuli
 
     config = load_config(args.config)
@@ -158,11 +172,29 @@ def _check(args: argparse.Namespace) -> int:
     for warning in check_images(stimuli, config.protocol.image_size):
         log.warning("%s", warning)
     p = config.protocol
+    if p.task == "2afc":
+        trials = (f"{p.practice_trials} practice + {p.main_trials} main (+{p.vigilance_trials} vigilance"
+                  + (f", {p.vigilance}" if p.vigilance_trials else "") + f") trials, {p.presentation} {p.exposure_ms} ms, "
+                  f"{p.pairing}")
+    else:
+        viewing = "unlimited viewing" if p.task == "hype-inf" else (
+            f"staircase {p.staircase_min_ms}-{p.staircase_max_ms} ms from {p.staircase_start_ms} ms "
+            f"(+{p.staircase_up_ms} ms wrong, -{p.staircase_down_ms} ms after {p.staircase_n_down} right), "
+            f"{p.countdown}-step countdown of {p.countdown_ms} ms, {p.masks} masks of {p.mask_ms} ms")
+        trials = (f"{p.task}: {p.practice_trials} practice + {p.main_trials} main trials in {p.blocks} block(s), one "
+                  f"image each, {p.real_percent}% real, {viewing}, feedback after "
+                  + ("every trial" if p.feedback == "every" else "practice trials only"))
+    qualification = f"{p.qualification_trials} qualification trials + " if p.qualification_trials else ""
     print(f"{config.path}: OK. {len(stimuli.real)} real images; "
           + ", ".join(f"{name}: {len(images)} images" for name, images in stimuli.fakes.items())
-          + f". {p.practice_trials} practice + {p.main_trials} main (+{p.vigilance_trials} vigilance) trials, "
-          f"{p.presentation} {p.exposure_ms} ms" + (f" (preset {p.preset})" if p.preset else "")
-          + f", {p.pairing}, {p.raters_per_algorithm} raters per algorithm.")
+          + f". {qualification}{trials}" + (f" (preset {p.preset})" if p.preset else "")
+          + f", {p.raters_per_algorithm} raters per algorithm.")
+    print("exclusion rules (fixed at the first start; the site refuses other rules once an answer is stored):")
+    for line in describe(p):
+        print(f"  {line}")
+    for hz in COMMON_DISPLAYS_HZ:
+        for warning in display_warnings(p, 1000 / hz):
+            print(f"warning: on a {hz} Hz display, {warning}")
     if not config.admin_token:
         print("note: no admin_token; `serve` will generate one for the session.")
     return 0

@@ -109,7 +109,7 @@ def _current(session_id: str):
 def current_trial(session_id: str):
     row = _current(session_id)
     study = current_app.extensions["study"]
-    if row.status == "complete":
+    if row.status in ("complete", "screened"):  # screened: failed the qualification, the end page says so
         return jsonify(done=True)
     if is_expired(row, study, db.now()):
         abort(410, "This session timed out.")
@@ -199,7 +199,7 @@ def _parse_answer(body, n_steps: int, choices: tuple[str, ...]) -> dict:
 @bp.post("/s/<session_id>/answer")
 def answer(session_id: str):
     row = _current(session_id)
-    if row.status == "complete":
+    if row.status in ("complete", "screened"):
         abort(409, "This session is complete.")
     if is_expired(row, current_app.extensions["study"], db.now()):
         abort(410, "This session timed out.")

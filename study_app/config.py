@@ -178,8 +178,8 @@ def _protocol(table: _Table) -> Protocol:
         exposure_ms=table.int_in("exposure_ms", value("exposure_ms", 1000), 17, 60_000),
         presentation=presentation,
         # The preset's lead belongs to its presentation; another presentation brings its own.
-        lead_ms=table.int_in("lead_ms", base["lead_ms"] if base.get("presentation") == presentation
-                             else LEAD_MS[presentation], 0, 60_000),
+        lead_ms=table.int_in("lead_ms", base.get("lead_ms", LEAD_MS[presentation])
+                             if base.get("presentation") == presentation else LEAD_MS[presentation], 0, 60_000),
         gap_ms=gap_ms,
         feedback_ms=table.int_in("feedback_ms", value("feedback_ms", 2400), 0, 60_000),
         practice_trials=table.int_in("practice_trials", value("practice_trials", 10), 0, 1000),

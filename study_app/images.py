@@ -21,6 +21,7 @@ import mmap
 import os
 import secrets
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def pixels(path: Path, size: int, *, blur: bool = False, colours_of: Path | None
     if colours_of is not None:
         lab = rgb2lab(rgb)
         lab[..., 1:] = rgb2lab(pixels(colours_of, size))[..., 1:]
-        rgb = np.clip(np.round(lab2rgb(lab) * 255), 0, 255).astype(np.uint8)
+        with warnings.catch_warnings():  # another photo's colours at this lightness may be outside sRGB: clipped
+            warnings.filterwarnings("ignore", message="Conversion from CIE-LAB", category=UserWarning)
+            rgb = np.clip(np.round(lab2rgb(lab) * 255), 0, 255).astype(np.uint8)
     return rgb
 
 

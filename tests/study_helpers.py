@@ -56,6 +56,38 @@ def make_study(
     return path
 
 
+def make_hype_study(
+    root: Path,
+    preset: str,
+    *,
+    algorithms: tuple[str, ...] = ("A", "B"),
+    n_images: int = 24,
+    main: int = 6,
+    raters: int | None = None,
+    image_size: int = 32,
+    protocol_extra: str = "",
+    completion_extra: str = "",
+) -> Path:
+    """Write image folders and a study.toml on a preset (``hype-inf``, ``hype-time``, ``zhang-2016`` ...) with
+    `main` main trials and no practice; return its path. `raters` (default: the preset's) and
+    `protocol_extra` go into [protocol]."""
+    rng = np.random.default_rng(0)
+    for folder in ("real",) + tuple(f"fake_{name}" for name in algorithms):
+        for i in range(n_images):
+            write_png(root / folder / f"frame{i:03d}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    tables = "".join(f'\n[[algorithms]]\nname = "{name}"\nimages = "fake_{name}"\n' for name in algorithms)
+    path = root / "study.toml"
+    path.write_text(
+        f'title = "Test study"\nadmin_token = "{ADMIN_TOKEN}"\n\n'
+        f'[protocol]\npreset = "{preset}"\npractice_trials = 0\nmain_trials = {main}\n'
+        + (f"raters_per_algorithm = {raters}\n" if raters else "")
+        + f"image_size = {image_size}\n{protocol_extra}\n\n"
+        f'[real]\nimages = "real"\n{tables}\n[completion]\ncode = "DONE42"\n{completion_extra}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
 def honest_timing(schedule: list[dict], elapsed_ms: float, frame_ms: float = 16.7) -> dict:
     """The timing fields a page reports when every step was painted as requested and `elapsed_ms`
     passed between the stimulus request and the answer (a step until the answer lasts the reaction time)."""

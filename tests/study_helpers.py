@@ -63,13 +63,14 @@ def make_hype_study(
     algorithms: tuple[str, ...] = ("A", "B"),
     n_images: int = 24,
     main: int = 6,
+    practice: int = 0,
     raters: int | None = None,
     image_size: int = 32,
     protocol_extra: str = "",
     completion_extra: str = "",
 ) -> Path:
     """Write image folders and a study.toml on a preset (``hype-inf``, ``hype-time``, ``zhang-2016`` ...) with
-    `main` main trials and no practice; return its path. `raters` (default: the preset's) and
+    `main` main and `practice` practice trials; return its path. `raters` (default: the preset's) and
     `protocol_extra` go into [protocol]."""
     rng = np.random.default_rng(0)
     for folder in ("real",) + tuple(f"fake_{name}" for name in algorithms):
@@ -79,7 +80,7 @@ def make_hype_study(
     path = root / "study.toml"
     path.write_text(
         f'title = "Test study"\nadmin_token = "{ADMIN_TOKEN}"\n\n'
-        f'[protocol]\npreset = "{preset}"\npractice_trials = 0\nmain_trials = {main}\n'
+        f'[protocol]\npreset = "{preset}"\npractice_trials = {practice}\nmain_trials = {main}\n'
         + (f"raters_per_algorithm = {raters}\n" if raters else "")
         + f"image_size = {image_size}\n{protocol_extra}\n\n"
         f'[real]\nimages = "real"\n{tables}\n[completion]\ncode = "DONE42"\n{completion_extra}\n',

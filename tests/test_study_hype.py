@@ -114,6 +114,25 @@ def test_hype_inf_sessions_show_each_input_once_half_real_and_mix_qualification_
                    for t in trials if t.phase == "main")
 
 
+def test_which_trials_show_a_real_image_follows_from_nothing_a_rater_knows(tmp_path):
+    """Same config, seed and session id: the images are the same, which of them is real is not (OS CSPRNG)."""
+    from study_app.single import plan_single_session
+
+    protocol = load_config(make_hype_study(tmp_path, "hype-time", main=24, n_images=60,
+                                           protocol_extra="qualification_trials = 10")).protocol
+    fakes = {"A": [f"frame{i:03d}" for i in range(60)], "B": [f"frame{i:03d}" for i in range(60)]}
+    plans = [plan_single_session(protocol, "same-session", fakes["A"], "A", fakes) for _ in range(2)]
+    assert [t.image for t in plans[0]] != [t.image for t in plans[1]]  # equal by chance about once in 2**32
+
+
+def test_a_single_image_answer_needs_its_image_fetched(tmp_path):
+    app = _app(make_hype_study(tmp_path, "hype-inf", main=2))
+    rater = RaterActions(app.test_client())
+    session_id = rater.start()
+    response = rater.answer(session_id, 0, "real", wait=False)  # the trial was read, its image never fetched
+    assert response.status_code == 422 and "never fetched" in response.get_json()["error"]
+
+
 def test_the_staircase_moves_as_specified_on_the_server(tmp_path):
     """+10 ms after a wrong answer, -30 ms after three right, from 500 ms, fresh each block; shown in whole
     60 Hz frames (frame_exposure); the page only reports its display, once."""

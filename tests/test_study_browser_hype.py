@@ -57,6 +57,14 @@ def _frames_drawn(events: list[dict], canvases: tuple[str, ...]) -> list[tuple[f
     return changes
 
 
+def _check_late_frames_are_flagged(late: list[int], engine) -> None:
+    """A step more than a frame off target happens only when Chromium skips frames (a loaded machine); the
+    server must then have flagged that trial off timing, and it may happen to one trial of a test at most."""
+    with engine.connect() as conn:
+        flagged = set(conn.execute(select(db.answers.c.idx).where(db.answers.c.off_timing)).scalars())
+    assert len(late) <= 1 and set(late) <= flagged, (late, flagged)
+
+
 def _engine(config: Path):
     return db.make_engine(load_config(config).database_url)
 
@@ -124,6 +132,7 @@ def test_hype_time_countdown_exposure_masks_and_staircase_in_chromium(tmp_path: 
     # The staircase, by hand: W +10; R R R -30 comes only in block 2 (R R R, then W +10 after 470).
     assert [t.level_ms for t in stored] == [500, 510, 510, 510, 500, 500, 500, 470]
     assert [t.exposure_frames for t in stored] == [frame_exposure(t.level_ms, frame_ms)[0] for t in stored]
+    late = []
     for n, (events, trial) in enumerate(zip(trials_drawn, stored)):
         steps = json.loads(trial.schedule)
         changes = _frames_drawn(events, ("image-canvas",))
@@ -132,9 +141,11 @@ def test_hype_time_countdown_exposure_masks_and_staircase_in_chromium(tmp_path: 
         requested = [step["ms"] for step in steps]
         assert requested[3] == pytest.approx(trial.exposure_ms) and requested[4:] == [pytest.approx(2 * frame_ms)] * 4
         errors = [abs(m - r) for m, r in zip(measured, requested)]
-        assert max(errors) <= frame_ms + 1, (n, measured, requested)  # every step within one frame
+        if max(errors) > frame_ms + 1:  # every step within one frame, or flagged
+            late.append(n)
         logged = answers[n][0]["painted_ms"]
         assert max(abs(m - g) for m, g in zip(measured, logged)) <= frame_ms + 1, (n, measured, logged)
+    _check_late_frames_are_flagged(late, engine)
 
 
 def test_hype_inf_qualification_admits_then_unlimited_viewing_in_chromium(tmp_path: Path):
@@ -225,10 +236,13 @@ def test_zhang_2016_side_by_side_with_a_vigilance_trial_in_chromium(tmp_path: Pa
         kinds = conn.execute(select(db.trials.c.kind).order_by(db.trials.c.idx)).scalars().all()
         stored = conn.execute(select(db.answers.c.frame_ms)).scalars().all()
     assert sorted(kinds) == ["normal", "normal", "normal", "vigilance"] and len(stored) == 4
-    frame_ms = stored[0]
+    frame_ms, late = stored[0], []
     for n, events in enumerate(shown):
         changes = _frames_drawn(events, ("left-canvas", "right-canvas"))
         # The trial: the fixation cross, both images, blank (the second list also holds the practice feedback).
         exposure = [c[0] - b[0] for a, b, c in zip(changes, changes[1:], changes[2:]) if (a[1], b[1]) == ("cue:+", "draw")]
-        assert len(exposure) == 1 and abs(exposure[0] - 1000) <= frame_ms + 1, (n, changes)
+        assert len(exposure) == 1, (n, changes)
+        if abs(exposure[0] - 1000) > frame_ms + 1:  # within one frame of 1 s, or flagged
+            late.append(n)
         assert answers[n][0]["painted_ms"][1] == pytest.approx(exposure[0], abs=frame_ms + 1)
+    _check_late_frames_are_flagged(late, engine)

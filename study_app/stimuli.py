@@ -82,7 +82,7 @@ def resolve_images(source: ImageSource, dataset: PreparedDataset | None = None) 
         raise InputError(f"{source.path}: holds {len(runs)} runs {[r.name for r in runs]}; name one run per algorithm.")
     run = runs[0]
     if dataset is not None:
-        return dict(match_frames(run, dataset.frames(source.split), source.split))
+        return dict(match_frames(run, dataset.frames(source.split), source.split, dataset=dataset))
     images = run.images(source.split)
     if not images:
         raise InputError(f"{run.root}: run {run.name!r} has no images for split {source.split!r}.")

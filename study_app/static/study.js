@@ -160,10 +160,12 @@
 
   // Plays the schedule locked to display frames: every change is made in a frame callback,
   // in the frame whose paint time is nearest the step's cumulative target (so errors do not
-  // add up), and its paint time is recorded. `onEnd` runs in the frame that clears the
-  // last step, opening the response with it; a last step with ms null is not cleared: the
-  // response opens with it painted, and it stays until the answer (`held`: its paint time).
-  async function play(schedule, bitmaps, frame, onEnd) {
+  // add up), and its paint time is recorded. The last change clears the last step; a last
+  // step with ms null is not cleared but stays until the answer (`held`). It returns once
+  // that last change is painted (`opened`), not in the callback that makes it: a response
+  // opened in between would take a key pressed before the screen it answers, with a
+  // negative reaction time (which the server refuses).
+  async function play(schedule, bitmaps, frame) {
     const paintedAt = [];
     const held = schedule.length > 0 && schedule[schedule.length - 1].ms === null;
     const last = held ? schedule.length - 1 : schedule.length;
@@ -172,11 +174,13 @@
       let t;
       do t = await nextFrame(); while (k > 0 && t + frame < target - frame / 2);
       paint(schedule[k], bitmaps);
-      if (k === last) onEnd();
       paintedAt.push(paintTime(t, frame));
       target = (k === 0 ? paintedAt[0] : target) + (k < schedule.length ? schedule[k].ms : 0);
     }
-    return { painted_ms: paintedAt.slice(1).map((at, k) => at - paintedAt[k]), opened: paintedAt[last], held: held };
+    const opened = paintedAt[last];
+    // (setTimeout truncates its delay to whole ms: wait again until the paint time has passed)
+    while (performance.now() < opened) await sleep(Math.ceil(opened - performance.now()));
+    return { painted_ms: paintedAt.slice(1).map((at, k) => at - paintedAt[k]), opened: opened, held: held };
   }
 
   // --- the loop --------------------------------------------------------------------------
@@ -232,16 +236,12 @@
     }
     const bitmaps = Object.assign(loaded.bitmaps, masks);
     setState("presenting");
-    const played = await play(trial.schedule, bitmaps, frame, () => {
-      setState("answering");
-      setAnswering(true);
-    });
+    const played = await play(trial.schedule, bitmaps, frame);
+    if (!played.held) release(bitmaps); // shown and gone; a held image is released when the rater answers
     answerTiming = { painted_ms: played.painted_ms, frame_ms: frame, load_ms: loaded.load_ms, opened: played.opened,
-                     held: played.held, bitmaps: bitmaps };
-    if (!played.held) {
-      release(bitmaps); // shown and gone; a held image is released when the rater answers
-      answerTiming.bitmaps = {};
-    }
+                     held: played.held, bitmaps: played.held ? bitmaps : {} };
+    setState("answering");
+    setAnswering(true);
   }
 
   // Shows `element` (a Continue button, or a block holding one) until the rater continues.
@@ -299,7 +299,6 @@
   }
 
   async function answer(choice) {
-    // (the timing lands one frame after the response opens)
     if (state !== "answering" || !answerTiming || !trial.choices.includes(choice)) return;
     const reaction = performance.now() - answerTiming.opened;
     let painted = answerTiming.painted_ms;

@@ -275,6 +275,31 @@ def test_results_report_what_each_rule_removed(tmp_path, capsys):
     assert "excluded by rule too_fast: 5 main trial(s), 1 rater(s)" in capsys.readouterr().out
 
 
+def test_a_trial_painted_off_target_is_flagged_reported_and_left_out_by_the_timing_rule(tmp_path, capsys):
+    """HYPE-time, ``exclude_timing_flags = true``: an image painted 3 frames longer than the staircase asked is
+    flagged off timing from the page's log, counted in the results' flags and under rule ``timing``, and leaves
+    the score; the same trial a frame off (the page's rounding) is kept."""
+    config = make_hype_study(tmp_path, "hype-time", main=4,
+                             protocol_extra=FAST + "blocks = 1\nexclude_timing_flags = true")
+    app = _app(config)
+    rater = RaterActions(app.test_client())
+    session_id = rater.start()
+    csrf = rater.csrf(session_id)
+    while not (trial := rater.view(session_id))["done"]:
+        painted = [float(step["ms"]) for step in trial["schedule"]]
+        painted[0] += {1: 3 * FRAME_60HZ, 2: FRAME_60HZ}.get(trial["index"], 0.0)
+        assert rater.answer(session_id, trial["index"], "real", csrf=csrf, painted_ms=painted).status_code == 200
+    with app.extensions["study_engine"].connect() as conn:
+        flags = conn.execute(select(db.answers.c.off_timing).order_by(db.answers.c.idx)).scalars().all()
+    assert flags == [False, True, False, False]
+    assert main(["study", "results", str(config), "--json", str(tmp_path / "r.json"), "--resamples", "100"]) == 0
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["data"]["exclusions"]["timing"] == {"trials": 1, "raters": 0}
+    assert sum(counts["off_timing"] for counts in document["data"]["trial_flags"].values()) == 1
+    assert sum(run["n_trials"] for run in document["runs"]) == 3
+    assert "excluded by rule timing: 1 main trial(s), 0 rater(s)" in capsys.readouterr().out
+
+
 def test_a_2afc_study_reports_its_exclusions_in_the_same_shape(tmp_path):
     config = make_study(tmp_path, practice=0, main=2, vigilance=1, n_images=6)
     app = _app(config)

@@ -295,3 +295,47 @@ def test_an_answer_the_instant_the_response_opens_is_stored_in_chromium(tmp_path
     assert len(stored) == 3 and all(reaction >= 0 for reaction, _ in stored), stored
     if preset == "hype-inf":  # the image held until the answer was up as long as the reaction took
         assert all(json.loads(painted)[-1] == reaction for reaction, painted in stored), stored
+
+
+LATE_LEAD = """
+document.addEventListener("DOMContentLoaded", () => {
+  const cue = document.getElementById("cue");
+  if (cue) new MutationObserver(() => {  // the main thread busy from 480 to 540 ms into the fixation cross
+    if (cue.textContent === "+") setTimeout(() => { const end = performance.now() + 60; while (performance.now() < end); }, 480);
+  }).observe(cue, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+
+def test_a_late_fixation_cross_does_not_shorten_the_exposure_in_chromium(tmp_path: Path):
+    """A busy main thread ends the 500 ms fixation cross frames late; the images still get their 1000 ms (each
+    step is timed from its own paint, not from the trial's start), so the late step costs no exposure."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    config = make_hype_study(tmp_path, "zhang-2016", main=2, image_size=64, protocol_extra="vigilance_trials = 0")
+    server = StudyServer(config)
+    answers, shown = [], []
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = _launch(p)
+            page = browser.new_page(viewport=DESKTOP)
+            page.add_init_script(DRAW_PROBE + LATE_LEAD)
+            _record_answers(page, answers)
+            page.goto(server.url + "/?PROLIFIC_PID=late&STUDY_ID=s&SESSION_ID=t")
+            page.click("#start")
+            for _ in range(2):
+                page.wait_for_selector("#task[data-state=answering]", timeout=15_000)
+                shown.append(page.evaluate("window.__draws.splice(0)"))
+                page.keyboard.press("f")
+            page.wait_for_selector("#completion-code", timeout=15_000)
+            browser.close()
+    finally:
+        server.stop()
+    for n, ((body, _), events) in enumerate(zip(answers, shown)):
+        frame_ms = body["frame_ms"]
+        lead, exposure = body["painted_ms"][:2]
+        assert lead > 500 + frame_ms, (n, body["painted_ms"])  # the cross did end late, and the page logged it
+        changes = _frames_drawn(events, ("left-canvas", "right-canvas"))
+        drawn = [c[0] - b[0] for a, b, c in zip(changes, changes[1:], changes[2:]) if (a[1], b[1]) == ("cue:+", "draw")]
+        assert len(drawn) == 1 and abs(drawn[0] - exposure) <= frame_ms + 1, (n, changes, body["painted_ms"])
+        # Not shortened to catch up (that was 2 frames short); a loaded machine may still end it late, never early.
+        assert exposure >= 1000 - frame_ms - 1 and drawn[0] >= 1000 - frame_ms - 1, (n, changes, body["painted_ms"])

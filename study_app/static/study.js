@@ -159,23 +159,25 @@
   }
 
   // Plays the schedule locked to display frames: every change is made in a frame callback,
-  // in the frame whose paint time is nearest the step's cumulative target (so errors do not
-  // add up), and its paint time is recorded. The last change clears the last step; a last
-  // step with ms null is not cleared but stays until the answer (`held`). It returns once
-  // that last change is painted (`opened`), not in the callback that makes it: a response
-  // opened in between would take a key pressed before the screen it answers, with a
-  // negative reaction time (which the server refuses).
+  // in the frame whose paint time is nearest the step's end target, and its paint time is
+  // recorded. Each step is timed from its own paint: a step that ended late (a busy main
+  // thread) does not shorten the next one, which a target counted from the trial's start
+  // would do (a 1000 ms exposure shown 967 ms after a fixation cross 2 frames late). The
+  // last change clears the last step; a last step with ms null is not cleared but stays
+  // until the answer (`held`). It returns once that last change is painted (`opened`), not
+  // in the callback that makes it: a response opened in between would take a key pressed
+  // before the screen it answers, with a negative reaction time (which the server refuses).
   async function play(schedule, bitmaps, frame) {
     const paintedAt = [];
     const held = schedule.length > 0 && schedule[schedule.length - 1].ms === null;
     const last = held ? schedule.length - 1 : schedule.length;
-    let target = 0;
+    let target = 0; // the paint time step k - 1 should end at
     for (let k = 0; k <= last; k++) {
       let t;
       do t = await nextFrame(); while (k > 0 && t + frame < target - frame / 2);
       paint(schedule[k], bitmaps);
       paintedAt.push(paintTime(t, frame));
-      target = (k === 0 ? paintedAt[0] : target) + (k < schedule.length ? schedule[k].ms : 0);
+      target = paintedAt[k] + (k < schedule.length ? schedule[k].ms : 0);
     }
     const opened = paintedAt[last];
     // (setTimeout truncates its delay to whole ms: wait again until the paint time has passed)

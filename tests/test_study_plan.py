@@ -143,3 +143,14 @@ def test_plan_command_refuses_bad_requests(tmp_path, capsys, arguments, message)
     arguments = [str(pilot) if a == "PILOT" else a for a in arguments]
     assert main(["study", "plan", *arguments, "--studies", "5", "--resamples", "50"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_hype_inf_interval_width_levels_off_near_hypes_30_raters():
+    # HYPE: the CI width converges near 30 evaluators. At 50% error and the default rater spread, 10 -> 20 raters
+    # narrows the half width by more than 2 points, 30 -> 40 by less than 1 (README: 11.3, 8.1, 6.7 ... at 10, 20, 30).
+    protocol = PROTOCOLS["hype-inf"]
+    raters = Raters(0.5, default_rater_sd(0.5))
+    widths = {n: 100 * estimate(protocol, raters, n, trials=100, n_studies=100, n_resamples=1000).half_width
+              for n in (10, 20, 30, 40)}
+    assert widths[10] - widths[20] > 2 and 0 < widths[30] - widths[40] < 1, widths
+    assert 5.5 < widths[30] < 8, widths

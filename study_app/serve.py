@@ -46,7 +46,12 @@ def _make_app(config_path: Path, admin_token: str):
     return create_app({"STUDY_CONFIG": str(config_path), "ADMIN_TOKEN": admin_token})
 
 
-def _run(app, sock: socket.socket, threads: int) -> None:
+def run_server(app, sock: socket.socket, threads: int) -> None:
+    """Serve the WSGI `app` on `sock` with waitress until the process is stopped.
+
+    The one place the server's settings live: the load benchmark's floor server
+    runs through it too, so the two differ only in the application.
+    """
     import waitress
 
     waitress.create_server(app, sockets=[sock], threads=threads, max_request_body_size=MAX_BODY_BYTES,
@@ -79,7 +84,7 @@ def serve(config_path: Path, host: str, port: int, threads: int, workers: int = 
     if workers == 1:
         app = _make_app(config_path, token)  # a config or image error stops us before "serving"
         _announce(config.title, url, token, workers)
-        _run(app, sockets[0], threads)
+        run_server(app, sockets[0], threads)
         return 0
     _prepare_once(config)
     children = []
@@ -90,7 +95,7 @@ def serve(config_path: Path, host: str, port: int, threads: int, workers: int = 
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 _die_with_parent()
-                _run(_make_app(config_path, token), sock, threads)
+                run_server(_make_app(config_path, token), sock, threads)
                 code = 0
             finally:
                 os._exit(code)

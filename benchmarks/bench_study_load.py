@@ -52,6 +52,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from study_app import db  # noqa: E402
 from study_app.config import DATABASE_URL_ENV, load_config  # noqa: E402
+from study_app.driver import WriteAheadLog, sqlite_write  # noqa: E402
 from study_app.serve import listening_sockets, run_server  # noqa: E402
 from study_helpers import StudyServer, make_study, start_postgres  # noqa: E402
 
@@ -187,8 +188,8 @@ def floor_app(database: str, stimulus: bytes, trials: int):
     path, or a PostgreSQL URL).
     """
     local = threading.local()
-    write_lock = threading.Lock()  # SQLite: the study's discipline (`db.write`); PostgreSQL: unused
     postgres = database.startswith("postgresql")
+    log = None if postgres else WriteAheadLog(database)
 
     def connection():
         if not hasattr(local, "conn"):
@@ -200,6 +201,7 @@ def floor_app(database: str, stimulus: bytes, trials: int):
             else:
                 local.conn = sqlite3.connect(database, timeout=30, check_same_thread=False)
                 db.sqlite_settings(local.conn)
+                local.conn.execute("PRAGMA synchronous=NORMAL")  # the log is flushed as the study's (`sqlite_write`)
         return local.conn
 
     def insert(session: str, index: int, body: bytes) -> None:
@@ -208,10 +210,8 @@ def floor_app(database: str, stimulus: bytes, trials: int):
             with conn.cursor() as cursor:
                 cursor.execute("INSERT INTO floor_answers VALUES (%s, %s, %s)", (session, index, body.decode()))
             return
-        with write_lock:
-            conn.execute("BEGIN IMMEDIATE")
+        with sqlite_write(conn, log):  # the study's write discipline: one writer, on disk before the reply
             conn.execute("INSERT INTO floor_answers VALUES (?, ?, ?)", (session, index, body.decode()))
-            conn.execute("COMMIT")
 
     progress: dict[str, int] = {}
 

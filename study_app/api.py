@@ -43,16 +43,16 @@ _ANSWER_FIELDS = {
 # The same bytes for every stimulus: nothing in the headers may differ between trials.
 _STIMULUS_HEADERS = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 
-# The statements of every trial, built and compiled once (`db.Statement`).
+# The statements of every trial, built and compiled once (`db.Prepared`).
 _s, _t = db.sessions, db.trials
-_CURRENT = db.Statement(
+_CURRENT = db.Prepared(
     select(_s, _t.c.idx, _t.c.phase, _t.c.schedule, _t.c.stim_token)
     .select_from(_s.outerjoin(_t, (_t.c.session_id == _s.c.id) & (_t.c.idx == _s.c.next_index)))
     .where(_s.c.id == bindparam("b_session")))
 _ALGORITHM = select(_s.c.algorithm).where(_s.c.id == _t.c.session_id).scalar_subquery()
 # One statement sends a stimulus: it checks the trial is its active session's current one, spends
 # the token and returns what the stimulus holds (a separate read first cost as much again).
-_SEND_STIMULUS = db.Statement(
+_SEND_STIMULUS = db.Prepared(
     update(_t)
     .where((_t.c.stim_token == bindparam("b_token")) & exists().where(
         (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx) & (_s.c.status == "active")
@@ -61,26 +61,26 @@ _SEND_STIMULUS = db.Statement(
             served_at=func.coalesce(_t.c.served_at, bindparam("b_at")), fetched_at=bindparam("b_at"))
     .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
 )
-_SEND_FEEDBACK = db.Statement(  # the just-answered practice trial's, once, before the next trial is shown
+_SEND_FEEDBACK = db.Prepared(  # the just-answered practice trial's, once, before the next trial is shown
     update(_t)
     .where((_t.c.feedback_token == bindparam("b_token")) & exists().where(
         (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx + 1)))
     .values(feedback_token=None)
     .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
 )
-_ADVANCE = db.Statement(  # compare-and-set: only the current trial of an active session moves on
+_ADVANCE = db.Prepared(  # compare-and-set: only the current trial of an active session moves on
     update(_s)
     .where((_s.c.id == bindparam("b_session")) & (_s.c.next_index == bindparam("b_index")) & (_s.c.status == "active"))
     .values(next_index=_s.c.next_index + 1, last_seen=bindparam("b_at"), status=bindparam("b_status"),
             completed_at=bindparam("b_completed"))
 )
-_CLOSE_TRIAL = db.Statement(  # the stimulus token dies with the answer; a practice trial gets one for its feedback
+_CLOSE_TRIAL = db.Prepared(  # the stimulus token dies with the answer; a practice trial gets one for its feedback
     update(_t)
     .where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index")))
     .values(stim_token=None, feedback_token=case((_t.c.phase == "practice", bindparam("b_feedback")), else_=None))
     .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views)
 )
-_STORE_ANSWER = db.Statement(insert(db.answers).values({c.name: bindparam("v_" + c.name) for c in db.answers.c}))
+_STORE_ANSWER = db.Prepared(insert(db.answers).values({c.name: bindparam("v_" + c.name) for c in db.answers.c}))
 
 
 def _current(session_id: str):
@@ -119,8 +119,7 @@ def _send(statement, token: str, **values) -> Response:
     if not _TOKEN.match(token):
         abort(404)
     # Not flushed to disk on its own: the answer's commit flushes it (a killed server keeps it).
-    with db.get_driver().write(durable=False) as conn:
-        _, rows = statement.run(conn, b_token=token, **values)
+    _, rows = db.get_driver().write_alone(statement, durable=False, b_token=token, **values)
     if not rows:  # spent, not the current trial, or its session is over
         abort(404)
     row = rows[0]

@@ -1,8 +1,10 @@
 """The responses database: schema, engine and the one hook the app factory calls.
 
-SQLite in WAL mode with ``synchronous=FULL`` by default (embedded, survives a
-killed server), PostgreSQL by URL (``postgresql://user@host/db``) when a study
-runs several server processes. Only this module knows which one it is.
+SQLite in WAL mode by default (embedded; every commit is on disk before the
+reply: ``synchronous=FULL``, or the trial routes' own flush of the log, see
+`study_app.driver`), PostgreSQL by URL (``postgresql://user@host/db``) when a
+study runs several server processes. Only this module and the trial routes'
+database path (`study_app.driver`) know which one it is.
 
 Uniqueness is the database's job: a rater id has one session
 (``sessions.rater_id`` unique), a trial one answer (``answers`` keyed by
@@ -15,23 +17,19 @@ timed steps the page plays, JSON), and the one-time token of its stimulus.
 
 import importlib.util
 import logging
-import operator
 import os
-import threading
 import time
-from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
 
 from flask import Flask, current_app
 from sqlalchemy import (
     Boolean, Column, Connection, Engine, Float, ForeignKey, Integer, MetaData, String, Table, Text,
     create_engine, event, inspect,
 )
-from sqlalchemy.engine import Dialect
 
 from p2p_eval.errors import InputError
+from study_app.driver import Driver, Prepared, sqlite_write  # noqa: F401 -- the trial routes use db.Prepared
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +88,6 @@ answers = Table(
 )
 
 
-_SQLITE_WRITES = threading.Lock()
-
-
 def sqlite_settings(dbapi_connection, _record=None) -> None:
     """The settings of every SQLite connection of a study (the load benchmark's floor server uses them too).
 
@@ -136,177 +131,17 @@ def make_engine(url: str) -> Engine:
 def write(engine: Engine) -> Iterator[Connection]:
     """A durable write transaction through SQLAlchemy, committed on leaving (rolled back on an exception).
 
-    SQLite has one writer at a time. Writers of this process queue on a lock
-    and then take SQLite's write lock at BEGIN: without that, simultaneous
-    writers met SQLite's busy handler, which sleeps in steps of up to 100 ms
-    (the cause of second-long answer latencies at 100 raters), and a
-    transaction that read before writing could fail outright. PostgreSQL
-    writers run concurrently; the statements themselves are compare-and-set.
-    The trial routes write through `Driver.write`, under the same lock.
+    SQLite writers queue on the process's write lock (`study_app.driver.sqlite_write`,
+    under which the trial routes write too) and commit at ``synchronous=FULL``;
+    PostgreSQL writers run concurrently, their statements compare-and-set.
     """
     if engine.dialect.name == "sqlite":
         # The transaction is the driver connection's own (BEGIN IMMEDIATE); statements run through `conn` join it.
-        with _SQLITE_WRITES, engine.connect() as conn:
-            raw = conn.connection.dbapi_connection
-            raw.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                raw.execute("COMMIT")
-            finally:
-                if raw.in_transaction:
-                    raw.execute("ROLLBACK")
+        with engine.connect() as conn, sqlite_write(conn.connection.dbapi_connection, None):
+            yield conn
     else:
         with engine.begin() as conn:
             yield conn
-
-
-class DriverConnection(NamedTuple):
-    """A driver (DBAPI) connection and the SQLAlchemy dialect its statements are compiled for."""
-
-    dialect: Dialect
-    connection: Any
-
-
-class Driver:
-    """Per-thread driver connections for the statements every trial runs (`Statement`).
-
-    A trial is three requests of one to four short statements each. Checking a
-    connection out of SQLAlchemy's pool and back per request, and SQLAlchemy's
-    work per execution, cost several times what the database spent on them.
-    Here each server thread keeps its own driver connection for its life: made
-    by the engine (so with the engine's connect settings), then detached from
-    its pool. A connection that the database dropped (a PostgreSQL restart) is
-    closed and replaced at the next request: that request fails, the page retries.
-
-    Parameters
-    ----------
-    engine : Engine
-    """
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.dialect = engine.dialect
-        self._sqlite = engine.dialect.name == "sqlite"
-        self._local = threading.local()
-
-    def _connection(self, durable: bool) -> DriverConnection:
-        key = "lazy" if self._sqlite and not durable else "durable"
-        conn = self._local.__dict__.get(key)
-        if conn is None:
-            proxied = self.engine.raw_connection()
-            proxied.detach()
-            raw = proxied.dbapi_connection
-            if not self._sqlite:
-                raw.autocommit = True  # a read is one round trip; writers send BEGIN themselves
-            elif not durable:
-                raw.execute("PRAGMA synchronous=NORMAL")  # see `write`
-            conn = self._local.__dict__[key] = DriverConnection(self.dialect, raw)
-        return conn
-
-    def _dropped(self, err: BaseException, conn: DriverConnection) -> None:
-        """Forget this thread's connection if `err` says the database dropped it."""
-        if isinstance(err, self.dialect.loaded_dbapi.Error) and self.dialect.is_disconnect(err, conn.connection, None):
-            for key, held in list(self._local.__dict__.items()):
-                if held is conn:
-                    del self._local.__dict__[key]
-            try:
-                conn.connection.close()
-            except self.dialect.loaded_dbapi.Error:
-                pass
-
-    @contextmanager
-    def read(self) -> Iterator[DriverConnection]:
-        """A connection for reads: each statement sees one consistent snapshot (autocommit)."""
-        conn = self._connection(True)
-        try:
-            yield conn
-        except BaseException as err:
-            self._dropped(err, conn)
-            raise
-
-    @contextmanager
-    def write(self, *, durable: bool = True) -> Iterator[DriverConnection]:
-        """A write transaction, committed on leaving (rolled back on an exception); see `write`.
-
-        Parameters
-        ----------
-        durable : bool, optional
-            Wait until the commit is on disk (default). ``False`` is for records
-            that the next durable commit makes durable with it (SQLite's
-            ``synchronous=NORMAL`` in WAL mode, on a connection of its own;
-            PostgreSQL's ``synchronous_commit = off``): a killed server keeps
-            them, a power cut may lose the last ones. It saves the disk flush
-            that dominates a small transaction.
-        """
-        conn = self._connection(durable)
-        raw = conn.connection
-        try:
-            if self._sqlite:
-                with _SQLITE_WRITES:
-                    raw.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield conn
-                        raw.execute("COMMIT")
-                    finally:
-                        if raw.in_transaction:
-                            raw.execute("ROLLBACK")
-            else:
-                with raw.cursor() as cursor:
-                    cursor.execute("BEGIN" if durable else "BEGIN; SET LOCAL synchronous_commit = off")
-                try:
-                    yield conn
-                    with raw.cursor() as cursor:
-                        cursor.execute("COMMIT")
-                except BaseException:
-                    if not raw.closed:
-                        try:
-                            with raw.cursor() as cursor:
-                                cursor.execute("ROLLBACK")
-                        except self.dialect.loaded_dbapi.Error:
-                            pass  # a dropped connection: `_dropped` below forgets it
-                    raise
-        except BaseException as err:
-            self._dropped(err, conn)
-            raise
-
-
-class Statement:
-    """A Core statement compiled once per database dialect and run on a driver connection (`Driver`).
-
-    Parameters
-    ----------
-    statement : sqlalchemy Executable
-        With named `bindparam` values.
-    """
-
-    def __init__(self, statement):
-        self._statement = statement
-        self._compiled: dict[str, tuple] = {}
-
-    def _compile(self, dialect: Dialect) -> tuple:
-        compiled = self._statement.compile(dialect=dialect)
-        order = None
-        if compiled.positional:  # a tuple of the parameters in order (itemgetter of one name gives no tuple)
-            names = compiled.positiontup
-            order = operator.itemgetter(*names) if len(names) > 1 else lambda params: (params[names[0]],)
-        self._compiled[dialect.name] = compiled.string, order, compiled.params, {}  # params: the literals in it
-        return self._compiled[dialect.name]
-
-    def run(self, conn: DriverConnection, **params) -> tuple[int, list[tuple]]:
-        """Execute on `conn` (inside its transaction, if any): the rowcount and the rows returned
-        (named tuples: attribute access as on SQLAlchemy's rows)."""
-        sql, order, literals, row_types = self._compiled.get(conn.dialect.name) or self._compile(conn.dialect)
-        params = literals | params
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(sql, order(params) if order is not None else params)
-            if not cursor.description:
-                return cursor.rowcount, []
-            names = tuple(column[0] for column in cursor.description)
-            row_type = row_types.get(names) or row_types.setdefault(names, namedtuple("Row", names))
-            return cursor.rowcount, [row_type._make(values) for values in cursor.fetchall()]
-        finally:
-            cursor.close()
 
 
 def init_db(engine: Engine) -> None:

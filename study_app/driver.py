@@ -10,13 +10,14 @@ writers flush the log after releasing the write lock (`sqlite_write`).
 Everything else goes through SQLAlchemy (`study_app.db`).
 """
 
+import itertools
 import operator
 import os
 import threading
 from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import Dialect
@@ -80,11 +81,25 @@ def sqlite_write(connection, log: WriteAheadLog | None) -> Iterator[None]:
         log.sync()
 
 
-class DriverConnection(NamedTuple):
-    """A driver (DBAPI) connection and the SQLAlchemy dialect its statements are compiled for."""
+class DriverConnection:
+    """A driver (DBAPI) connection and the SQLAlchemy dialect its statements are compiled for.
 
-    dialect: Dialect
-    connection: Any
+    Attributes
+    ----------
+    dialect : Dialect
+    connection : DBAPI connection
+    prepared : set of str or None
+        PostgreSQL with psycopg2: the `Prepared` statements PREPAREd on this
+        connection (None: statements are sent as they are).
+    begin : str
+        PostgreSQL: the BEGIN of the transaction `Driver.write` opened, not sent
+        yet: the first statement carries it (one round trip instead of two).
+    """
+
+    __slots__ = ("dialect", "connection", "prepared", "begin")
+
+    def __init__(self, dialect: Dialect, connection: Any, prepared: set[str] | None = None):
+        self.dialect, self.connection, self.prepared, self.begin = dialect, connection, prepared, ""
 
 
 class Driver:
@@ -124,7 +139,10 @@ class Driver:
                 # (a file system without shared memory) commits stay synchronous=FULL.
                 raw.execute("PRAGMA synchronous=NORMAL")
                 self._log = self._log or WriteAheadLog(raw.execute("PRAGMA database_list").fetchone()[2])
-            conn = self._local.__dict__["conn"] = DriverConnection(self.dialect, raw)
+            # psycopg2 binds parameters on the client, so one call may carry several statements (`Prepared.run`);
+            # other drivers (psycopg 3) bind on the server and send statements one by one, as SQLAlchemy would.
+            batches = self.dialect.driver == "psycopg2"
+            conn = self._local.__dict__["conn"] = DriverConnection(self.dialect, raw, set() if batches else None)
         return conn
 
     def _dropped(self, err: BaseException, conn: DriverConnection) -> None:
@@ -168,20 +186,28 @@ class Driver:
                 with sqlite_write(raw, self._log if durable else None):
                     yield conn
             else:
-                with raw.cursor() as cursor:
-                    cursor.execute("BEGIN; SET LOCAL synchronous_commit = on" if durable else "BEGIN")
+                begin = ("BEGIN", "SET LOCAL synchronous_commit = on") if durable else ("BEGIN",)
+                if conn.prepared is not None:
+                    conn.begin = "; ".join(begin) + "; "  # sent with the first statement
+                else:
+                    with raw.cursor() as cursor:
+                        for statement in begin:
+                            cursor.execute(statement)
                 try:
                     yield conn
-                    with raw.cursor() as cursor:
-                        cursor.execute("COMMIT")
+                    if not conn.begin:  # (still pending: no statement ran, nothing to commit)
+                        with raw.cursor() as cursor:
+                            cursor.execute("COMMIT")
                 except BaseException:
-                    if not raw.closed:
+                    if not conn.begin and not raw.closed:
                         try:
                             with raw.cursor() as cursor:
                                 cursor.execute("ROLLBACK")
                         except self.dialect.loaded_dbapi.Error:
                             pass  # a dropped connection: `_dropped` below forgets it
                     raise
+                finally:
+                    conn.begin = ""
         except BaseException as err:
             self._dropped(err, conn)
             raise
@@ -224,7 +250,9 @@ class Prepared:
     """A Core statement compiled once per database dialect and run on the driver's own cursor.
 
     `conn` is a `Driver` connection or a SQLAlchemy Connection (then the
-    statement joins its transaction).
+    statement joins its transaction). On a PostgreSQL `Driver` connection the
+    statement is PREPAREd once and then EXECUTEd: the server parses and plans it
+    once per connection, not on every request.
 
     Parameters
     ----------
@@ -232,28 +260,48 @@ class Prepared:
         With named `bindparam` values.
     """
 
+    _numbers = itertools.count()
+
     def __init__(self, statement):
         self._statement = statement
+        self._name = f"p2p_study_{next(self._numbers)}"
         self._compiled: dict[str, list] = {}
 
-    def _compile(self, dialect: Dialect) -> list:
-        compiled = self._statement.compile(dialect=dialect)
+    def _compile(self, dialect: Dialect, key: str) -> list:
+        """[SQL to run, parameters in order (None: by name), literals, row type, PREPARE or None]."""
+        prepare = None
+        if key == "server-side":
+            compiled = self._statement.compile(dialect=type(dialect)(paramstyle="numeric_dollar"))  # $1, $2, ...
+            prepare = f"PREPARE {self._name} AS {compiled.string}"
+            marks = ", ".join(["%s"] * len(compiled.positiontup))
+            sql = f"EXECUTE {self._name}" + (f" ({marks})" if marks else "")
+        else:
+            compiled = self._statement.compile(dialect=dialect)
+            sql = compiled.string
         order = None
         if compiled.positional:  # a tuple of the parameters in order (itemgetter of one name gives no tuple)
             names = compiled.positiontup
             order = operator.itemgetter(*names) if len(names) > 1 else lambda params: (params[names[0]],)
-        # params: the literals in it; the last place: the type of its rows, made at the first execution
-        self._compiled[dialect.name] = [compiled.string, order, compiled.params, None]
-        return self._compiled[dialect.name]
+        # params: the literals in it; the row type is made at the first execution
+        self._compiled[key] = [sql, order, compiled.params, None, prepare]
+        return self._compiled[key]
 
     def run(self, conn: DriverConnection | Connection, **params) -> tuple[int, list[tuple]]:
         """Execute on `conn` (inside its transaction, if any): the rowcount and the rows returned
         (named tuples: attribute access as on SQLAlchemy's rows)."""
-        compiled = self._compiled.get(conn.dialect.name) or self._compile(conn.dialect)
-        sql, order, literals, row_type = compiled
+        prepared = getattr(conn, "prepared", None)
+        key = conn.dialect.name if prepared is None else "server-side"
+        compiled = self._compiled.get(key) or self._compile(conn.dialect, key)
+        sql, order, literals, row_type, prepare = compiled
         params = literals | params
         cursor = conn.connection.cursor()
         try:
+            if prepared is not None:
+                if self._name not in prepared:
+                    cursor.execute(prepare)  # not undone by a rollback: it lives as long as the connection
+                    prepared.add(self._name)
+                if conn.begin:
+                    sql, conn.begin = conn.begin + sql, ""
             cursor.execute(sql, order(params) if order is not None else params)
             if not cursor.description:
                 return cursor.rowcount, []

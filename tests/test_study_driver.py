@@ -12,7 +12,7 @@ import os
 import sqlite3
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 
 from study_app import db
 from study_app.driver import Prepared, WriteAheadLog, sqlite_write
@@ -106,6 +106,45 @@ def test_prepared_statements_run_on_driver_and_sqlalchemy_connections(app):
             _, rows = statement.run(conn, b_id="s1")
             assert [(row.id, row.status) for row in rows] == [("s1", "active")]
             assert statement.run(conn, b_id="unknown")[1] == []
+
+
+def _insert_session(conn, session_id: str) -> None:
+    conn.execute(db.sessions.insert().values(
+        id=session_id, rater_id="r-" + session_id, platform="local", algorithm="A", status="active", csrf="c",
+        next_index=0, n_trials=1, external="{}", created_at=0.0, last_seen=0.0))
+
+
+@pytest.mark.parametrize("app", BACKENDS, indirect=True)
+def test_a_driver_write_that_fails_undoes_its_first_statement_too(app):
+    """On PostgreSQL the transaction's BEGIN travels with its first statement, and each statement is
+    PREPAREd once per connection: a failure after the first statement must still undo it, leave no
+    transaction open, and the prepared statements must keep working."""
+    touch = Prepared(update(db.sessions).where(db.sessions.c.id == bindparam("b_id"))
+                     .values(last_seen=bindparam("b_at")))
+    clash = Prepared(insert(db.sessions).values(
+        id=bindparam("b_id"), rater_id="r-s1", platform="local", algorithm="A", status="active", csrf="c",
+        next_index=0, n_trials=1, external="{}", created_at=0.0, last_seen=0.0))
+    seen = Prepared(select(db.sessions.c.last_seen).where(db.sessions.c.id == bindparam("b_id")))
+    with app.app_context():
+        with db.write(app.extensions["study_engine"]) as conn:
+            _insert_session(conn, "s1")
+        driver = db.get_driver()
+        refused = app.extensions["study_engine"].dialect.loaded_dbapi.IntegrityError
+        for attempt in range(2):  # the second time, both statements are already prepared
+            with pytest.raises(refused):
+                with driver.write() as conn:
+                    assert touch.run(conn, b_id="s1", b_at=5.0 + attempt)[0] == 1
+                    clash.run(conn, b_id="s2")  # rater_id "r-s1" is taken
+            with driver.read() as conn:
+                assert seen.run(conn, b_id="s1")[1] == [(0.0,)]
+        with driver.write() as conn:
+            pass  # no statement: nothing sent, nothing left open
+        with driver.write() as conn:
+            assert touch.run(conn, b_id="s1", b_at=9.0)[0] == 1
+        with driver.read() as conn:
+            assert seen.run(conn, b_id="s1")[1] == [(9.0,)]
+            raw = conn.connection
+            assert not (raw.in_transaction if isinstance(raw, sqlite3.Connection) else raw.get_transaction_status())
 
 
 @pytest.mark.parametrize("app", [BACKENDS[1]], indirect=True)

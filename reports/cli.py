@@ -174,7 +174,7 @@ def run_latex(args: argparse.Namespace) -> int:
     header = provenance_comment(args.results, documents)
     write_text(args.out, latex_document(texts, header) if args.standalone else header + "\n".join(texts))
     print(f"wrote {len(texts)} table(s) to {args.out}" + (" (standalone)" if args.standalone else
-          "; needs \\usepackage{booktabs}"))
+          "; needs \\usepackage{booktabs} and \\usepackage{graphicx}"))
     return 0
 
 

@@ -67,6 +67,8 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     facts += _feature_facts(document["runs"], protocol)
     if issubclass(entry_type(document["kind"]), RatedEntry):
         facts += _study_facts(document["runs"], data, protocol)
+    if protocol.get("scores"):  # e.g. fcn-score --protocol official: the official script's numbers
+        facts.append(f"scores: {protocol['scores']}")
     facts += _comparison_facts(document.get("comparisons") or {})
     bootstrap = protocol.get("bootstrap")
     if isinstance(bootstrap, dict) and bootstrap.get("resamples"):

@@ -3,7 +3,10 @@
 Each table is a ``table`` float with booktabs rules, the paper's caption and
 header, a ``\\label``, the best run per column in bold, the paper's published
 rows (``--paper``) in italics below a rule, and a footnote line saying what
-the marks mean and what was measured. Needs ``\\usepackage{booktabs}``.
+the marks mean and what was measured. A table wider than the text (the
+summary of several results files) is scaled down to the text width with
+graphicx's ``\\resizebox``; narrower ones keep their natural size. Needs
+``\\usepackage{booktabs}`` and ``\\usepackage{graphicx}``.
 """
 
 from reports.display import TableOptions, table_view
@@ -15,6 +18,7 @@ _ITALIC = "textit:--rwrap;"
 PREAMBLE = r"""\documentclass{article}
 \usepackage[utf8]{inputenc}
 \usepackage{booktabs}
+\usepackage{graphicx}
 \usepackage{multirow}
 \usepackage[margin=2.5cm]{geometry}
 \begin{document}
@@ -50,8 +54,19 @@ def latex_table(table: ReportTable, *, label: str, options: TableOptions = Table
         latex = _rule_before_row(latex, view.paper_rows.index(True))
     if any(view.groups):
         latex = _rules_under_groups(latex, view.groups)
+    latex = _fit_to_text_width(latex)
     footnote = "\\par\\smallskip\n{\\footnotesize " + " ".join(view.notes) + "\\par}\n"
     return latex.replace("\\end{table}", footnote + "\\end{table}")
+
+
+# Inside \resizebox, \width is the natural width of the box: only a table wider than the text shrinks.
+_FIT_OPEN = "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%"
+
+
+def _fit_to_text_width(latex: str) -> str:
+    """Wrap the tabular in a ``\\resizebox`` that scales it down only when it is wider than the text."""
+    start, end = latex.index("\\begin{tabular}"), latex.index("\\end{tabular}") + len("\\end{tabular}")
+    return latex[:start] + _FIT_OPEN + "\n" + latex[start:end] + "%\n}" + latex[end:]
 
 
 def _rule_before_row(latex: str, row: int) -> str:

@@ -58,10 +58,10 @@ def thumbnail(rgb: np.ndarray, height: int = THUMBNAIL_HEIGHT) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
 
 
-def _run_images(run: Run, frames: list[str], split: str) -> dict[str, Path]:
-    """The run's images of `frames`; a run without them gets an empty grid column and a warning."""
+def _run_images(run: Run, dataset: PreparedDataset, split: str) -> dict[str, Path]:
+    """The run's images of the split's frames; a run without them gets an empty grid column and a warning."""
     try:
-        return dict(match_frames(run, frames, split, allow_missing=True))
+        return dict(match_frames(run, dataset.frames(split), split, allow_missing=True, dataset=dataset))
     except InputError as err:
         log.warning("qualitative grid: %s", err)
         return {}
@@ -83,7 +83,7 @@ def write_grid(
     dataset.check_files(split)
     frames = choose_frames(dataset.frames(split), n_frames)
     # Matched against the whole split, so the frames left out of the grid are not reported missing.
-    run_images = [_run_images(run, list(dataset.frames(split)), split) for run in runs]
+    run_images = [_run_images(run, dataset, split) for run in runs]
     rows = []
     for frame in frames:
         sources = [dataset.path(split, frame, "color")]

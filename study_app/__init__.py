@@ -113,6 +113,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
 
     app.session_interface = _no_session_cookie()
     db.init_app(app)
+    from study_app.rules import record_rules
+
+    record_rules(app.extensions["study_engine"], study.protocol, str(study.path))  # or refuse changed rules
     app.register_blueprint(rater.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(admin.bp, url_prefix="/admin")

@@ -15,6 +15,8 @@ from study_app import db
 from study_app.analysis import answered_trials, study_document, trials_csv
 from study_app.assign import slots
 from study_app.audit import flag_counts
+from study_app.rules import describe
+from study_app.site_results import add_site_facts, database_hype_document, records_csv
 
 bp = Blueprint("admin", __name__)
 
@@ -41,6 +43,16 @@ def admin_required(view):
     return wrapped
 
 
+def _document() -> tuple[dict, list]:
+    """The live results: the study's fool rates, or its HYPE scores (with every answered trial)."""
+    study, engine = current_app.extensions["study"], db.get_engine()
+    if study.protocol.task != "2afc":
+        return database_hype_document(study, engine, n_resamples=LIVE_RESAMPLES)
+    document, rows = study_document(study, engine, n_resamples=LIVE_RESAMPLES)
+    add_site_facts(document, study, engine, rows)
+    return document, rows
+
+
 @bp.get("/")
 @admin_required
 def overview():
@@ -48,18 +60,18 @@ def overview():
     engine = db.get_engine()
     with engine.connect() as conn:
         progress = slots(conn, study, db.now())
-    document, _ = study_document(study, engine, n_resamples=LIVE_RESAMPLES)
+    document, _ = _document()
     return render_template(
-        "admin.html", study=study, progress=progress, results=document["runs"],
-        timing=document["data"]["timing"], token=_given_token(),
-        flags=flag_counts(engine, study.protocol, study.algorithm_names),
+        "admin.html", study=study, progress=progress, results=document["runs"], kind=document["kind"],
+        data=document["data"], timing=document["data"].get("timing"), token=_given_token(),
+        flags=flag_counts(engine, study.protocol, study.algorithm_names), rules=describe(study.protocol),
     )
 
 
 @bp.get("/results.json")
 @admin_required
 def results_json():
-    document, _ = study_document(current_app.extensions["study"], db.get_engine(), n_resamples=LIVE_RESAMPLES)
+    document, _ = _document()
     return Response(json.dumps(document, indent=2, default=float), mimetype="application/json",
                     headers={"Content-Disposition": "attachment; filename=study-results.json"})
 
@@ -67,5 +79,10 @@ def results_json():
 @bp.get("/trials.csv")
 @admin_required
 def trials_export():
-    return Response(trials_csv(answered_trials(db.get_engine())), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=study-trials.csv"})
+    """Every answered trial: the study's export, or a HYPE study's records file."""
+    study = current_app.extensions["study"]
+    if study.protocol.task != "2afc":
+        text = records_csv(_document()[1])
+    else:
+        text = trials_csv(answered_trials(db.get_engine()))
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=study-trials.csv"})

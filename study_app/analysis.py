@@ -44,7 +44,8 @@ EXPORT_FIELDS = (
     "session_id", "rater_id", "platform", "algorithm", "idx", "phase", "kind", "real_key", "fake_key",
     "fake_left", "choice", "correct", "fooled", "reaction_ms", "exposure_ms", "exposure_frames",
     "frame_ms", "painted_ms", "load_ms", "server_ms", "views", "reexposed", "off_timing", "implausible",
-    "excluded", "served_at", "received_at", "session_status",
+    "excluded", "served_at", "received_at", "session_status", "image", "source", "block", "requested_ms",
+    "requested_frames", "level_ms", "mask_frames",
 )
 
 
@@ -66,6 +67,8 @@ def answered_trials(engine: Engine) -> list[dict[str, Any]]:
     a, t, s = db.answers, db.trials, db.sessions
     query = (
         select(a, t.c.phase, t.c.kind, t.c.real_key, t.c.fake_key, t.c.fake_left, t.c.views, t.c.served_at,
+               t.c.image, t.c.source, t.c.block, t.c.exposure_ms.label("requested_ms"),
+               t.c.exposure_frames.label("requested_frames"), t.c.level_ms,
                s.c.rater_id, s.c.platform, s.c.algorithm, s.c.status.label("session_status"))
         .join(t, (t.c.session_id == a.c.session_id) & (t.c.idx == a.c.idx))
         .join(s, s.c.id == a.c.session_id)
@@ -74,7 +77,8 @@ def answered_trials(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     for row in rows:
-        row["fooled"] = row["phase"] == "main" and row["kind"] == "normal" and not row["correct"]
+        wrong_way = not row["correct"] if row["image"] is None else (row["image"], row["choice"]) == ("fake", "real")
+        row["fooled"] = row["phase"] == "main" and row["kind"] == "normal" and wrong_way
     return rows
 
 

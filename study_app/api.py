@@ -9,7 +9,15 @@ trial, with the session's CSRF token, after its stimulus was sent and no sooner
 than its schedule lasts; the counter moves in the same transaction
 (compare-and-set), so a replayed, skipped or concurrent answer is refused with
 409 and stores nothing, and the stimulus token dies with it. Which side is fake
-leaves the server only in the reply to a stored practice answer.
+(or whether a single image was real) leaves the server only in the reply to a
+stored answer that gets feedback.
+
+Single-image trials (HYPE) answer ``real`` or ``fake``. A HYPE-time session
+first reports its display's frame period (``POST display``, once; the trial
+says ``display: "needed"`` until then); each staircase trial's exposure is
+decided on the server from the stored answers (`study_app.adaptive`), in the
+answer's transaction. The last qualification answer decides, in the same
+transaction, whether the rater goes on or is screened out.
 """
 
 import hmac
@@ -21,11 +29,13 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from sqlalchemy import bindparam, case, exists, func, insert, select, update
 
 from study_app import db
+from study_app.adaptive import FRAME_MS_RANGE
 from study_app.assign import is_expired
-from study_app.audit import exposure, too_soon, trial_flags
-from study_app.images import new_token, trial_images
-from study_app.presentation import SLOTS
+from study_app.audit import exposure, mask_frames, too_soon, trial_flags
+from study_app.images import new_token, single_image, stimulus_slots, trial_images
+from study_app.presentation import CHOICES
 from study_app.rater import check_session_id
+from study_app.single_api import after_single_answer, feedback, pause, progress, set_display
 
 bp = Blueprint("api", __name__)
 
@@ -36,7 +46,7 @@ _ANSWER_FIELDS = {
     "index": (int, 0, 100_000),
     "choice": (str, None, None),
     "reaction_ms": (float, 0.0, 86_400_000.0),
-    "painted_ms": (list, 0.0, 600_000.0),
+    "painted_ms": (list, 0.0, 86_400_000.0),  # a step until the answer lasts as long as the rater looks
     "frame_ms": (float, 0.1, 1000.0),
     "load_ms": (float, 0.0, 86_400_000.0),
 }
@@ -46,7 +56,7 @@ _STIMULUS_HEADERS = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache
 # The statements of every trial, built and compiled once (`db.Prepared`).
 _s, _t = db.sessions, db.trials
 _CURRENT = db.Prepared(
-    select(_s, _t.c.idx, _t.c.phase, _t.c.schedule, _t.c.stim_token)
+    select(_s, _t.c.idx, _t.c.phase, _t.c.schedule, _t.c.stim_token, _t.c.image)
     .select_from(_s.outerjoin(_t, (_t.c.session_id == _s.c.id) & (_t.c.idx == _s.c.next_index)))
     .where(_s.c.id == bindparam("b_session")))
 _ALGORITHM = select(_s.c.algorithm).where(_s.c.id == _t.c.session_id).scalar_subquery()
@@ -59,14 +69,14 @@ _SEND_STIMULUS = db.Prepared(
         & (_s.c.last_seen >= bindparam("b_cutoff"))))
     .values(stim_token=bindparam("b_new_token"), views=_t.c.views + 1,
             served_at=func.coalesce(_t.c.served_at, bindparam("b_at")), fetched_at=bindparam("b_at"))
-    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
+    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _t.c.image, _t.c.source, _ALGORITHM.label("algorithm"))
 )
 _SEND_FEEDBACK = db.Prepared(  # the just-answered practice trial's, once, before the next trial is shown
     update(_t)
     .where((_t.c.feedback_token == bindparam("b_token")) & exists().where(
         (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx + 1)))
     .values(feedback_token=None)
-    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _ALGORITHM.label("algorithm"))
+    .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _t.c.image, _t.c.source, _ALGORITHM.label("algorithm"))
 )
 _ADVANCE = db.Prepared(  # compare-and-set: only the current trial of an active session moves on
     update(_s)
@@ -77,8 +87,10 @@ _ADVANCE = db.Prepared(  # compare-and-set: only the current trial of an active 
 _CLOSE_TRIAL = db.Prepared(  # the stimulus token dies with the answer; a practice trial gets one for its feedback
     update(_t)
     .where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index")))
-    .values(stim_token=None, feedback_token=case((_t.c.phase == "practice", bindparam("b_feedback")), else_=None))
-    .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views)
+    .values(stim_token=None, feedback_token=case(((_t.c.phase == "practice") & _t.c.image.is_(None),
+                                                  bindparam("b_feedback")), else_=None))
+    .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views, _t.c.image, _t.c.block, _t.c.level_ms,
+               _t.c.streak)
 )
 _STORE_ANSWER = db.Prepared(insert(db.answers).values({c.name: bindparam("v_" + c.name) for c in db.answers.c}))
 
@@ -97,20 +109,26 @@ def _current(session_id: str):
 def current_trial(session_id: str):
     row = _current(session_id)
     study = current_app.extensions["study"]
-    if row.status == "complete":
+    if row.status in ("complete", "screened"):  # screened: failed the qualification, the end page says so
         return jsonify(done=True)
     if is_expired(row, study, db.now()):
         abort(410, "This session timed out.")
+    if not row.schedule:  # a staircase trial: decided once the display's frame period is known
+        return jsonify(done=False, display="needed")
     store = current_app.extensions["study_store"]
+    kind = "2afc" if row.image is None else "single"  # (not "kind": that would say which trials are vigilance)
     return jsonify(
         done=False,
         index=row.idx,
         n_trials=row.n_trials,
         n_practice=study.protocol.practice_trials,
         practice=row.phase == "practice",
+        layout=kind,
+        progress=progress(study.protocol, row.idx),
         schedule=json.loads(row.schedule),
-        stimulus={"url": url_for("api.stimulus", token=row.stim_token), "size": store.size, "slots": list(SLOTS)},
-        choices=list(SLOTS),
+        stimulus={"url": url_for("api.stimulus", token=row.stim_token), "size": store.size,
+                  "slots": stimulus_slots(row.image)},
+        choices=list(CHOICES[kind]),
     )
 
 
@@ -124,7 +142,10 @@ def _send(statement, token: str, **values) -> Response:
         abort(404)
     row = rows[0]
     store = current_app.extensions["study_store"]
-    images = trial_images(row.real_key, row.fake_key, row.fake_left, row.algorithm)
+    if row.image is None:
+        images = trial_images(row.real_key, row.fake_key, row.fake_left, row.algorithm)
+    else:
+        images = single_image(row.image, row.real_key, row.fake_key, row.source or row.algorithm)
     return Response(store.stimulus(images), mimetype="application/octet-stream", headers=_STIMULUS_HEADERS)
 
 
@@ -152,7 +173,7 @@ def _number(name: str, value, kind: type, low: float, high: float):
     return value
 
 
-def _parse_answer(body, n_steps: int) -> dict:
+def _parse_answer(body, n_steps: int, choices: tuple[str, ...]) -> dict:
     """The answer fields, type- and range-checked; 400 naming the first bad one."""
     if not isinstance(body, dict) or set(body) != set(_ANSWER_FIELDS):
         abort(400, f"Expected a JSON object with exactly the fields {sorted(_ANSWER_FIELDS)}.")
@@ -169,15 +190,15 @@ def _parse_answer(body, n_steps: int) -> dict:
         else:
             value = _number(name, value, kind, low, high)
         answer[name] = value
-    if answer["choice"] not in SLOTS:
-        abort(400, f"Expected `choice` to be one of {list(SLOTS)}, got {answer['choice']!r}.")
+    if answer["choice"] not in choices:
+        abort(400, f"Expected `choice` to be one of {list(choices)}, got {answer['choice']!r}.")
     return answer
 
 
 @bp.post("/s/<session_id>/answer")
 def answer(session_id: str):
     row = _current(session_id)
-    if row.status == "complete":
+    if row.status in ("complete", "screened"):
         abort(409, "This session is complete.")
     if is_expired(row, current_app.extensions["study"], db.now()):
         abort(410, "This session timed out.")
@@ -187,8 +208,10 @@ def answer(session_id: str):
         abort(413, "Request too large.")
     if not request.is_json:
         abort(415, "Send the answer as application/json.")
+    if not row.schedule:
+        abort(409, "This trial is not shown yet: report the display first.")
     steps = json.loads(row.schedule)
-    given = _parse_answer(request.get_json(silent=True), len(steps))
+    given = _parse_answer(request.get_json(silent=True), len(steps), CHOICES["2afc" if row.image is None else "single"])
     if given["index"] < row.next_index:
         abort(409, f"Trial {given['index']} is already answered.")
     if given["index"] > row.next_index:
@@ -210,21 +233,47 @@ def answer(session_id: str):
         if too_soon(server_ms, steps):
             abort(422, f"Answer {server_ms:.0f} ms after the images were sent, sooner than they are shown.")
         exposure_ms, exposure_frames = exposure(steps, given["painted_ms"], given["frame_ms"])
-        correct = (given["choice"] == "left") == bool(trial.fake_left)
+        if trial.image is None:
+            correct = (given["choice"] == "left") == bool(trial.fake_left)
+        else:
+            correct = given["choice"] == trial.image
+        masks = mask_frames(steps, given["painted_ms"], given["frame_ms"])
         _STORE_ANSWER.run(conn, **{"v_" + name: value for name, value in dict(
             session_id=row.id, idx=given["index"], choice=given["choice"], correct=correct,
             reaction_ms=given["reaction_ms"], exposure_ms=exposure_ms, exposure_frames=exposure_frames,
             frame_ms=given["frame_ms"], painted_ms=json.dumps(given["painted_ms"]), load_ms=given["load_ms"],
-            server_ms=server_ms, received_at=at,
+            server_ms=server_ms, received_at=at, mask_frames=json.dumps(masks) if masks else None,
             **trial_flags(steps, painted_ms=given["painted_ms"], frame_ms=given["frame_ms"], load_ms=given["load_ms"],
                           reaction_ms=given["reaction_ms"], server_ms=server_ms, views=trial.views),
         ).items()})
-    # Stored and committed: only now may a practice trial tell the rater the truth.
-    feedback = None
-    if trial.phase == "practice":
-        feedback = {"correct": correct, "fake": "left" if trial.fake_left else "right",
-                    "stimulus": url_for("api.feedback_stimulus", token=feedback_token)}
-    return jsonify(stored=True, done=last, feedback=feedback)
+        screened = False
+        if trial.image is not None and not last:
+            screened = after_single_answer(conn, row, given["index"], trial, correct)
+    # Stored and committed: only now may the rater be told the truth.
+    return jsonify(stored=True, done=last or screened, screened=screened,
+                   feedback=feedback(trial, correct, feedback_token), pause=pause(given["index"], screened))
+
+
+@bp.post("/s/<session_id>/display")
+def display(session_id: str):
+    """The rater's display frame period, fixed once per session (`study_app.single_api.set_display`).
+
+    Idempotent: a second report (a reload) changes nothing and gets the stored value back.
+    """
+    row = _current(session_id)
+    if row.status != "active" or is_expired(row, current_app.extensions["study"], db.now()):
+        abort(409, "This session is not running.")
+    if not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), row.csrf):
+        abort(403, "Missing or wrong CSRF token.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) != {"frame_ms"}:
+        abort(400, "Expected a JSON object with exactly the field frame_ms.")
+    frame_ms = _number("frame_ms", body["frame_ms"], float, 0.0, 1000.0)
+    low, high = FRAME_MS_RANGE
+    if not low <= frame_ms <= high:
+        abort(422, f"This display's frame period ({frame_ms:.1f} ms) is outside the {low:g}-{high:g} ms the study "
+                   "can time; use another browser or computer.")
+    return jsonify(frame_ms=set_display(row, frame_ms))
 
 
 @bp.errorhandler(400)

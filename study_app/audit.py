@@ -21,6 +21,13 @@ stimulus was sent) and stores three flags with every answer:
 An answer that arrives sooner after the stimulus was sent than the schedule
 lasts (less `MIN_SLACK_MS`), or whose stimulus was never sent, is refused
 outright: nobody could have seen the images.
+
+A step shown until the answer (unlimited viewing) has no target: it is never
+off timing, and its painted time (the viewing time) is the reaction time, so
+the timeline counts it once. Noise masks are timed steps like the images.
+
+`trial_exclusions` names the trial-level exclusion rules (`study_app.rules`)
+that remove an answered trial: ``reexposed``, ``timing``, ``too_fast``.
 """
 
 from collections import defaultdict
@@ -30,7 +37,7 @@ from sqlalchemy import Engine, select
 
 from study_app import db
 from study_app.config import Protocol
-from study_app.presentation import schedule_ms
+from study_app.presentation import is_mask, schedule_ms
 
 FLAGS = ("reexposed", "off_timing", "implausible")
 MIN_SLACK_MS = 50.0
@@ -67,9 +74,16 @@ def exposure(steps: list[dict[str, Any]], painted_ms: list[float], frame_ms: flo
     >>> exposure(steps, [510.0, 1000.0, 966.7], 16.7)
     (966.7, 58)
     """
-    shown = [(abs(painted - step["ms"]), painted) for step, painted in zip(steps, painted_ms) if step["show"]]
+    shown = [(abs(painted - step["ms"]) if step["ms"] is not None else 0.0, painted)
+             for step, painted in zip(steps, painted_ms) if any(not is_mask(slot) for slot in step["show"])]
     painted = max(shown)[1]
     return painted, round(painted / frame_ms)
+
+
+def mask_frames(steps: list[dict[str, Any]], painted_ms: list[float], frame_ms: float) -> list[int]:
+    """Display frames each noise mask was painted for (empty when the schedule has none)."""
+    return [round(painted / frame_ms) for step, painted in zip(steps, painted_ms)
+            if any(is_mask(slot) for slot in step["show"])]
 
 
 def trial_flags(
@@ -89,15 +103,29 @@ def trial_flags(
     {'reexposed': True, 'off_timing': False, 'implausible': True}
     """
     off = any(abs(painted - step["ms"]) > OFF_TARGET_FRAMES * frame_ms
-              for step, painted in zip(steps, painted_ms) if step["show"])
-    accounted = load_ms + sum(painted_ms) + reaction_ms
+              for step, painted in zip(steps, painted_ms) if step["show"] and step["ms"] is not None)
+    accounted = load_ms + sum(painted for step, painted in zip(steps, painted_ms) if step["ms"] is not None) + reaction_ms
     return {"reexposed": views > 1, "off_timing": off, "implausible": abs(server_ms - accounted) > PLAUSIBLE_GAP_MS}
+
+
+def trial_exclusions(row: dict[str, Any], protocol: Protocol) -> tuple[str, ...]:
+    """The trial-level exclusion rules the config applies that remove this answered trial (empty: kept).
+
+    Examples
+    --------
+    >>> row = {"reexposed": True, "off_timing": False, "implausible": True, "reaction_ms": 90.0}
+    >>> trial_exclusions(row, Protocol(exclude_timing_flags=True, too_fast_ms=150))
+    ('reexposed', 'timing', 'too_fast')
+    """
+    rules = (("reexposed", protocol.exclude_reexposed and row["reexposed"]),
+             ("timing", protocol.exclude_timing_flags and (row["off_timing"] or row["implausible"])),
+             ("too_fast", protocol.too_fast_ms > 0 and row["reaction_ms"] < protocol.too_fast_ms))
+    return tuple(name for name, applies in rules if applies)
 
 
 def excluded(row: dict[str, Any], protocol: Protocol) -> bool:
     """Whether the config leaves this answered trial out of the results."""
-    return bool((protocol.exclude_reexposed and row["reexposed"])
-                or (protocol.exclude_timing_flags and (row["off_timing"] or row["implausible"])))
+    return bool(trial_exclusions(row, protocol))
 
 
 def kept_rows(rows: list[dict[str, Any]], protocol: Protocol) -> list[dict[str, Any]]:
@@ -117,7 +145,7 @@ def flag_counts(engine: Engine, protocol: Protocol, names: tuple[str, ...]) -> d
     """Per algorithm, main trials of completed sessions: how many carry each flag, and how many are excluded."""
     a, t, s = db.answers, db.trials, db.sessions
     query = (
-        select(s.c.algorithm, a.c.reexposed, a.c.off_timing, a.c.implausible)
+        select(s.c.algorithm, a.c.reexposed, a.c.off_timing, a.c.implausible, a.c.reaction_ms)
         .join(t, (t.c.session_id == a.c.session_id) & (t.c.idx == a.c.idx))
         .join(s, s.c.id == a.c.session_id)
         .where((t.c.phase == "main") & (s.c.status == "complete"))

@@ -43,13 +43,24 @@ pairing = "paired"              # "paired": real and fake from the same input (c
 # feedback_ms = 2400            # practice feedback (both images, labelled) shows this long; 0: until Continue
 # practice_trials = 10          # with feedback, not scored
 # main_trials = 40              # scored, no feedback
-vigilance_trials = 0            # extra obviously-fake (heavily blurred) trials in the main phase
+vigilance_trials = 0            # extra obviously-fake trials in the main phase ...
+# vigilance = "blur"            # ... heavily blurred, or "random-colour" (another photo's colours; zhang-2016)
 vigilance_max_misses = 0        # raters missing more are flagged ...
 exclude_vigilance_failures = true   # ... and left out of the results
 # raters_per_algorithm = 50
 # image_size = 256              # both images are shown as raw pixels at this size
 exclude_reexposed = true        # trials shown twice (a reload mid-trial) leave the results
 exclude_timing_flags = false    # trials more than a frame off target, or with an implausible timeline
+too_fast_ms = 0                 # answers sooner than this after the response opened leave the results (0: off)
+# Other presets: "zhang-2016" (colorization 2AFC, 1 s, side by side, 10% random-colour vigilance trials),
+# "hype-inf" (one image per trial, real or fake 50/50, unlimited viewing, 100 images), "hype-time" (one image
+# after a 3-2-1 countdown, exposure on a 100-1000 ms staircase, noise masks, 3 blocks of 150). Their keys
+# (README "Protocol presets"): task, real_percent, feedback, blocks, countdown(_ms), masks, mask_ms,
+# staircase_start_ms/min_ms/max_ms/up_ms/down_ms/n_down. The rules above are fixed once an answer is stored.
+# qualification_trials = 100    # a qualification block first (HYPE: 100 images, 50/50, no time limit) ...
+# qualification_min_real = 0.65 # ... passed with this share right on the reals ...
+# qualification_min_fake = 0.65 # ... and on the fakes; raters who fail are not admitted ...
+# qualification_pay = true      # ... and are paid ([completion] screened_code) or, if false, asked to return
 session_timeout_s = 3600        # an idle session past this frees its slot
 seed = 0                        # which images each session sees (sides come from the OS's CSPRNG)
 
@@ -73,6 +84,7 @@ images = "fake_l1_cgan"
 
 [completion]
 code = "{code}"                 # shown at the end (paste into Prolific / your form)
+# screened_code = "..."         # for raters who fail the qualification (default: code)
 # redirect_url = "https://app.prolific.com/submissions/complete?cc={code}"
 '''
 
@@ -150,7 +162,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from study_app.adaptive import COMMON_DISPLAYS_HZ, display_warnings
     from study_app.config import load_config
+    from study_app.rules import describe
     from study_app.stimuli import check_images, load_stimuli
 
     config = load_config(args.config)
@@ -158,11 +172,29 @@ def _check(args: argparse.Namespace) -> int:
     for warning in check_images(stimuli, config.protocol.image_size):
         log.warning("%s", warning)
     p = config.protocol
+    if p.task == "2afc":
+        trials = (f"{p.practice_trials} practice + {p.main_trials} main (+{p.vigilance_trials} vigilance"
+                  + (f", {p.vigilance}" if p.vigilance_trials else "") + f") trials, {p.presentation} {p.exposure_ms} ms, "
+                  f"{p.pairing}")
+    else:
+        viewing = "unlimited viewing" if p.task == "hype-inf" else (
+            f"staircase {p.staircase_min_ms}-{p.staircase_max_ms} ms from {p.staircase_start_ms} ms "
+            f"(+{p.staircase_up_ms} ms wrong, -{p.staircase_down_ms} ms after {p.staircase_n_down} right), "
+            f"{p.countdown}-step countdown of {p.countdown_ms} ms, {p.masks} masks of {p.mask_ms} ms")
+        trials = (f"{p.task}: {p.practice_trials} practice + {p.main_trials} main trials in {p.blocks} block(s), one "
+                  f"image each, {p.real_percent}% real, {viewing}, feedback after "
+                  + ("every trial" if p.feedback == "every" else "practice trials only"))
+    qualification = f"{p.qualification_trials} qualification trials + " if p.qualification_trials else ""
     print(f"{config.path}: OK. {len(stimuli.real)} real images; "
           + ", ".join(f"{name}: {len(images)} images" for name, images in stimuli.fakes.items())
-          + f". {p.practice_trials} practice + {p.main_trials} main (+{p.vigilance_trials} vigilance) trials, "
-          f"{p.presentation} {p.exposure_ms} ms" + (f" (preset {p.preset})" if p.preset else "")
-          + f", {p.pairing}, {p.raters_per_algorithm} raters per algorithm.")
+          + f". {qualification}{trials}" + (f" (preset {p.preset})" if p.preset else "")
+          + f", {p.raters_per_algorithm} raters per algorithm.")
+    print("exclusion rules (fixed at the first start; the site refuses other rules once an answer is stored):")
+    for line in describe(p):
+        print(f"  {line}")
+    for hz in COMMON_DISPLAYS_HZ:
+        for warning in display_warnings(p, 1000 / hz):
+            print(f"warning: on a {hz} Hz display, {warning}")
     if not config.admin_token:
         print("note: no admin_token; `serve` will generate one for the session.")
     return 0
@@ -191,8 +223,9 @@ def _results(args: argparse.Namespace) -> int:
     texts = [(args.json, json_text(document))]  # both made before either is written: both files or neither
     if args.csv:  # only with a database: _records_document refuses --csv
         from study_app.analysis import trials_csv
+        from study_app.site_results import records_csv
 
-        texts.append((args.csv, trials_csv(rows)))
+        texts.append((args.csv, trials_csv(rows) if document["kind"] == "study" else records_csv(rows)))
     for path, text in texts:
         write_text(path, text)
     for line in _result_lines(document):
@@ -205,9 +238,9 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from sqlalchemy import inspect
 
     from study_app.analysis import study_document
-    from study_app.audit import flag_counts
     from study_app.config import load_config
     from study_app.db import make_engine
+    from study_app.site_results import add_site_facts, database_hype_document
 
     if args.protocol or args.seed is not None:
         raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
@@ -218,8 +251,10 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     engine = make_engine(config.database_url)
     if not inspect(engine).has_table("answers"):
         raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
+    if config.protocol.task != "2afc":  # HYPE: the records of every answered trial (the --csv export)
+        return database_hype_document(config, engine, n_resamples=args.resamples)
     document, rows = study_document(config, engine, n_resamples=args.resamples)
-    document["data"]["trial_flags"] = flag_counts(engine, config.protocol, config.algorithm_names)
+    add_site_facts(document, config, engine, rows)
     return document, rows
 
 
@@ -253,10 +288,6 @@ def _result_lines(document: dict) -> list[str]:
             ci = f"; 95% interval {_percent(bounds[0])}–{_percent(bounds[1])}" if bounds else ""
             lines.append(f"{run['name']}: {_percent(run['fool_rate'])}{pm} fooled (± bootstrap SD, raters then "
                          f"trials{ci}; {raters})")
-            flags = (document["data"].get("trial_flags") or {}).get(run["name"])
-            if flags:
-                lines.append(f"  main trials: {flags['trials']}; re-exposed {flags['reexposed']}, off timing "
-                             f"{flags['off_timing']}, implausible {flags['implausible']}; excluded {flags['excluded']}")
         elif run["bootstrap_sd"] is None:
             lines.append(f"{run['name']}: no scored trials ({raters})")
         elif kind == "hype-inf":
@@ -268,6 +299,15 @@ def _result_lines(document: dict) -> list[str]:
             low, high = run["intervals"]["hype_time_ms"]
             lines.append(f"{run['name']}: HYPE-time {run['hype_time_ms']:.1f} ms ± {run['bootstrap_sd']:.1f} ms "
                          f"(95% CI {low:.1f}–{high:.1f} ms; {raters})")
+        flags = (document["data"].get("trial_flags") or {}).get(run["name"])
+        if flags:
+            lines.append(f"  main trials: {flags['trials']}; re-exposed {flags['reexposed']}, off timing "
+                         f"{flags['off_timing']}, implausible {flags['implausible']}; excluded {flags['excluded']}")
+    for rule, counts in (document["data"].get("exclusions") or {}).items():
+        lines.append(f"excluded by rule {rule}: {counts['trials']} main trial(s), {counts['raters']} rater(s)")
+    for display in document["data"].get("displays") or []:
+        lines += [f"warning: raters at {display['hz']:g} Hz ({display['sessions']} session(s)): {w}"
+                  for w in display["warnings"]]
     tests = document.get("comparisons") or {}
     if tests.get("anova"):
         anova = tests["anova"]

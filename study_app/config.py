@@ -12,9 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from p2p_eval.errors import InputError
-from study_app.presentation import AUTHORS_GAP_MS, LEAD_MS, PRESENTATIONS, PRESETS
+from p2p_eval.measures.hype_time.entry import STAIRCASE_MS
+from study_app.presentation import (
+    AUTHORS_GAP_MS, HYPE_COUNTDOWN, HYPE_COUNTDOWN_MS, HYPE_MASK_MS, HYPE_MASKS, LEAD_MS, PRESENTATIONS, PRESETS,
+    TASKS, VIGILANCE_KINDS,
+)
+from study_app.protocol import FEEDBACK, PAIRINGS, TASK_ONLY, Protocol
+from study_app.staircase import HYPE_TIME
 
-PAIRINGS = ("paired", "unpaired")
 ADMIN_TOKEN_ENV = "P2P_STUDY_ADMIN_TOKEN"
 DATABASE_URL_ENV = "P2P_STUDY_DATABASE_URL"
 
@@ -51,40 +56,13 @@ class Algorithm:
 
 
 @dataclass(frozen=True)
-class Protocol:
-    """The trial protocol; counts and exposure default to the pix2pix paper's (§4.1).
-
-    ``preset = "pix2pix-2017"`` also takes the authors' sequential presentation
-    (`study_app.presentation.PRESETS`); without a preset both images are shown
-    at once after a fixation cross.
-    """
-
-    pairing: str = "paired"
-    exposure_ms: int = 1000
-    presentation: str = "simultaneous"
-    lead_ms: int = LEAD_MS["simultaneous"]  # blank (fixation cross if simultaneous) before the first image
-    gap_ms: int | None = None  # blank between the images (sequential only)
-    feedback_ms: int = 2400  # practice feedback stays this long; 0: until the rater presses Continue
-    practice_trials: int = 10
-    main_trials: int = 40
-    vigilance_trials: int = 0  # extra, obviously fake trials mixed into the main phase
-    vigilance_max_misses: int = 0  # a rater missing more is flagged
-    exclude_vigilance_failures: bool = True
-    raters_per_algorithm: int = 50
-    image_size: int = 256
-    session_timeout_s: int = 3600  # an idle session past this frees its slot
-    seed: int = 0  # which images each session sees; which side is fake comes from the OS's CSPRNG
-    exclude_reexposed: bool = True  # trials whose images were sent twice (a reload) leave the results
-    exclude_timing_flags: bool = False  # trials flagged off-timing or implausible leave the results
-    preset: str | None = None
-
-
-@dataclass(frozen=True)
 class Completion:
     """What a rater gets at the end: a code to paste and/or a redirect."""
 
     code: str | None = None
     redirect_url: str | None = None
+    screened_code: str | None = None  # for raters who failed the qualification (default: `code`)
+    screened_redirect_url: str | None = None  # (default: `redirect_url`)
 
 
 @dataclass(frozen=True)
@@ -127,7 +105,8 @@ class _Table:
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise InputError(f"{self.where(key)}: expected an integer, got {value!r}.")
         if not isinstance(value, kind):
-            raise InputError(f"{self.where(key)}: expected {kind.__name__}, got {value!r}.")
+            name = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+            raise InputError(f"{self.where(key)}: expected {name}, got {value!r}.")
         return value
 
     def int_in(self, key: str, default: int, low: int, high: int) -> int:
@@ -135,6 +114,12 @@ class _Table:
         if not low <= value <= high:
             raise InputError(f"{self.where(key)}: expected an integer in [{low}, {high}], got {value}.")
         return value
+
+    def float_in(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.get(key, (int, float), default)
+        if isinstance(value, bool) or not low <= value <= high:
+            raise InputError(f"{self.where(key)}: expected a number in [{low}, {high}], got {value!r}.")
+        return float(value)
 
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
@@ -168,6 +153,13 @@ def _protocol(table: _Table) -> Protocol:
     def value(key: str, default: Any) -> Any:
         return base.get(key, default)
 
+    task = table.get("task", str, value("task", "2afc"))
+    if task not in TASKS:
+        raise InputError(f"{table.where('task')}: expected one of {list(TASKS)}, got {task!r}.")
+    for key, tasks in TASK_ONLY.items():
+        if key in table.data and task not in tasks:
+            raise InputError(f"{table.where(key)}: only a {' or '.join(tasks)} task has it, and this one is "
+                             f"task = {task!r}; remove it.")
     pairing = table.get("pairing", str, value("pairing", "paired"))
     if pairing not in PAIRINGS:
         raise InputError(f"{table.where('pairing')}: expected one of {list(PAIRINGS)}, got {pairing!r}.")
@@ -186,15 +178,15 @@ def _protocol(table: _Table) -> Protocol:
         exposure_ms=table.int_in("exposure_ms", value("exposure_ms", 1000), 17, 60_000),
         presentation=presentation,
         # The preset's lead belongs to its presentation; another presentation brings its own.
-        lead_ms=table.int_in("lead_ms", base["lead_ms"] if base.get("presentation") == presentation
-                             else LEAD_MS[presentation], 0, 60_000),
+        lead_ms=table.int_in("lead_ms", base.get("lead_ms", LEAD_MS[presentation])
+                             if base.get("presentation") == presentation else LEAD_MS[presentation], 0, 60_000),
         gap_ms=gap_ms,
         feedback_ms=table.int_in("feedback_ms", value("feedback_ms", 2400), 0, 60_000),
         practice_trials=table.int_in("practice_trials", value("practice_trials", 10), 0, 1000),
         main_trials=table.int_in("main_trials", value("main_trials", 40), 1, 1000),
         vigilance_trials=table.int_in("vigilance_trials", value("vigilance_trials", 0), 0, 1000),
-        vigilance_max_misses=table.int_in("vigilance_max_misses", 0, 0, 1000),
-        exclude_vigilance_failures=table.get("exclude_vigilance_failures", bool, True),
+        vigilance_max_misses=table.int_in("vigilance_max_misses", value("vigilance_max_misses", 0), 0, 1000),
+        exclude_vigilance_failures=table.get("exclude_vigilance_failures", bool, value("exclude_vigilance_failures", True)),
         raters_per_algorithm=table.int_in("raters_per_algorithm", value("raters_per_algorithm", 50), 1, 1_000_000),
         image_size=table.int_in("image_size", value("image_size", 256), 16, 2048),
         session_timeout_s=table.int_in("session_timeout_s", 3600, 10, 7 * 24 * 3600),
@@ -202,9 +194,52 @@ def _protocol(table: _Table) -> Protocol:
         exclude_reexposed=table.get("exclude_reexposed", bool, True),
         exclude_timing_flags=table.get("exclude_timing_flags", bool, False),
         preset=preset,
+        task=task,
+        vigilance=_one_of(table, "vigilance", value("vigilance", "blur"), VIGILANCE_KINDS),
+        feedback=_one_of(table, "feedback", value("feedback", "practice"), FEEDBACK),
+        real_percent=table.int_in("real_percent", value("real_percent", 50), 1, 99),
+        blocks=table.int_in("blocks", value("blocks", 1), 1, 100),
+        countdown=table.int_in("countdown", HYPE_COUNTDOWN, 0, 10),
+        countdown_ms=table.int_in("countdown_ms", HYPE_COUNTDOWN_MS, 17, 10_000),
+        masks=table.int_in("masks", HYPE_MASKS, 0, 20),
+        mask_ms=table.int_in("mask_ms", HYPE_MASK_MS, 1, 1000),
+        **{f"staircase_{key}": table.int_in(f"staircase_{key}", int(getattr(HYPE_TIME, key)), *STAIRCASE_MS)
+           for key in ("start_ms", "min_ms", "max_ms")},
+        staircase_up_ms=table.int_in("staircase_up_ms", int(HYPE_TIME.up_ms), 1, 900),
+        staircase_down_ms=table.int_in("staircase_down_ms", int(HYPE_TIME.down_ms), 1, 900),
+        staircase_n_down=table.int_in("staircase_n_down", HYPE_TIME.n_down, 1, 20),
+        qualification_trials=table.int_in("qualification_trials", value("qualification_trials", 0), 0, 1000),
+        qualification_min_real=table.float_in("qualification_min_real", 0.65, 0.0, 1.0),
+        qualification_min_fake=table.float_in("qualification_min_fake", 0.65, 0.0, 1.0),
+        qualification_pay=table.get("qualification_pay", bool, True),
+        too_fast_ms=table.int_in("too_fast_ms", 0, 0, 60_000),
     )
+    _check_protocol(table, protocol)
     table.finish()
     return protocol
+
+
+def _one_of(table: _Table, key: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = table.get(key, str, default)
+    if value not in allowed:
+        raise InputError(f"{table.where(key)}: expected one of {list(allowed)}, got {value!r}.")
+    return value
+
+
+def _check_protocol(table: _Table, protocol: Protocol) -> None:
+    """What holds between the values: blocks divide the trials, the staircase is one, a qualification can be passed."""
+    if protocol.main_trials % protocol.blocks:
+        raise InputError(f"{table.where('blocks')}: {protocol.main_trials} main trials do not split into "
+                         f"{protocol.blocks} equal blocks; make main_trials a multiple of blocks.")
+    try:
+        protocol.staircase
+    except ValueError as err:
+        raise InputError(f"{table.where('staircase_start_ms')}: {err}") from None
+    q = protocol.qualification_trials
+    if q and not 0 < int(q * protocol.real_percent / 100 + 0.5) < q:
+        raise InputError(f"{table.where('qualification_trials')}: a qualification needs real and fake images, and "
+                         f"{q} trials at {protocol.real_percent}% real have only one kind; use more trials (HYPE: "
+                         "100), or 0 for none.")
 
 
 def load_config(path: str | os.PathLike) -> StudyConfig:
@@ -268,10 +303,14 @@ def load_config(path: str | os.PathLike) -> StudyConfig:
     completion = Completion(
         code=completion_table.get("code", str) or None,
         redirect_url=completion_table.get("redirect_url", str) or None,
+        screened_code=completion_table.get("screened_code", str) or None,
+        screened_redirect_url=completion_table.get("screened_redirect_url", str) or None,
     )
     completion_table.finish()
-    if completion.redirect_url and not completion.redirect_url.startswith(("https://", "http://")):
-        raise InputError(f"{completion_table.where('redirect_url')}: expected an http(s) URL, got {completion.redirect_url!r}.")
+    for key in ("redirect_url", "screened_redirect_url"):
+        url = getattr(completion, key)
+        if url and not url.startswith(("https://", "http://")):
+            raise InputError(f"{completion_table.where(key)}: expected an http(s) URL, got {url!r}.")
     top.finish()
     return StudyConfig(
         path=path, title=title, protocol=protocol, real=real, algorithms=tuple(algorithms),

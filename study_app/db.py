@@ -13,6 +13,14 @@ session and trial index), a stimulus token one trial.
 A trial row holds everything its kind needs to be shown and checked again
 after a reload or a crash: its images, which side is fake, its schedule (the
 timed steps the page plays, JSON), and the one-time token of its stimulus.
+A single-image trial (the HYPE tasks) names what it shows in ``image`` and
+keeps that image's key in ``real_key`` or ``fake_key`` (the other empty). A
+staircase trial's schedule is empty until the server decides its exposure
+from the stored answers before it (`study_app.single`); it then holds the
+staircase's level and the exposure requested in ms and in display frames.
+
+Columns added after the first release of the site are nullable, and `init_db`
+adds them to a database made before them, so a running study keeps its data.
 """
 
 import importlib.util
@@ -49,6 +57,8 @@ sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("last_seen", Float, nullable=False),
     Column("completed_at", Float),
+    Column("frame_ms", Float),  # the rater's display frame period, fixed once (hype-time); status "screened":
+    # failed the qualification
 )
 
 trials = Table(
@@ -66,6 +76,13 @@ trials = Table(
     Column("served_at", Float),  # first time the stimulus was sent
     Column("fetched_at", Float),  # last time the stimulus was sent
     Column("views", Integer, nullable=False, default=0),  # times the stimulus was sent; >1: re-exposed
+    Column("image", String(4)),  # single-image trials: "real" | "fake" (null: a two-image trial)
+    Column("source", String(128)),  # the fake's algorithm when not the session's (qualification trials)
+    Column("block", Integer),  # staircase block of a main trial (0-based; null: 0)
+    Column("exposure_ms", Float),  # requested exposure of the image(s), frame-rounded; null: until the answer
+    Column("exposure_frames", Integer),  # the same in display frames (staircase trials)
+    Column("level_ms", Float),  # the staircase's level (ms, not rounded) this trial was shown at
+    Column("streak", Integer),  # right answers in a row at this level before this trial
 )
 
 answers = Table(
@@ -85,6 +102,15 @@ answers = Table(
     Column("off_timing", Boolean, nullable=False),  # an exposure more than one frame off target
     Column("implausible", Boolean, nullable=False),  # the page's timeline contradicts the server's
     Column("received_at", Float, nullable=False),
+    Column("mask_frames", Text),  # JSON: display frames each noise mask was painted for (hype-time)
+)
+
+study_rules = Table(
+    "study_rules", metadata,  # the exclusion rules fixed at the study's first start (study_app.rules)
+    Column("name", String(32), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("rules", Text, nullable=False),  # JSON
+    Column("recorded_at", Float, nullable=False),
 )
 
 
@@ -154,10 +180,17 @@ def init_db(engine: Engine) -> None:
         lack one-time stimulus tokens), which this version cannot serve.
     """
     metadata.create_all(engine)
-    columns = {column["name"] for column in inspect(engine).get_columns("trials")}
-    if "stim_token" not in columns:
+    found = {table.name: {column["name"] for column in inspect(engine).get_columns(table.name)}
+             for table in (sessions, trials, answers)}
+    if "stim_token" not in found["trials"]:
         raise InputError(f"{engine.url.render_as_string(hide_password=True)}: this study database was made by an "
                          "older p2p-eval; finish that study with the version that started it, or use a new database.")
+    for table in (sessions, trials, answers):
+        for column in table.columns:
+            if column.name not in found[table.name] and column.nullable:  # added since: null in the old rows
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                                         f"{column.type.compile(dialect=engine.dialect)}")
 
 
 def get_engine() -> Engine:

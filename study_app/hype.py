@@ -30,7 +30,7 @@ from p2p_eval.measures import entry_type
 from p2p_eval.measures.hype_time.entry import STAIRCASE_MS
 from p2p_eval.stats import DEFAULT_CONFIDENCE, percentile_interval, resample_weights, resampled_sums
 from study_app.comparisons import bootstrap_sd, classical_tests, pairwise_bootstrap
-from study_app.records import HYPE_PROTOCOLS, PHASES, TrialRecord
+from study_app.records import HYPE_PROTOCOLS, PHASES, TrialRecord, exclusion_counts
 
 log = logging.getLogger(__name__)
 
@@ -233,15 +233,7 @@ def record_summary(records: Sequence[TrialRecord]) -> dict[str, Any]:
         of them by this rule); ``raters_in_several_algorithms`` (the tests
         assume each rater judged one model).
     """
-    main = [r for r in records if r.phase == "main"]
-    by_rater: dict[tuple[str, str], list[TrialRecord]] = defaultdict(list)
-    for r in main:
-        by_rater[(r.algorithm, r.rater)].append(r)
-    removed = [trials for trials in by_rater.values() if not any(t.scored for t in trials)]
-    rules = sorted({rule for r in main for rule in r.excluded})
-    exclusions = {rule: {"trials": sum(rule in r.excluded for r in main),
-                         "raters": sum(any(rule in t.excluded for t in trials) for trials in removed)}
-                  for rule in rules}
+    exclusions = exclusion_counts(((r.algorithm, r.rater), r.excluded) for r in records if r.phase == "main")
     algorithms_of: dict[str, set[str]] = defaultdict(set)
     for r in records:
         algorithms_of[r.rater].add(r.algorithm)

@@ -1,7 +1,7 @@
 """Trial stimuli as the browser gets them: raw pixels of one length, prepared once per study.
 
-Every image of a study (the real photos, each algorithm's images, and blurred
-reals when there are vigilance trials) is decoded, converted to RGB, resized to
+Every image of a study (the real photos, each algorithm's images, and the
+vigilance fakes made from the reals when there are vigilance trials) is decoded, converted to RGB, resized to
 the study's square size and stored as raw 8-bit RGB, ``size * size * 3`` bytes,
 in one file that every server process maps into memory. It is built once, when
 the server starts, and reused while the image files are unchanged. A trial's
@@ -21,18 +21,21 @@ import mmap
 import os
 import secrets
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
+from skimage.color import lab2rgb, rgb2lab
 from tqdm import tqdm
 
 from p2p_eval.data.files import read_rgb
 from p2p_eval.errors import InputError
 from study_app.config import StudyConfig
 from study_app.stimuli import Stimuli
-from study_app.trials import VIGILANCE_PREFIX
+from study_app.presentation import IMAGE_SLOT, SLOTS
+from study_app.trials import VIGILANCE_PREFIX, session_rng
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ CACHE_DIR = ".p2p-study-cache"
 _FORMAT = 1  # bump when the pixels a source gives change (resampling, blur)
 
 ImageId = tuple[str, ...]
-"""``("real", key)``, ``("fake", algorithm, key)`` or ``("blur", key)`` (a vigilance fake)."""
+"""``("real", key)``, ``("fake", algorithm, key)`` or ``("vigilance", key)`` (a vigilance fake)."""
 
 
 def new_token() -> str:
@@ -49,7 +52,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def pixels(path: Path, size: int, *, blur: bool = False) -> np.ndarray:
+def pixels(path: Path, size: int, *, blur: bool = False, colours_of: Path | None = None) -> np.ndarray:
     """One image as the study shows it.
 
     Parameters
@@ -60,6 +63,10 @@ def pixels(path: Path, size: int, *, blur: bool = False) -> np.ndarray:
         Output width and height in pixels (Lanczos resampling when it differs).
     blur : bool, optional
         Heavy Gaussian blur, for vigilance trials.
+    colours_of : Path, optional
+        Another image whose colours (CIE Lab a*, b*) replace this one's, keeping
+        its lightness L*: Zhang et al.'s random-colour baseline, for vigilance
+        trials ("Random: copies the colors from a random image").
 
     Returns
     -------
@@ -71,23 +78,49 @@ def pixels(path: Path, size: int, *, blur: bool = False) -> np.ndarray:
     if blur:
         # Vigilance "fake": so blurred that any attentive rater spots it.
         image = image.filter(ImageFilter.GaussianBlur(radius=size / 24))
-    return np.asarray(image, dtype=np.uint8)
+    rgb = np.asarray(image, dtype=np.uint8)
+    if colours_of is not None:
+        lab = rgb2lab(rgb)
+        lab[..., 1:] = rgb2lab(pixels(colours_of, size))[..., 1:]
+        with warnings.catch_warnings():  # another photo's colours at this lightness may be outside sRGB: clipped
+            warnings.filterwarnings("ignore", message="Conversion from CIE-LAB", category=UserWarning)
+            rgb = np.clip(np.round(lab2rgb(lab) * 255), 0, 255).astype(np.uint8)
+    return rgb
 
 
-def _sources(config: StudyConfig, stimuli: Stimuli) -> list[tuple[ImageId, Path, bool]]:
-    sources = [(("real", key), path, False) for key, path in sorted(stimuli.real.items())]
+def colour_partners(keys: list[str], seed: int) -> dict[str, str]:
+    """For the random-colour vigilance fakes: whose colours each real photo gets, another photo's, fixed by the seed.
+
+    >>> partners = colour_partners(["a", "b", "c"], 0)
+    >>> sorted(partners) == ["a", "b", "c"] and all(k != v for k, v in partners.items())
+    True
+    """
+    order = [str(k) for k in session_rng(seed, "random-colour").permutation(sorted(keys))]
+    return {key: order[(i + 1) % len(order)] for i, key in enumerate(order)}
+
+
+Source = tuple[ImageId, Path, dict]
+"""An image of the store: its id, its file, and `pixels`' keyword arguments."""
+
+
+def _sources(config: StudyConfig, stimuli: Stimuli) -> list[Source]:
+    sources: list[Source] = [(("real", key), path, {}) for key, path in sorted(stimuli.real.items())]
     for name in config.algorithm_names:
-        sources += [(("fake", name, key), path, False) for key, path in sorted(stimuli.fakes[name].items())]
-    if config.protocol.vigilance_trials:
-        sources += [(("blur", key), path, True) for key, path in sorted(stimuli.real.items())]
+        sources += [(("fake", name, key), path, {}) for key, path in sorted(stimuli.fakes[name].items())]
+    if config.protocol.vigilance_trials and config.protocol.vigilance == "blur":
+        sources += [(("vigilance", key), path, {"blur": True}) for key, path in sorted(stimuli.real.items())]
+    elif config.protocol.vigilance_trials:
+        partners = colour_partners(list(stimuli.real), config.protocol.seed)
+        sources += [(("vigilance", key), path, {"colours_of": stimuli.real[partners[key]]})
+                    for key, path in sorted(stimuli.real.items())]
     return sources
 
 
-def _cache_key(sources: list[tuple[ImageId, Path, bool]], size: int) -> str:
+def _cache_key(sources: list[Source], size: int) -> str:
     digest = hashlib.sha256(f"{_FORMAT}:{size}".encode())
-    for image_id, path, blur in sources:
+    for image_id, path, made in sources:
         stat = path.stat()
-        digest.update(f"\n{image_id}:{path}:{stat.st_mtime_ns}:{stat.st_size}:{blur}".encode())
+        digest.update(f"\n{image_id}:{path}:{stat.st_mtime_ns}:{stat.st_size}:{sorted(made.items())}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -128,13 +161,13 @@ class StimulusStore:
         return np.frombuffer(self._map[start: start + self.image_bytes], dtype=np.uint8).reshape(self.size, self.size, 3)
 
 
-def _write_pixels(sources: list[tuple[ImageId, Path, bool]], size: int, path: Path) -> None:
+def _write_pixels(sources: list[Source], size: int, path: Path) -> None:
     """Write every source's pixels to `path`, atomically (a half-written file is never used)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as out:
-            for _, source, blur in tqdm(sources, desc="preparing stimuli", unit="img", disable=None, file=sys.stderr):
-                out.write(pixels(source, size, blur=blur).tobytes())  # read_rgb names a bad file
+            for _, source, made in tqdm(sources, desc="preparing stimuli", unit="img", disable=None, file=sys.stderr):
+                out.write(pixels(source, size, **made).tobytes())  # read_rgb names a bad file
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -174,7 +207,17 @@ def trial_images(real_key: str, fake_key: str, fake_left: bool, algorithm: str) 
     """The (left, right) images of a two-alternative trial."""
     real: ImageId = ("real", real_key)
     if fake_key.startswith(VIGILANCE_PREFIX):
-        fake: ImageId = ("blur", fake_key[len(VIGILANCE_PREFIX):])
+        fake: ImageId = ("vigilance", fake_key[len(VIGILANCE_PREFIX):])
     else:
         fake = ("fake", algorithm, fake_key)
     return (fake, real) if fake_left else (real, fake)
+
+
+def single_image(image: str, real_key: str, fake_key: str, algorithm: str) -> tuple[ImageId]:
+    """The one image of a single-image trial (`algorithm`: the fake's, the session's unless the trial names one)."""
+    return (("real", real_key),) if image == "real" else (("fake", algorithm, fake_key),)
+
+
+def stimulus_slots(image: str | None) -> list[str]:
+    """The slots a trial's stimulus holds, in order: both sides, or the one image."""
+    return list(SLOTS) if image is None else [IMAGE_SLOT]

@@ -161,8 +161,9 @@ def _amt_submit(row) -> dict | None:
 def task(session_id: str):
     row = session_or_404(session_id)
     study = current_app.extensions["study"]
-    if row.status == "complete":
-        return render_template("done.html", study=study, amt=_amt_submit(row))
+    if row.status in ("complete", "screened"):  # screened: failed the qualification; paid or told to return
+        return render_template("done.html", study=study, amt=_amt_submit(row), screened=row.status == "screened",
+                               next_steps=NEXT_STEPS[row.platform])
     if is_expired(row, study, db.now()):
         return _stop(study, row.platform, "Session timed out",
                      "This session was idle too long and has ended. Thank you for your time.", 410)

@@ -35,6 +35,7 @@ be silently ignored.
 import csv
 import math
 import os
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,3 +244,33 @@ def _rules(value: Any) -> tuple[str, ...]:
         return ()
     names = value if isinstance(value, list) else str(value).split(";")
     return tuple(sorted({str(n).strip() for n in names if str(n).strip()}))
+
+
+def exclusion_counts(trials: Iterable[tuple[Any, tuple[str, ...]]], rules: Iterable[str] = ()) -> dict[str, dict[str, int]]:
+    """What each rule removed from the main trials: trials it marks, and raters it removes.
+
+    Parameters
+    ----------
+    trials : iterable of (rater, rule names)
+        Every main trial: its rater (any hashable id) and the rules that remove it (empty: kept).
+    rules : iterable of str, optional
+        Rules to list even when they removed nothing (the ones the study had on).
+
+    Returns
+    -------
+    counts : dict of str to dict
+        Per rule, ``trials`` (main trials it marks) and ``raters`` (raters whose
+        main trials are all removed, one of them by this rule).
+
+    Examples
+    --------
+    >>> exclusion_counts([("a", ("vigilance",)), ("a", ("vigilance", "too_fast")), ("b", ()), ("b", ("too_fast",))])
+    {'too_fast': {'trials': 2, 'raters': 1}, 'vigilance': {'trials': 2, 'raters': 1}}
+    """
+    by_rater: dict[Any, list[tuple[str, ...]]] = defaultdict(list)
+    for rater, removed in trials:
+        by_rater[rater].append(removed)
+    names = sorted(set(rules) | {rule for marks in by_rater.values() for removed in marks for rule in removed})
+    gone = [marks for marks in by_rater.values() if all(marks)]
+    return {rule: {"trials": sum(rule in removed for marks in by_rater.values() for removed in marks),
+                   "raters": sum(any(rule in removed for removed in marks) for marks in gone)} for rule in names}

@@ -162,12 +162,15 @@ def _die_with_parent() -> None:
 
 
 def _prepare_once(config) -> None:
-    """Stimulus file and schema, made by the parent so the workers do not race to make them."""
+    """Stimulus file, schema and exclusion rules, made by the parent so the workers do not race to make them
+    (and a changed rule stops the parent with its message)."""
     from study_app import db
     from study_app.images import prepare_stimuli
+    from study_app.rules import record_rules
     from study_app.stimuli import load_stimuli
 
     prepare_stimuli(config, load_stimuli(config))
     engine = db.make_engine(config.database_url)
     db.init_db(engine)
+    record_rules(engine, config.protocol, str(config.path))
     engine.dispose()

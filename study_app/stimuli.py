@@ -82,7 +82,7 @@ def resolve_images(source: ImageSource, dataset: PreparedDataset | None = None) 
         raise InputError(f"{source.path}: holds {len(runs)} runs {[r.name for r in runs]}; name one run per algorithm.")
     run = runs[0]
     if dataset is not None:
-        return dict(match_frames(run, dataset.frames(source.split), source.split))
+        return dict(match_frames(run, dataset.frames(source.split), source.split, dataset=dataset))
     images = run.images(source.split)
     if not images:
         raise InputError(f"{run.root}: run {run.name!r} has no images for split {source.split!r}.")
@@ -102,7 +102,11 @@ def load_stimuli(config: StudyConfig) -> Stimuli:
     real = resolve_images(config.real, dataset)
     fakes = {a.name: resolve_images(a.source, dataset) for a in config.algorithms}
     protocol = config.protocol
-    needed = protocol.practice_trials + protocol.main_trials
+    if protocol.trial_kind == "single" or protocol.qualification_trials:
+        _check_single_image_pools(config, real, fakes)
+    if protocol.trial_kind == "single":
+        return Stimuli(real=real, fakes=fakes)  # one image per trial: no pairs to check
+    needed = protocol.practice_trials + protocol.main_trials + protocol.qualification_trials
     for name, images in fakes.items():
         if protocol.pairing == "paired":
             missing = sorted(set(images) - set(real))
@@ -114,15 +118,31 @@ def load_stimuli(config: StudyConfig) -> Stimuli:
         if len(images) < needed:
             raise InputError(
                 f"{config.path}: algorithm {name!r} has {len(images)} images, fewer than the "
-                f"{needed} practice + main trials; add images or lower the trial counts."
+                f"{needed} {'qualification + ' if protocol.qualification_trials else ''}practice + main trials; add "
+                "images or lower the trial counts."
             )
-    # Unpaired trials draw distinct reals; vigilance blurs a real of another input.
+    # Unpaired trials draw distinct reals; vigilance alters a real of another input.
     enough = max(needed if protocol.pairing == "unpaired" else 1, 2 if protocol.vigilance_trials else 1)
     if len(real) < enough:
         raise InputError(
             f"{config.real.path}: {len(real)} real image(s), need at least {enough} for this protocol."
         )
     return Stimuli(real=real, fakes=fakes)
+
+
+def _check_single_image_pools(config: StudyConfig, real: dict, fakes: dict) -> None:
+    """Enough images that no session shows an input twice (`study_app.single.images_needed`)."""
+    from study_app.single import images_needed
+
+    reals, fakes_each, trials = images_needed(config.protocol, len(fakes))
+    if len(real) < reals:
+        raise InputError(f"{config.real.path}: {len(real)} real images, and one session may show {reals}; add "
+                         "images or lower the trial counts.")
+    for name, images in fakes.items():
+        if len(images) < fakes_each or len(set(images) | set(real)) < trials:
+            raise InputError(f"{config.path}: algorithm {name!r} has {len(images)} images, and one session may show "
+                             f"{fakes_each} of them among {trials} trials, each input at most once; add images or "
+                             "lower the trial counts.")
 
 
 def check_images(stimuli: Stimuli, image_size: int) -> list[str]:

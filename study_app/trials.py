@@ -5,8 +5,9 @@ so it can be rebuilt and audited. Which side is fake, and where the vigilance
 trials go, come from the operating system's CSPRNG (`secrets.SystemRandom`):
 they are stored with the session and follow from nothing a rater can see or
 guess (the seed, the config, the session id in the URL). Practice trials (with
-feedback) come first, then the main trials; vigilance trials (a heavily blurred
-real photo as the "fake") are mixed into the main phase on top of the scored trials.
+feedback) come first, then the main trials; vigilance trials (an obviously altered
+real photo as the "fake": heavily blurred, or with another photo's colours, paired
+with its own original) are mixed into the main phase on top of the scored trials.
 """
 
 import hashlib
@@ -19,19 +20,52 @@ import numpy as np
 from study_app.config import Protocol
 
 VIGILANCE_PREFIX = "vigilance:"
-"""`fake_key` of a vigilance trial: the blurred real photo of that key."""
+"""`fake_key` of a vigilance trial: the altered real photo of that key (`Protocol.vigilance`)."""
 
 
 @dataclass(frozen=True)
 class PlannedTrial:
-    """One trial of a session (the correct side is `fake_left`)."""
+    """One trial of a session: a two-image trial (the correct side is `fake_left`), or a single-image one
+    (`image` says what it shows; its key is `real_key` or `fake_key`, the other empty)."""
 
     index: int
-    phase: str  # practice | main
+    phase: str  # qualification | practice | main
     kind: str  # normal | vigilance
     real_key: str
     fake_key: str
     fake_left: bool
+    image: str | None = None  # single-image trials: "real" | "fake"
+    source: str | None = None  # the fake's algorithm when not the session's (qualification)
+    block: int = 0
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a trial stands in its session, for the rater's progress line and the pauses between parts."""
+
+    phase: str
+    block: int
+    position: int  # 1-based within its phase (and block)
+    count: int  # trials in its phase (and block)
+
+
+def place(protocol: Protocol, index: int) -> Place | None:
+    """The phase, block and position of trial `index` (None past the last trial).
+
+    Sessions run qualification, then practice, then main trials (vigilance
+    trials included), the main ones in ``protocol.blocks`` equal blocks.
+
+    >>> place(Protocol(practice_trials=2, main_trials=6, blocks=3), 5)
+    Place(phase='main', block=1, position=2, count=2)
+    """
+    for phase, count in (("qualification", protocol.qualification_trials), ("practice", protocol.practice_trials)):
+        if index < count:
+            return Place(phase, 0, index + 1, count)
+        index -= count
+    per_block = (protocol.main_trials + protocol.vigilance_trials) // protocol.blocks
+    if index >= per_block * protocol.blocks:
+        return None
+    return Place("main", index // per_block, index % per_block + 1, per_block)
 
 
 def session_rng(seed: int, session_id: str) -> np.random.Generator:
@@ -90,8 +124,10 @@ def plan_session(
         # Insert vigilance trials at random places of the main phase.
         main = list(zip(fakes[protocol.practice_trials:], reals[protocol.practice_trials:], kinds[protocol.practice_trials:]))
         for _ in range(protocol.vigilance_trials):
-            real, blurred = rng.choice(real_keys, size=2, replace=False)
-            main.insert(chance.randint(0, len(main)), (VIGILANCE_PREFIX + blurred, real, "vigilance"))
+            real, other = rng.choice(real_keys, size=2, replace=False)
+            # Zhang et al.: "ground truth vs a random-colour baseline", of the same photo when paired.
+            altered = real if protocol.vigilance == "random-colour" and protocol.pairing == "paired" else other
+            main.insert(chance.randint(0, len(main)), (VIGILANCE_PREFIX + altered, real, "vigilance"))
         head = list(zip(fakes[: protocol.practice_trials], reals[: protocol.practice_trials], kinds[: protocol.practice_trials]))
         fakes, reals, kinds = (list(column) for column in zip(*(head + main)))
     sides = [chance.random() < 0.5 for _ in fakes]

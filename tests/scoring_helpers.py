@@ -11,15 +11,15 @@ from p2p_eval.segmenters.checkpoint import identity_mapping
 
 
 class NearestColour(nn.Module):
-    """Exact, batch-independent segmenter: class = nearest train-class colour.
+    """Exact, batch-independent segmenter: class = nearest colour of `palette` (default: the train classes').
 
     Logits are minus squared RGB distances in float64, so ties and rounding
     cannot differ between any two ways of running it.
     """
 
-    def __init__(self):
+    def __init__(self, palette=PALETTE):
         super().__init__()
-        self.register_buffer("palette", torch.tensor(PALETTE, dtype=torch.float64).view(1, 19, 3, 1, 1))
+        self.register_buffer("palette", torch.tensor(np.asarray(palette), dtype=torch.float64).view(1, -1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return -((x.double().unsqueeze(1) - self.palette) ** 2).sum(2)

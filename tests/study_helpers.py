@@ -56,17 +56,51 @@ def make_study(
     return path
 
 
-def honest_timing(schedule: list[dict], elapsed_ms: float) -> dict:
+def make_hype_study(
+    root: Path,
+    preset: str,
+    *,
+    algorithms: tuple[str, ...] = ("A", "B"),
+    n_images: int = 24,
+    main: int = 6,
+    practice: int = 0,
+    raters: int | None = None,
+    image_size: int = 32,
+    protocol_extra: str = "",
+    completion_extra: str = "",
+) -> Path:
+    """Write image folders and a study.toml on a preset (``hype-inf``, ``hype-time``, ``zhang-2016`` ...) with
+    `main` main and `practice` practice trials; return its path. `raters` (default: the preset's) and
+    `protocol_extra` go into [protocol]."""
+    rng = np.random.default_rng(0)
+    for folder in ("real",) + tuple(f"fake_{name}" for name in algorithms):
+        for i in range(n_images):
+            write_png(root / folder / f"frame{i:03d}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    tables = "".join(f'\n[[algorithms]]\nname = "{name}"\nimages = "fake_{name}"\n' for name in algorithms)
+    path = root / "study.toml"
+    path.write_text(
+        f'title = "Test study"\nadmin_token = "{ADMIN_TOKEN}"\n\n'
+        f'[protocol]\npreset = "{preset}"\npractice_trials = {practice}\nmain_trials = {main}\n'
+        + (f"raters_per_algorithm = {raters}\n" if raters else "")
+        + f"image_size = {image_size}\n{protocol_extra}\n\n"
+        f'[real]\nimages = "real"\n{tables}\n[completion]\ncode = "DONE42"\n{completion_extra}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def honest_timing(schedule: list[dict], elapsed_ms: float, frame_ms: float = 16.7) -> dict:
     """The timing fields a page reports when every step was painted as requested and `elapsed_ms`
-    passed between the stimulus request and the answer."""
-    painted = [float(step["ms"]) for step in schedule]
-    return {"painted_ms": painted, "frame_ms": 16.7, "load_ms": 2.0,
-            "reaction_ms": max(elapsed_ms - sum(painted) - 2.0, 0.0)}
+    passed between the stimulus request and the answer (a step until the answer lasts the reaction time)."""
+    timed = sum(step["ms"] for step in schedule if step["ms"] is not None)
+    reaction = max(elapsed_ms - timed - 2.0, 0.0)
+    painted = [float(step["ms"]) if step["ms"] is not None else reaction for step in schedule]
+    return {"painted_ms": painted, "frame_ms": frame_ms, "load_ms": 2.0, "reaction_ms": reaction}
 
 
 def wait_out(schedule: list[dict], since: float) -> None:
     """Sleep until the schedule has run since `since` (``time.perf_counter()``): a person sees it first."""
-    remaining = sum(step["ms"] for step in schedule) / 1000 - (time.perf_counter() - since)
+    remaining = sum(step["ms"] or 0 for step in schedule) / 1000 - (time.perf_counter() - since)
     if remaining > 0:
         time.sleep(remaining)
 
@@ -95,9 +129,18 @@ class RaterActions:
     def trial(self, session_id: str) -> dict:
         return self._client.get(f"/api/s/{session_id}/trial").get_json()
 
+    def display(self, session_id: str, frame_ms: float, *, csrf: str | None = None):
+        """Report the display's frame period, as the page does before a HYPE-time session's first trial."""
+        headers = {"X-CSRF-Token": self.csrf(session_id) if csrf is None else csrf}
+        return self._client.post(f"/api/s/{session_id}/display", json={"frame_ms": frame_ms}, headers=headers)
+
     def view(self, session_id: str) -> dict:
-        """Fetch the current trial and its stimulus (``trial["pixels"]``), as the page does to show it."""
+        """Fetch the current trial and its stimulus (``trial["pixels"]``), as the page does to show it
+        (reporting a 60 Hz display first when the trial asks for it)."""
         trial = self.trial(session_id)
+        if trial.get("display") == "needed":
+            assert self.display(session_id, 1000 / 60).status_code == 200
+            trial = self.trial(session_id)
         if not trial["done"]:
             response = self._client.get(trial["stimulus"]["url"])
             assert response.status_code == 200, response.get_data(as_text=True)
@@ -112,7 +155,7 @@ class RaterActions:
         if wait:
             wait_out(trial["schedule"], viewed_at)
         body = {"index": index, "choice": choice} | honest_timing(
-            trial["schedule"], (time.perf_counter() - viewed_at) * 1000) | fields
+            trial["schedule"], (time.perf_counter() - viewed_at) * 1000, 1000 / 60) | fields
         headers = {"X-CSRF-Token": self.csrf(session_id) if csrf is None else csrf}
         return self._client.post(f"/api/s/{session_id}/answer", json=body, headers=headers)
 

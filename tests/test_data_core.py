@@ -70,8 +70,8 @@ def test_discover_all_three_layouts_and_match(prepared, tmp_path):
     runs = discover_runs([tmp_path / "runs"])
     assert [(r.name, r.layout) for r in runs] == [
         ("flat", "flat"), ("mine", "p2p-eval"), ("theirs", "pytorch-pix2pix")]
-    for run in runs:
-        assert [f for f, _ in match_frames(run, frames, "val")] == list(frames)
+    for run in runs:  # numbered without real_A/real_B siblings: the numbering must be given (#13)
+        assert [f for f, _ in match_frames(run, frames, "val", numbering=1)] == list(frames)
 
 
 def test_missing_image_is_refused_unless_allowed(prepared, tmp_path, caplog):

@@ -22,7 +22,8 @@ from p2p_eval.data.runs import write_run_json
 from p2p_eval.segmenters import save_segmenter
 
 RUN_FIELDS = {"name", "variant", "preset", "is_real", "n_images", "pixel_acc", "class_acc", "class_iou",
-              "intervals", "baseline_test", "per_class", "confusion", "confusion_other", "image_sizes"}
+              "intervals", "baseline_test", "per_class", "confusion", "confusion_other", "image_sizes", "matching",
+              "run_protocol", "official_script", "corrected"}
 
 
 @pytest.fixture
@@ -71,6 +72,9 @@ def test_runs_folder_alone_writes_every_field(workspace, score):
             assert low <= run[score] + 1e-12 and run[score] <= high + 1e-12
         assert len(run["per_class"]) == 19 and run["per_class"][13]["name"] == "car"
     assert doc["runs"][2]["is_real"] and doc["runs"][2]["confusion"] == doc["runs"][0]["confusion"]
+    assert doc["runs"][2]["matching"] is None  # the ground truth is no run
+    assert doc["runs"][0]["matching"] == {"layout": "p2p-eval", "by": "frame-id"}
+    assert all(r["official_script"] is None and r["corrected"] is None for r in doc["runs"])  # default protocol
     assert doc["runs"][1]["baseline_test"] is None
     test = doc["runs"][0]["baseline_test"]
     assert test["baseline"] == "noise" and 0 <= test["class_iou"]["p_value"] <= 1
@@ -112,16 +116,21 @@ def test_foreign_layouts_need_data_and_score_the_same(workspace, score):
         image = workspace / "runs" / "good" / "images" / "val" / f"{frame}.png"
         torch_layout.mkdir(parents=True, exist_ok=True)
         flat.mkdir(exist_ok=True)
-        shutil.copy(image, torch_layout / f"{i + 1}_fake_B.png")  # PyTorch numbering: 1-based sorted order
+        shutil.copy(image, torch_layout / f"{i + 1}_fake_B.png")  # the pix2pix download's numbering: from 1
         shutil.copy(image, flat / f"{frame}_leftImg8bit.png")
     code, _, err = score(workspace / "flat")
     assert code == 2 and "pass --data" in err
+    code, _, err = score(workspace / "pix2pix" / "label2photo", "--data", workspace / "data")
+    assert code == 2 and "--numbering 0 or --numbering 1" in err  # no real_A/real_B siblings (#13)
     code, _, _ = score(workspace / "pix2pix" / "label2photo", flat, workspace / "runs" / "good",
-                        "--data", workspace / "data", "--json", workspace / "r.json")
+                        "--data", workspace / "data", "--json", workspace / "r.json", "--numbering", "1")
     assert code == 0
     runs = json.loads((workspace / "r.json").read_text())["runs"]
     assert [r["name"] for r in runs] == ["label2photo", "flat", "good"]
     assert runs[0]["confusion"] == runs[1]["confusion"] == runs[2]["confusion"]
+    assert runs[0]["matching"] == {"layout": "pytorch-pix2pix", "by": "numbering", "numbering": 1,
+                                   "order": "sorted frame ids", "checked_by_content": 0}
+    assert runs[1]["matching"] == {"layout": "flat", "by": "frame-id"}
 
 
 def test_missing_and_extra_images(workspace, score):
@@ -171,9 +180,9 @@ def test_official_protocol_refuses_low_resolution_labels_and_conflicting_rule(wo
 def test_official_protocol_counts_absent_classes_as_zero_like_get_scores(workspace, score, monkeypatch):
     # Full 1024x2048 frames would take minutes on this CPU: the size check is
     # pointed at the fixture's label size; everything else is the real path.
-    from p2p_eval.measures.fcn_score import measure
+    from p2p_eval.measures.fcn_score import protocols
 
-    monkeypatch.setattr(measure, "OFFICIAL_LABEL_SIZE", (32, 64))
+    monkeypatch.setattr(protocols, "OFFICIAL_LABEL_SIZE", (32, 64))
     data = PreparedDataset.load(workspace / "data")
     for frame in data.frames("val"):  # no bicycle anywhere: an absent class
         labels = np.array(Image.open(data.path("val", frame, "trainids")))

@@ -190,8 +190,11 @@ class _CountingSegmenter:
         self.output_to_train_id, self.preprocess = self._inner.output_to_train_id, self._inner.preprocess
         self.frames, self.fail_after = 0, fail_after
 
-    def predict(self, images):
+    def predict_channels(self, images):
         if self.fail_after is not None and self.frames >= self.fail_after:
             raise KeyboardInterrupt
         self.frames += len(images)
-        return self._inner.predict(images)
+        return self._inner.predict_channels(images)
+
+    def to_train_ids(self, channels):
+        return self._inner.to_train_ids(channels)

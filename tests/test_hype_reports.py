@@ -84,3 +84,42 @@ def test_latex_compiles_with_pdflatex(hype_files, tmp_path):
     assert "HYPE∞ (%)" in text and "HYPEtime (ms)" in text and "95% CI" in text
     low, high = inf["runs"][0]["intervals"]["hype_inf"]
     assert f"{100 * low:.1f}–{100 * high:.1f}" in text
+
+
+def _word_heights(pdf_dir, pdf: str, word: str) -> list[float]:
+    """Heights (pt) of every occurrence of `word` in the PDF, in reading order (pdftotext -bbox)."""
+    import re
+
+    subprocess.run(["pdftotext", "-bbox", pdf, "boxes.html"], cwd=pdf_dir, check=True, timeout=30)
+    html = (pdf_dir / "boxes.html").read_text()
+    return [float(y1) - float(y0) for y0, y1 in re.findall(
+        rf'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">{re.escape(word)}</word>', html)]
+
+
+@pytest.mark.latex
+def test_summary_of_a_study_and_both_hype_kinds_fits_the_page(hype_files, tmp_path):
+    """The side-by-side table of study + hype-inf + hype-time was 141 pt wider than the text and lost its last
+    columns off the page; now it is scaled to the text width, and only it: the narrow tables keep their size."""
+    from results_factory import study_document
+
+    paths, inf, time = hype_files
+    study = tmp_path / "study.json"
+    write_results(study, study_document({"StyleGAN": 0.2, "ProGAN": 0.3}))
+    out = tmp_path / "all.tex"
+    assert main(["report", "latex", str(study), str(paths["inf"]), str(paths["time"]), "--summary", "--standalone",
+                 "--out", str(out)]) == 0
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=60)
+    assert "Overfull \\hbox" not in (tmp_path / "all.log").read_text()
+    subprocess.run(["pdftotext", "-layout", "all.pdf", "all.txt"], cwd=tmp_path, check=True, timeout=30)
+    summary = (tmp_path / "all.txt").read_text().split("Table 2:")[0]
+    header = next(line for line in summary.splitlines() if line.strip().startswith("Run"))
+    for column in ("% labeled real", "HYPE∞ (%)", "Fakes error (%)", "Reals error (%)", "HYPEtime (ms)"):
+        assert column in header, (column, header)
+    assert header.count("Std.") == 2 and header.count("95% CI") == 2  # the last column too
+    style = {r["name"]: r for r in time["runs"]}["StyleGAN"]
+    low, high = style["intervals"]["hype_time_ms"]
+    assert f"{low:.1f}–{high:.1f}" in summary  # the rightmost cell
+    # The row headers: "Run" only in the (scaled) summary, "Algorithm" and "Model" in the tables at full size.
+    (run,), (algorithm,), models = (_word_heights(tmp_path, "all.pdf", w) for w in ("Run", "Algorithm", "Model"))
+    assert run < 0.9 * algorithm and len(models) == 2 and all(abs(m - algorithm) < 0.01 for m in models)

@@ -87,7 +87,7 @@ def test_pix2pix_2017_preset_is_the_authors_protocol(tmp_path):
 
 
 @pytest.mark.parametrize("protocol, message", [
-    ('protocol = "pix2pix-2016"', r"\[protocol\] preset: expected one of \['pix2pix-2017'\]"),
+    ('protocol = "pix2pix-2016"', r"\[protocol\] preset: expected one of \['hype-inf', 'hype-time', 'pix2pix-2017', 'zhang-2016'\]"),
     ('[protocol]\npresentation = "sideways"', r"presentation: expected one of \['simultaneous', 'sequential'\]"),
     ('[protocol]\ngap_ms = 300', r"gap_ms: only a sequential presentation has a gap"),
     ('[protocol]\npresentation = "sequential"\ngap_ms = -1', r"gap_ms: expected an integer in \[0, 60000\]"),
@@ -207,7 +207,7 @@ def test_stimulus_file_is_built_once_and_rebuilt_when_an_image_changes(tmp_path)
     # real, A and B images, and a blurred copy of each real (vigilance): 4 x 8 images of 32x32x3 bytes
     assert cache.stat().st_size == 4 * 8 * 32 * 32 * 3
     np.testing.assert_array_equal(store.image(("fake", "A", "frame003")), pixels(stimuli.fakes["A"]["frame003"], 32))
-    assert len(store.stimulus([("real", "frame001"), ("blur", "frame002")])) == 2 * 32 * 32 * 3
+    assert len(store.stimulus([("real", "frame001"), ("vigilance", "frame002")])) == 2 * 32 * 32 * 3
     mtime = cache.stat().st_mtime_ns
     prepare_stimuli(config, stimuli)
     assert cache.stat().st_mtime_ns == mtime  # reused, not rebuilt

@@ -40,6 +40,11 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
                         help="paired bootstrap test of every run against this one (a run's name or its folder)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score the frames a run has, warning how many are left out, instead of refusing")
+    parser.add_argument("--numbering", type=int, choices=(0, 1), default=None,
+                        help="numbered PyTorch pix2pix results (<id>_fake_B.png) without their real_A/real_B "
+                             "siblings: the number of the first frame (0: PyTorch pix2pix's "
+                             "prepare_cityscapes_dataset.py, 1: the pix2pix download's AB set); by default "
+                             "each id's frame is found from its siblings' content")
     parser.add_argument("--resamples", type=resamples, default=1000, metavar="B",
                         help="bootstrap resamples, at least 100 (default: 1000)")
     parser.add_argument("--seed", type=seed, default=0, help="bootstrap seed, 0 to 2**32-1 (default: 0)")
@@ -66,7 +71,8 @@ def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser)
     try:
         config = SessionConfig(
             runs=tuple(args.runs), data=args.data, split=args.split, with_real=getattr(args, "with_real", False),
-            baseline=args.baseline, allow_missing=args.allow_missing, batch_size=getattr(args, "batch_size", None),
+            baseline=args.baseline, allow_missing=args.allow_missing, numbering=args.numbering,
+            batch_size=getattr(args, "batch_size", None),
             workers=args.workers, bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
             progress=not args.quiet,
         )

@@ -27,6 +27,7 @@ import numpy as np
 
 from p2p_eval import __version__
 from p2p_eval.data.files import check_output_path, read_rgb, write_jpeg, write_json, write_png
+from p2p_eval.data.numbered import numbering_order
 from p2p_eval.data.pix2pix_ab import DIRECTIONS
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
@@ -74,13 +75,6 @@ class AbExportConfig:
             raise ValueError(f"Expected `phases` to map distinct splits to distinct folders, got {self.phases}.")
 
 
-def _ordered_frames(data: PreparedDataset, split: str) -> list[str]:
-    """The split's frames in the PyTorch preparation's numbering when dataset.json has it, else sorted."""
-    frames = list(data.frames(split))
-    recorded = (data.meta.get("pix2pix_numbering") or {}).get(split, {}).get("frames")
-    return list(recorded) if recorded and sorted(recorded) == sorted(frames) else sorted(frames)
-
-
 def _plan(data: PreparedDataset, out: Path, config: AbExportConfig) -> dict[str, list[tuple[str, Path]]]:
     """{phase: [(frame, file to write)]}, after refusing folders that hold other images."""
     suffix = "." + config.image_format
@@ -89,7 +83,7 @@ def _plan(data: PreparedDataset, out: Path, config: AbExportConfig) -> dict[str,
         if split not in data.splits:
             raise InputError(f"{data.root}: no split {split!r} to export; it has {sorted(data.splits)}. "
                              "Name the splits to export with --phases (e.g. train=train).")
-        frames = _ordered_frames(data, split)
+        frames = list(numbering_order(data, split)[0])
         names = frames if config.names == "frame" else [str(i) for i in range(len(frames))]
         plan[phase] = [(frame, out / phase / f"{name}{suffix}") for frame, name in zip(frames, names)]
         folder = out / phase

@@ -7,26 +7,31 @@ Three layouts are read without conversion:
     bundled trainers write).
 ``pytorch-pix2pix``
     ``<name>/test_latest/images/<id>_fake_B.png`` (``test.py`` of the PyTorch
-    pix2pix code). ``<id>`` is the frame id; when every id is a number that
-    names no frame, the ids are taken as the 1-based position of the frame in
-    sorted order, as the PyTorch Cityscapes preparation numbers them.
+    pix2pix code). ``<id>`` is the frame id (a dataset imported with
+    ``prepare pix2pix-ab`` keeps the AB file stems as frame ids); when every
+    id is a number that names no frame, each number's frame is identified by
+    content from its ``<id>_real_A.png`` / ``<id>_real_B.png`` siblings, or
+    by a numbering the user gives (`p2p_eval.data.numbered`).
 ``flat``
-    a folder of ``<frame>_leftImg8bit.png``, named the official Cityscapes way,
-    directly or in the official ``<split>/<city>/`` tree below it.
+    a folder of ``<frame>_leftImg8bit.png``, named the official Cityscapes way:
+    directly, in city folders (``leftImg8bit/val``: one run, not one per city),
+    or an official ``<split>/<city>/`` tree (``leftImg8bit``: the scored
+    split's folder only).
 
-Scorers share `discover_runs` and `match_frames`, so every measure finds the
-same images and refuses the same bad input.
+Scorers share `discover_runs` and `match_run`, so every measure finds the
+same images, refuses the same bad input and records how it paired them.
 """
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from p2p_eval import __version__
 from p2p_eval.data.files import read_json, write_json
+from p2p_eval.data.numbered import pair_numbered
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
 
@@ -37,6 +42,8 @@ RUN_VERSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _FAKE_SUFFIX = "_fake_B"
 _FLAT_SUFFIX = "_leftImg8bit"
+_SPLITS = ("train", "val", "test")
+"""Split folders of the official Cityscapes tree (``leftImg8bit/<split>/<city>/``)."""
 
 
 @dataclass(frozen=True)
@@ -71,24 +78,39 @@ class Run:
     def images(self, split: str) -> dict[str, Path]:
         """Generated images by id (frame id, or the PyTorch numeric id).
 
-        The foreign layouts hold one split; `split` only selects the folder of
-        p2p-eval runs.
+        The foreign layouts hold one split, except a flat official tree
+        (``<root>/<split>/<city>/``), read from `split`'s folder; otherwise
+        `split` only selects the folder of p2p-eval runs.
+
+        Raises
+        ------
+        InputError
+            If one id has several files (``x.png`` and ``x.jpg``): which one
+            would be scored is a guess.
         """
         if self.layout == "p2p-eval":
-            folder = self.root / "images" / split
-            return {p.stem: p for p in _image_files(folder)}
+            return _by_id(((p.stem, p) for p in _image_files(self.root / "images" / split)), self.root)
         if self.layout == "pytorch-pix2pix":
-            folder = _pytorch_images_folder(self.root)
-            return {
-                p.stem[: -len(_FAKE_SUFFIX)]: p
-                for p in _image_files(folder)
-                if p.stem.endswith(_FAKE_SUFFIX)
-            }
-        return {
-            p.stem[: -len(_FLAT_SUFFIX)]: p
-            for p in sorted(self.root.rglob(f"*{_FLAT_SUFFIX}.*"))
-            if p.suffix.lower() in IMAGE_SUFFIXES
-        }
+            files = _image_files(_pytorch_images_folder(self.root))
+            return _by_id(((p.stem[: -len(_FAKE_SUFFIX)], p) for p in files if p.stem.endswith(_FAKE_SUFFIX)),
+                          self.root)
+        tree = self.root / split if _official_splits(self.root) else self.root
+        found = (p for p in sorted(tree.rglob(f"*{_FLAT_SUFFIX}.*")) if p.suffix.lower() in IMAGE_SUFFIXES)
+        return _by_id(((p.stem[: -len(_FLAT_SUFFIX)], p) for p in found), self.root)
+
+
+def _by_id(found: Iterable[tuple[str, Path]], root: Path) -> dict[str, Path]:
+    """{id: file}, refusing ids with several files (as `prepare pix2pix-ab` refuses them)."""
+    images: dict[str, list[Path]] = {}
+    for key, path in found:
+        images.setdefault(key, []).append(path)
+    twins = {key: paths for key, paths in images.items() if len(paths) > 1}
+    if twins:
+        key, paths = sorted(twins.items())[0]
+        raise InputError(f"{root}: {len(twins)} frame(s) have several generated images (e.g. {key!r}: "
+                         f"{', '.join(str(p) for p in paths)}); keep one file per frame, so that what is scored "
+                         "is not a guess.")
+    return {key: paths[0] for key, paths in images.items()}
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -124,16 +146,27 @@ def _as_run(path: Path) -> Run | None:
         return Run(name=path.parent.name, root=path, layout="pytorch-pix2pix")
     if any(path.glob(f"test_*/images/*{_FAKE_SUFFIX}.*")):
         return Run(name=path.name, root=path, layout="pytorch-pix2pix")
-    if _holds_flat_images(path):
+    if _flat_images_in(path) or _official_splits(path):
         return Run(name=path.name, root=path, layout="flat")
+    if _city_folders(path):  # one split of the official tree, e.g. leftImg8bit/val: the tree's run
+        return Run(name=path.parent.name if path.name in _SPLITS else path.name, root=path, layout="flat")
     return None
 
 
-def _holds_flat_images(path: Path) -> bool:
-    """Official-named images directly in `path`, or in an official split/city tree below it."""
-    if next(path.glob(f"*{_FLAT_SUFFIX}.*"), None) is not None:
-        return True
-    return any(next((path / split).rglob(f"*{_FLAT_SUFFIX}.*"), None) for split in ("train", "val", "test"))
+def _flat_images_in(folder: Path) -> list[Path]:
+    return sorted(folder.glob(f"*{_FLAT_SUFFIX}.*"))
+
+
+def _city_folders(path: Path) -> bool:
+    """`path` is a split of the official tree: every sub-folder holding official-named images is a city
+    folder (each image named ``<city>_...``), and there is one."""
+    holding = [c for c in path.iterdir() if c.is_dir() and _flat_images_in(c)]
+    return bool(holding) and all(p.name.startswith(c.name + "_") for c in holding for p in _flat_images_in(c))
+
+
+def _official_splits(path: Path) -> list[str]:
+    """The official ``<split>/<city>/`` folders below `path` (``leftImg8bit``)."""
+    return [split for split in _SPLITS if (path / split).is_dir() and _city_folders(path / split)]
 
 
 def discover_runs(paths: Sequence[str | os.PathLike]) -> list[Run]:
@@ -164,16 +197,49 @@ def discover_runs(paths: Sequence[str | os.PathLike]) -> list[Run]:
                 "or sub-folders that are runs."
             )
         runs.extend(children)
-    names = [r.name for r in runs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    folders: dict[str, list[Run]] = {}
+    for run in runs:
+        folders.setdefault(run.name, []).append(run)
+    dupes = {name: named for name, named in folders.items() if len(named) > 1}
     if dupes:
-        raise InputError(f"Several runs are named {dupes}; rename the folders so each name is unique.")
+        name, named = sorted(dupes.items())[0]
+        raise InputError(
+            f"{len(dupes)} name(s) belong to several runs, e.g. {name!r}: "
+            + ", ".join(_named_by(r) for r in named)
+            + ". Give each run its own name: edit \"name\" in run.json, or rename the folder of a run without one.")
     return runs
 
 
-def match_frames(
-    run: Run, frames: Sequence[str], split: str, *, allow_missing: bool = False
-) -> list[tuple[str, Path]]:
+def _named_by(run: Run) -> str:
+    """Where a run's name comes from, for messages."""
+    if run.layout == "p2p-eval" and run.meta.get("name"):
+        return f"{run.root} (\"name\" in its run.json)"
+    return f"{run.root} (its folder name)"
+
+
+@dataclass(frozen=True)
+class RunMatch:
+    """A run's images paired with the split's frames, and how.
+
+    Attributes
+    ----------
+    pairs : list of (frame, Path)
+        In the order of the split's frames.
+    matching : dict
+        How the ids were read, recorded per run in results: ``layout``, ``by``
+        ("frame-id", or for numbered PyTorch results "content" or
+        "numbering", with ``numbering``, ``order`` and ``checked_by_content``
+        from `p2p_eval.data.numbered.identify_numbered`).
+    """
+
+    pairs: list[tuple[str, Path]]
+    matching: dict[str, Any]
+
+
+def match_run(
+    run: Run, frames: Sequence[str], split: str, *, allow_missing: bool = False,
+    dataset: PreparedDataset | None = None, numbering: int | None = None,
+) -> RunMatch:
     """Pair each frame of a split with the run's generated image.
 
     Parameters
@@ -185,30 +251,31 @@ def match_frames(
     allow_missing : bool, optional
         Score the intersection, warning loudly how many frames and images were
         left out, instead of raising.
-
-    Returns
-    -------
-    pairs : list of (frame, Path)
-        In the order of `frames`.
+    dataset : PreparedDataset, optional
+        The split's dataset: needed to identify numbered PyTorch results by
+        their siblings' content (without it, numbered ids need `numbering`).
+    numbering : {0, 1}, optional
+        The number of the first frame, for numbered results
+        (`p2p_eval.data.numbered.identify_numbered`).
 
     Raises
     ------
     InputError
-        If the run has no images, or (unless `allow_missing`) a frame has no
-        image or an image matches no frame; the message names the first few
-        and the count.
+        If the run has no images, an id has several files, numbered ids
+        cannot be identified (see `identify_numbered`), or (unless
+        `allow_missing`) a frame has no image or an image matches no frame;
+        the message names the first few and the count.
     """
     images = run.images(split)
+    where = f"run {run.name!r} ({run.root})"
     if not images:
-        raise InputError(f"{run.root}: run {run.name!r} has no generated images for split {split!r}.")
+        raise InputError(f"{run.root}: run {run.name!r} has no generated images for split {split!r}"
+                         + (f" (it has {_official_splits(run.root)})." if _official_splits(run.root) else "."))
     frame_set = set(frames)
+    matching: dict[str, Any] = {"layout": run.layout, "by": "frame-id"}
     if not frame_set & images.keys() and all(k.isdigit() for k in images):
-        log.warning(
-            "%s: image ids are numbers, not frame ids; taking id N as the N-th frame of %r in "
-            "sorted order (the PyTorch pix2pix Cityscapes numbering).", run.root, split)
-        ordered = sorted(frames)
-        images = {ordered[int(k) - 1]: p for k, p in images.items() if 1 <= int(k) <= len(ordered)} | {
-            f"#{k}": p for k, p in images.items() if not 1 <= int(k) <= len(ordered)}
+        images, how = pair_numbered(images, frames, split, dataset=dataset, numbering=numbering, where=where)
+        matching |= how
     missing = [f for f in frames if f not in images]
     extra = sorted(k for k in images if k not in frame_set)
     problems = []
@@ -217,19 +284,25 @@ def match_frames(
     if extra:
         problems.append(f"{len(extra)} image(s) match no frame of {split!r}, e.g. {[str(images[k]) for k in extra[:5]]}")
     if problems:
-        message = f"run {run.name!r} ({run.root}): " + "; ".join(problems)
+        message = f"{where}: " + "; ".join(problems)
         if not allow_missing:
             raise InputError(message + ". Generate every frame, or pass --allow-missing to score the intersection.")
         log.warning("%s. --allow-missing: scoring the %d matched frame(s) only.", message, len(frames) - len(missing))
     pairs = [(f, images[f]) for f in frames if f in images]
     if not pairs:
-        raise InputError(f"run {run.name!r} ({run.root}): no generated image matches a frame of {split!r}.")
+        raise InputError(f"{where}: no generated image matches a frame of {split!r}.")
     jpegs = [p for _, p in pairs if p.suffix.lower() in (".jpg", ".jpeg")]
     if jpegs:
         log.warning(
             "run %r: %d image(s) are JPEG (e.g. %s); JPEG artefacts lower FCN-scores. "
             "Save generated images as PNG.", run.name, len(jpegs), jpegs[0])
-    return pairs
+    return RunMatch(pairs, matching)
+
+
+def match_frames(run: Run, frames: Sequence[str], split: str, *, allow_missing: bool = False,
+                 dataset: PreparedDataset | None = None, numbering: int | None = None) -> list[tuple[str, Path]]:
+    """`match_run`'s pairs alone."""
+    return match_run(run, frames, split, allow_missing=allow_missing, dataset=dataset, numbering=numbering).pairs
 
 
 def write_run_json(root: str | os.PathLike, meta: dict[str, Any]) -> None:
@@ -257,7 +330,14 @@ def recorded_dataset(runs: Sequence[Run], given: str | os.PathLike | None = None
     recorded = {r.dataset.resolve() for r in runs if r.dataset is not None}
     unknown = [r.name for r in runs if r.dataset is None]
     if len(recorded) == 1 and not unknown:
-        return PreparedDataset.load(recorded.pop())
+        path = recorded.pop()
+        if not (path / "dataset.json").is_file():
+            run = next(r for r in runs if r.dataset is not None)
+            raise InputError(
+                f"{path}: no dataset.json there, and this path comes from {run.root / 'run.json'} (\"dataset\"): "
+                "the dataset was moved or deleted since the run was made. Pass --data PREPARED with the "
+                "dataset where it is now.")
+        return PreparedDataset.load(path)
     if len(recorded) > 1:
         raise InputError(f"The runs come from {len(recorded)} different datasets {sorted(map(str, recorded))}; "
                          "score them separately, or pass --data to score all on one.")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from p2p_eval.errors import InputError
-from p2p_eval.results.fields import bounds, integer, number, text
+from p2p_eval.results.fields import bounds, integer, mapping, number, text
 from p2p_eval.stats import PairedTest
 
 _TOLERANCE = 1e-9  # floating-point slack on range checks (a sum of normalised bins may exceed 1 by an ulp)
@@ -307,6 +307,13 @@ class RunEntry(Entry):
         The sizes of the row's images as read, before any resizing, most
         frequent first (None in files written before p2p-eval recorded them).
     baseline_test : BaselineTest or None
+    matching : dict or None
+        How the run's images were paired with frames (`p2p_eval.data.runs.RunMatch`:
+        layout, ``by`` frame id, content or numbering, ...); None for the ground-truth row.
+    run_protocol : dict or None
+        How a p2p-eval run's images were made, from its run.json: training
+        schedule, epochs, batch size, and the scored split's quantize,
+        eval_mode and step; None where no run.json says.
     """
 
     variant: str | None = None
@@ -315,12 +322,15 @@ class RunEntry(Entry):
     n_images: int | None = None
     image_sizes: tuple[tuple[int, int, int], ...] | None = None
     baseline_test: BaselineTest | None = None
+    matching: dict[str, Any] | None = None
+    run_protocol: dict[str, Any] | None = None
 
     def _own_dict(self) -> tuple[dict[str, Any], dict[str, Any]]:
         head = {"variant": self.variant, "preset": self.preset, "is_real": self.is_real, "n_images": self.n_images,
                 "image_sizes": None if self.image_sizes is None else
                 [{"height": h, "width": w, "frames": n} for h, w, n in self.image_sizes]}
-        return head, {"baseline_test": self.baseline_test.to_dict() if self.baseline_test else None}
+        return head, {"baseline_test": self.baseline_test.to_dict() if self.baseline_test else None,
+                      "matching": self.matching, "run_protocol": self.run_protocol}
 
     @classmethod
     def _own_fields(cls, value: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -335,6 +345,8 @@ class RunEntry(Entry):
             "n_images": integer(value.get("n_images"), where, "n_images"),
             "image_sizes": _image_sizes(value.get("image_sizes"), where),
             "baseline_test": None if test is None else BaselineTest.from_dict(test, cls.SCORES, where),
+            "matching": mapping(value.get("matching"), where, "matching"),
+            "run_protocol": mapping(value.get("run_protocol"), where, "run_protocol"),
         }
 
     def csv_fields(self) -> dict[str, Any]:

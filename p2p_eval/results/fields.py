@@ -38,3 +38,12 @@ def bounds(value: Any, where: str, key: str) -> tuple[float | None, float | None
     if not (isinstance(value, list) and len(value) == 2):
         raise InputError(f"{where}: interval of {key!r} must be [low, high], got {value!r}.")
     return number(value[0], where, key), number(value[1], where, key)
+
+
+def mapping(value: Any, where: str, key: str) -> dict[str, Any] | None:
+    """A JSON object (or null), kept as read: a record of how something was made."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: {key!r} must be an object or null, got {value!r}.")
+    return value

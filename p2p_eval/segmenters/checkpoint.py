@@ -93,10 +93,20 @@ class Segmenter:
             Argmax channel mapped through `output_to_train_id` (255 for a
             channel that is no train class: it counts as an error when scored).
         """
+        return self.to_train_ids(self.predict_channels(images))
+
+    @torch.no_grad()
+    def predict_channels(self, images: torch.Tensor) -> torch.Tensor:
+        """The argmax output channel of each pixel, (N, H, W) int64, before `output_to_train_id`
+        (what the official pix2pix evaluation scores: ``net.blobs['score'].data[0].argmax(axis=0)``)."""
         logits = self.model(self.preprocess(images))
         if isinstance(logits, dict):  # torchvision segmentation models
             logits = logits["out"]
-        return self._lut.to(logits.device)[logits.argmax(1)]
+        return logits.argmax(1)
+
+    def to_train_ids(self, channels: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) output channels -> (N, H, W) uint8 trainIds through `output_to_train_id`."""
+        return self._lut.to(channels.device)[channels]
 
 
 def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:

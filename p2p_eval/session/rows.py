@@ -8,6 +8,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from p2p_eval.measures.base import Measure
 from p2p_eval.measures.states import FrameStates
@@ -30,6 +31,10 @@ class ScoredRow:
     states : FrameStates
     images : tuple of Path
         The image of each frame, aligned with ``states.frames`` (for messages).
+    matching : dict or None
+        How the run's images were paired with frames (`p2p_eval.data.runs.RunMatch`).
+    run_protocol : dict or None
+        How a p2p-eval run's images were made (run.json: schedule, quantize ...).
     """
 
     name: str
@@ -38,6 +43,8 @@ class ScoredRow:
     is_real: bool
     states: FrameStates
     images: tuple[Path, ...]
+    matching: dict[str, Any] | None = None
+    run_protocol: dict[str, Any] | None = None
 
 
 def _finite(value: float) -> float | None:
@@ -75,7 +82,8 @@ def row_entry(
                 **measure.point_scores(row.states, reference)},
         intervals={key: (_finite(i.low), _finite(i.high)) for key, i in intervals.items()},
         variant=row.variant, preset=row.preset, is_real=row.is_real, n_images=len(row.states),
-        image_sizes=tuple(size_counts(row.states["image_size"])), baseline_test=test, **measure.entry_fields(row),
+        image_sizes=tuple(size_counts(row.states["image_size"])), baseline_test=test, matching=row.matching,
+        run_protocol=row.run_protocol, **measure.entry_fields(row),
     )
 
 

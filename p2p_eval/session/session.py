@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 
 from p2p_eval.cache import cache_path_for
 from p2p_eval.data.files import printable
+from p2p_eval.data.numbered import NUMBERINGS
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.data.runs import Run, discover_runs, match_frames, recorded_dataset
+from p2p_eval.data.runs import Run, RunMatch, discover_runs, match_run, recorded_dataset
 from p2p_eval.distributed import SINGLE, Distributed
 from p2p_eval.errors import InputError
 from p2p_eval.measures import measure_class
@@ -57,6 +58,9 @@ class SessionConfig:
         gets a paired bootstrap test against it.
     allow_missing : bool
         Score the frames a run has instead of refusing a run with missing or extra images.
+    numbering : {0, 1} or None
+        For numbered PyTorch pix2pix results: the number of the first frame
+        (`p2p_eval.data.numbered`); None: identified by content.
     batch_size : int or None
         Frames per batch; None: the measure's default.
     workers : int
@@ -72,6 +76,7 @@ class SessionConfig:
     with_real: bool = False
     baseline: str | None = None
     allow_missing: bool = False
+    numbering: int | None = None
     batch_size: int | None = None
     workers: int = 2
     bootstrap: Bootstrap = field(default_factory=Bootstrap)
@@ -82,6 +87,8 @@ class SessionConfig:
             raise ValueError("Expected at least one run folder.")
         if (self.batch_size is not None and self.batch_size < 1) or self.workers < 0:
             raise ValueError(f"Expected --batch-size >= 1 and --workers >= 0, got {self.batch_size} and {self.workers}.")
+        if self.numbering not in (None, *NUMBERINGS):
+            raise ValueError(f"Expected --numbering in {NUMBERINGS}, got {self.numbering!r}.")
 
 
 def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: Distributed = SINGLE) -> Results:
@@ -117,8 +124,8 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     if real_row:
         pairs = [(f, dataset.path(config.split, f, measure.real_input)) for f in split_frames]
         rows.append(compute(GROUND_TRUTH, None, pairs, cache_path_for(dataset.root), is_real=True))
-    for run, pairs in zip(runs, matches):
-        rows.append(compute(run.name, run, pairs, cache_path_for(run.root)))
+    for run, match in zip(runs, matches):
+        rows.append(compute(run.name, run, match.pairs, cache_path_for(run.root), matching=match.matching))
     reference = None
     if measure.reference_input:
         pairs = [(f, dataset.path(config.split, f, measure.reference_input)) for f in reference_frames]
@@ -132,7 +139,7 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
     data = {
         "dataset": str(dataset.root), "dataset_name": dataset.name, "split": config.split,
         "n_frames": len(scored), "frames": scored, "source": dataset.meta.get("source"),
-        "left_out": {printable(run.name): len(split_frames) - len(pairs) for run, pairs in zip(runs, matches)},
+        "left_out": {printable(run.name): len(split_frames) - len(match.pairs) for run, match in zip(runs, matches)},
         **measure.data(reference),
     }
     own = measure.protocol()
@@ -154,7 +161,7 @@ class _Plan(NamedTuple):
     baseline: Run | None
     dataset: PreparedDataset
     split_frames: tuple[str, ...]
-    matches: list[list[tuple[str, Path]]]  # per run: (frame, image)
+    matches: list[RunMatch]  # per run: (frame, image) pairs and how they were matched
     measure: Measure
     scored: list[str]  # frames some row scores, in split order
     real_row: bool  # the ground-truth row is `Measure.real_input` scored as a run
@@ -169,12 +176,13 @@ def _plan(kind: str, settings: Any, config: SessionConfig) -> _Plan:
     dataset = recorded_dataset(runs, config.data)
     split_frames = dataset.frames(config.split)
     check_generated_from(runs, dataset, config.split)
-    matches = [match_frames(run, split_frames, config.split, allow_missing=config.allow_missing) for run in runs]
+    matches = [match_run(run, split_frames, config.split, allow_missing=config.allow_missing, dataset=dataset,
+                         numbering=config.numbering) for run in runs]
     if config.with_real and measure_class(kind).real_row is None:
         raise InputError(f"{kind} has no ground-truth row: leave out --with-real (with_real=False).")
     measure = measure_class(kind).open(settings, dataset, config.split)
     real_row = config.with_real and measure.real_input is not None
-    used = {f for pairs in matches for f, _ in pairs} | (set(split_frames) if real_row else set())
+    used = {f for match in matches for f, _ in match.pairs} | (set(split_frames) if real_row else set())
     scored = [f for f in split_frames if f in used]  # by some row, in split order
     _check_files(dataset, config.split, [*measure.frame_inputs, measure.real_input if real_row else None], scored)
     reference_frames = list(measure.reference_frames(split_frames, scored)) if measure.reference_input else []
@@ -183,7 +191,7 @@ def _plan(kind: str, settings: Any, config: SessionConfig) -> _Plan:
 
 
 def _compute_row(measure: Measure, dataset: PreparedDataset, split: str, name: str, run: Run | None, pairs,
-                 cache: Path, *, is_real: bool = False, **options) -> ScoredRow:
+                 cache: Path, *, is_real: bool = False, matching: dict[str, Any] | None = None, **options) -> ScoredRow:
     name = printable(name)  # a folder name that is not UTF-8 is written as \xNN everywhere
     log.info("scoring %s: %d frame(s)", name, len(pairs))
     frames = [Frame(dataset, split, f) for f, _ in pairs]
@@ -195,7 +203,19 @@ def _compute_row(measure: Measure, dataset: PreparedDataset, split: str, name: s
         warn_image_sizes(name, states["image_size"], images, tuple(recorded), "its size in run.json")
     else:
         warn_image_sizes(name, states["image_size"], images, dataset.image_size, "the dataset's image size")
-    return ScoredRow(name, meta.get("variant"), meta.get("preset"), is_real, states, images)
+    return ScoredRow(name, meta.get("variant"), meta.get("preset"), is_real, states, images,
+                     matching=matching, run_protocol=_run_protocol(meta, split) if run is not None else None)
+
+
+def _run_protocol(meta: dict[str, Any], split: str) -> dict[str, Any] | None:
+    """How a p2p-eval run's images were made (run.json): its training protocol, and how the scored
+    split was generated (``generated[split]``: quantize, eval_mode, step), which outranks it."""
+    protocol = meta.get("protocol")
+    generated = (meta.get("generated") or {}).get(split) or {}
+    if not isinstance(protocol, dict) and not generated:
+        return None
+    made = {k: generated[k] for k in ("quantize", "eval_mode", "step") if k in generated}
+    return {**(protocol if isinstance(protocol, dict) else {}), **made}
 
 
 def _check_files(dataset: PreparedDataset, split: str, kinds: list[str | None], frames: list[str]) -> None:
@@ -228,7 +248,9 @@ def _baseline(given: str | None, runs: list[Run]) -> Run | None:
     if run.root.resolve() in known:
         return known[run.root.resolve()]
     if run.name in by_name:
-        raise InputError(f"--baseline {given}: another run is already named {run.name!r}; rename one folder.")
+        raise InputError(f"--baseline {given}: another run is already named {run.name!r} ({by_name[run.name].root}); "
+                         "give one another name: edit \"name\" in its run.json, or rename the folder of a run "
+                         "without one.")
     runs.append(run)
     return run
 
@@ -242,6 +264,7 @@ def score(
     with_real: bool = False,
     baseline: str | None = None,
     allow_missing: bool = False,
+    numbering: int | None = None,
     batch_size: int | None = None,
     workers: int = 2,
     bootstrap: Bootstrap = Bootstrap(),
@@ -258,7 +281,7 @@ def score(
         ``"similarity"`` (`p2p_eval.measures.MEASURES`).
     runs : path or sequence of paths
         Run folders, or folders of runs.
-    data, split, with_real, baseline, allow_missing, batch_size, workers, bootstrap, progress
+    data, split, with_real, baseline, allow_missing, numbering, batch_size, workers, bootstrap, progress
         As `SessionConfig` (and the subcommand's options of the same names).
     distributed : Distributed, optional
         Shard over torchrun processes (`p2p_eval.distributed.setup_distributed`).
@@ -275,5 +298,6 @@ def score(
     runs = (str(runs),) if isinstance(runs, (str, Path)) else tuple(str(r) for r in runs)
     config = SessionConfig(runs=runs, data=None if data is None else str(data), split=split, with_real=with_real,
                            baseline=None if baseline is None else str(baseline), allow_missing=allow_missing,
-                           batch_size=batch_size, workers=workers, bootstrap=bootstrap, progress=progress)
+                           numbering=numbering, batch_size=batch_size, workers=workers, bootstrap=bootstrap,
+                           progress=progress)
     return score_runs(kind, measure_class(kind).Settings(**settings), config, distributed=distributed)

@@ -80,6 +80,8 @@ def format_table(results: Results) -> str:
     if any(left_out.get(e.name, 0) for e in runs):
         lines.append(f"{PARTIAL_MARK}: frames left out (--allow-missing): scores cover only the frames it has; "
                      "compare such runs on the frames both have with --baseline")
+    if results.protocol.get("scores"):  # a measure whose scores are not the obvious ones says so
+        lines.append(f"scores: {results.protocol['scores']}")
     if any(e.is_real for e in entries):
         lines.append("(real): " + str(results.protocol.get("real_row") or "the dataset's real images, scored the same way"))
     lines += [f"{e.name}: {note}" for e in entries for note in e.notes()]

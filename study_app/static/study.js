@@ -1,7 +1,10 @@
 // The trial loop of the perceptual study: a small state machine on #task[data-state].
 //
-//   loading -> presenting -> answering -> sending -> (feedback) -> (practice-done) -> loading ...
+//   loading -> (display) -> presenting -> answering -> sending -> (feedback) -> (a pause) -> loading ...
 //
+// A pause comes after the qualification ("qualified"), the practice ("practice-done") or a
+// block ("block-done"), as the server's reply to the answer says. #task[data-layout] is the
+// trial's layout: "2afc" (two images, pick the fake) or "single" (one image: real or fake?).
 // The server holds all state. For each trial the page fetches the trial (its schedule
 // and a one-time stimulus URL), fetches the stimulus (raw pixels of every slot), decodes
 // it off-screen into ImageBitmaps, plays the schedule locked to display frames, painting
@@ -10,14 +13,22 @@
 // schedule (practice feedback aside, after the answer is stored). It reports the painted
 // duration of every step; a reload starts again at the server's current trial.
 // A trial kind or presentation mode is a schedule and a set of slots from the server:
-// this loop plays any of them.
+// this loop plays any of them. A step with ms null stays on screen until the answer
+// (unlimited viewing); slots "mask:N" are noise masks the page draws (HYPE-time). Before a
+// HYPE-time session's first trial the page reports its display's frame period, once; the
+// server then times every step in whole frames of it.
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
   const task = $("task");
   const SLOTS = ["left", "right"];
-  const canvases = { left: $("left-canvas"), right: $("right-canvas") };
-  const buttons = { left: $("left"), right: $("right") };
+  const canvases = { left: $("left-canvas"), right: $("right-canvas"), image: $("image-canvas") };
+  const buttons = { left: $("left"), right: $("right"), real: $("real"), fake: $("fake") };
+  const KEYS = { // per layout: key -> choice
+    "2afc": { f: "left", arrowleft: "left", j: "right", arrowright: "right" },
+    single: { r: "real", arrowleft: "real", f: "fake", arrowright: "fake" },
+  };
+  const PAUSES = { "practice-done": "practice-done", qualified: "qualified", "block-done": "block-done" };
   const labels = { left: $("left-label"), right: $("right-label") };
   const cue = $("cue");
   const feedbackText = $("feedback");
@@ -28,7 +39,7 @@
 
   let state = "loading";
   let trial = null;
-  let answerTiming = null; // {painted_ms, frame_ms, load_ms, opened}
+  let answerTiming = null; // {painted_ms, frame_ms, load_ms, opened, held}
   let resume = null; // resolves the Continue button of the current pause
 
   function setState(name) {
@@ -91,15 +102,35 @@
     for (const bitmap of Object.values(bitmaps)) bitmap.close();
   }
 
+  // Noise masks (HYPE's come after the image, against afterimages): coarse random colour
+  // blocks, one bitmap per mask slot, made off-screen before the trial is played.
+  async function noiseMasks(schedule, size) {
+    const masks = {};
+    const cells = 16;
+    for (const step of schedule) {
+      for (const slot of step.show) {
+        if (!slot.startsWith("mask:") || masks[slot]) continue;
+        const rgba = new Uint8ClampedArray(cells * cells * 4);
+        crypto.getRandomValues(rgba);
+        for (let q = 3; q < rgba.length; q += 4) rgba[q] = 255;
+        const small = await createImageBitmap(new ImageData(rgba, cells, cells));
+        masks[slot] = await createImageBitmap(small, { resizeWidth: size, resizeHeight: size, resizeQuality: "pixelated" });
+        small.close();
+      }
+    }
+    return masks;
+  }
+
   // --- painting ------------------------------------------------------------------------
+  const canvasOf = (slot) => canvases[slot.startsWith("mask:") ? "image" : slot];
+
   // Paints one step: its slots drawn, every other canvas cleared, its cue shown.
   // `step` undefined clears everything.
   function paint(step, bitmaps) {
-    for (const slot of SLOTS) {
-      const canvas = canvases[slot];
-      const context = canvas.getContext("2d");
-      context.clearRect(0, 0, canvas.width, canvas.height);
-      if (step && step.show.includes(slot)) context.drawImage(bitmaps[slot], 0, 0, canvas.width, canvas.height);
+    for (const canvas of Object.values(canvases)) canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    for (const slot of step ? step.show : []) {
+      const canvas = canvasOf(slot);
+      canvas.getContext("2d").drawImage(bitmaps[slot], 0, 0, canvas.width, canvas.height);
     }
     cue.textContent = step ? step.cue : "";
   }
@@ -130,24 +161,28 @@
   // Plays the schedule locked to display frames: every change is made in a frame callback,
   // in the frame whose paint time is nearest the step's cumulative target (so errors do not
   // add up), and its paint time is recorded. `onEnd` runs in the frame that clears the
-  // last step, opening the response with it.
+  // last step, opening the response with it; a last step with ms null is not cleared: the
+  // response opens with it painted, and it stays until the answer (`held`: its paint time).
   async function play(schedule, bitmaps, frame, onEnd) {
     const paintedAt = [];
+    const held = schedule.length > 0 && schedule[schedule.length - 1].ms === null;
+    const last = held ? schedule.length - 1 : schedule.length;
     let target = 0;
-    for (let k = 0; k <= schedule.length; k++) {
+    for (let k = 0; k <= last; k++) {
       let t;
       do t = await nextFrame(); while (k > 0 && t + frame < target - frame / 2);
       paint(schedule[k], bitmaps);
-      if (k === schedule.length) onEnd();
+      if (k === last) onEnd();
       paintedAt.push(paintTime(t, frame));
       target = (k === 0 ? paintedAt[0] : target) + (k < schedule.length ? schedule[k].ms : 0);
     }
-    return { painted_ms: paintedAt.slice(1).map((at, k) => at - paintedAt[k]), opened: paintedAt[schedule.length] };
+    return { painted_ms: paintedAt.slice(1).map((at, k) => at - paintedAt[k]), opened: paintedAt[last], held: held };
   }
 
   // --- the loop --------------------------------------------------------------------------
   function setAnswering(on) {
-    for (const slot of SLOTS) buttons[slot].disabled = !on;
+    const open = on && trial ? trial.choices : [];
+    for (const [choice, button] of Object.entries(buttons)) button.disabled = !open.includes(choice);
   }
 
   function showError(message) {
@@ -155,10 +190,20 @@
     $("error").hidden = false;
   }
 
-  function progressText(t) {
-    return t.practice
-      ? "Practice trial " + (t.index + 1) + " of " + t.n_practice
-      : "Trial " + (t.index - t.n_practice + 1) + " of " + (t.n_trials - t.n_practice);
+  // Once per session, before the first HYPE-time trial: the server times every step in
+  // whole frames of this display, and keeps the first report (a page cannot change it later).
+  async function reportDisplay() {
+    setState("display");
+    const frame = await frameInterval();
+    const response = await request(task.dataset.displayUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": task.dataset.csrf },
+      body: JSON.stringify({ frame_ms: frame }),
+    });
+    if (!response.ok) {
+      const reason = await response.json().catch(() => ({}));
+      throw new Error(reason.error || "display " + response.status);
+    }
   }
 
   async function run(staleTries = 0) {
@@ -168,23 +213,35 @@
     const response = await request(task.dataset.trialUrl);
     if (response.status === 410) return window.location.assign(task.dataset.doneUrl); // timed out: its page says so
     if (!response.ok) return showError("This session cannot continue (" + response.status + ").");
-    trial = await response.json();
-    if (trial.done) return window.location.assign(task.dataset.doneUrl);
-    $("progress").textContent = progressText(trial);
-    let loaded, frame;
+    const next = await response.json();
+    if (next.done) return window.location.assign(task.dataset.doneUrl);
+    if (next.display === "needed") {
+      await reportDisplay();
+      return run(staleTries);
+    }
+    trial = next;
+    task.dataset.layout = trial.layout;
+    $("progress").textContent = trial.progress;
+    let loaded, frame, masks;
     try {
-      [loaded, frame] = await Promise.all([loadStimulus(trial.stimulus), frameInterval()]);
+      [loaded, frame, masks] = await Promise.all([loadStimulus(trial.stimulus), frameInterval(),
+                                                  noiseMasks(trial.schedule, trial.stimulus.size)]);
     } catch (err) {
       if (err instanceof StaleStimulus && staleTries < 3) return run(staleTries + 1);
       throw err;
     }
+    const bitmaps = Object.assign(loaded.bitmaps, masks);
     setState("presenting");
-    const played = await play(trial.schedule, loaded.bitmaps, frame, () => {
+    const played = await play(trial.schedule, bitmaps, frame, () => {
       setState("answering");
       setAnswering(true);
     });
-    release(loaded.bitmaps);
-    answerTiming = { painted_ms: played.painted_ms, frame_ms: frame, load_ms: loaded.load_ms, opened: played.opened };
+    answerTiming = { painted_ms: played.painted_ms, frame_ms: frame, load_ms: loaded.load_ms, opened: played.opened,
+                     held: played.held, bitmaps: bitmaps };
+    if (!played.held) {
+      release(bitmaps); // shown and gone; a held image is released when the rater answers
+      answerTiming.bitmaps = {};
+    }
   }
 
   // Shows `element` (a Continue button, or a block holding one) until the rater continues.
@@ -198,6 +255,17 @@
         resolve();
       };
     });
+  }
+
+  // Single-image feedback: in words only (showing the image again would lengthen its exposure).
+  async function showVerdict(result) {
+    setState("feedback");
+    const fb = result.feedback;
+    feedbackText.className = fb.correct ? "right" : "wrong";
+    feedbackText.textContent = fb.correct ? "Correct!" : "Incorrect: that photo was " + fb.image + ".";
+    if (FEEDBACK_MS > 0) await sleep(FEEDBACK_MS);
+    else await pause($("continue"));
+    feedbackText.textContent = "";
   }
 
   async function showFeedback(result, choice) {
@@ -231,12 +299,20 @@
   }
 
   async function answer(choice) {
-    if (state !== "answering" || !answerTiming) return; // (the timing lands one frame after the response opens)
+    // (the timing lands one frame after the response opens)
+    if (state !== "answering" || !answerTiming || !trial.choices.includes(choice)) return;
+    const reaction = performance.now() - answerTiming.opened;
+    let painted = answerTiming.painted_ms;
+    if (answerTiming.held) {
+      paint(undefined); // the image shown until the answer goes now; it was up as long as the rater looked
+      release(answerTiming.bitmaps);
+      painted = painted.concat([reaction]);
+    }
     setState("sending");
     setAnswering(false);
     const body = {
-      index: trial.index, choice: choice, reaction_ms: performance.now() - answerTiming.opened,
-      painted_ms: answerTiming.painted_ms, frame_ms: answerTiming.frame_ms, load_ms: answerTiming.load_ms,
+      index: trial.index, choice: choice, reaction_ms: reaction,
+      painted_ms: painted, frame_ms: answerTiming.frame_ms, load_ms: answerTiming.load_ms,
     };
     const response = await request(task.dataset.answerUrl, {
       method: "POST",
@@ -247,23 +323,24 @@
     if (response.status === 410) return window.location.assign(task.dataset.doneUrl);
     if (!response.ok) return showError("Your answer could not be saved (" + response.status + "). Reload the page to continue.");
     const result = await response.json();
-    if (result.feedback) await showFeedback(result, choice);
+    if (result.feedback && trial.layout === "single") await showVerdict(result);
+    else if (result.feedback) await showFeedback(result, choice);
     if (result.done) return window.location.assign(task.dataset.doneUrl);
-    if (trial.practice && trial.index + 1 === trial.n_practice) {
-      setState("practice-done");
-      await pause($("practice-done"));
+    if (result.pause) {
+      setState(result.pause);
+      await pause($(PAUSES[result.pause]));
     }
     return run();
   }
 
   const failed = (err) => showError("Something went wrong (" + err.message + "). Reload the page to continue.");
-  for (const slot of SLOTS) buttons[slot].addEventListener("click", () => answer(slot).catch(failed));
-  for (const id of ["continue", "start-main"]) $(id).addEventListener("click", () => resume && resume());
+  for (const [choice, button] of Object.entries(buttons)) button.addEventListener("click", () => answer(choice).catch(failed));
+  for (const id of ["continue", "start-main", "start-task", "next-block"]) $(id).addEventListener("click", () => resume && resume());
   document.addEventListener("keydown", (event) => {
     if (event.repeat) return;
     const key = event.key.toLowerCase();
-    if (key === "f" || key === "arrowleft") answer("left").catch(failed);
-    else if (key === "j" || key === "arrowright") answer("right").catch(failed);
+    const choice = trial && state === "answering" ? KEYS[trial.layout][key] : undefined;
+    if (choice) answer(choice).catch(failed);
     else if ((key === "enter" || key === " ") && resume) {
       event.preventDefault();
       resume();

@@ -8,7 +8,10 @@ each generated photo at the resolution of its frame's trainIds, as the
 official pix2pix evaluation does: the photo is resized there (Pillow
 bilinear on uint8, ``scipy.misc.imresize``) and every forward pass has the
 same batch size (the last batch is padded), so a frame's confusion does not
-depend on frame order, batch, worker or process count.
+depend on frame order, batch, worker or process count. Under ``--protocol
+official`` it also keeps each frame's official histogram
+(`p2p_eval.measures.fcn_score.official`) and reports the official script's
+numbers, its quirks reproduced, beside the corrected ones.
 """
 
 import contextlib
@@ -27,10 +30,13 @@ from p2p_eval.classes import CLASS_NAMES, CLASS_SET, IGNORE, NUM_CLASSES
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame, Loaded, Measure
+from p2p_eval.measures.fcn_score import official
 from p2p_eval.measures.fcn_score.entry import ClassScore, FcnEntry
 from p2p_eval.measures.fcn_score.inputs import (
     RESIZE_KERNEL, label_size, labelled_pixels, photo_input, read_train_ids,
 )
+from p2p_eval.measures.fcn_score.protocols import (PROTOCOLS, check_official, check_scale, default_batch_size,
+                                                   label_sizes, segmenter_path)
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.confusion import ABSENT_RULES, confusion_matrices, fcn_scores, per_class_scores
 from p2p_eval.segmenters.checkpoint import Segmenter, load_segmenter
@@ -39,9 +45,9 @@ log = logging.getLogger(__name__)
 
 CONFUSION = State("confusion", (NUM_CLASSES, NUM_CLASSES + 1))
 """Ground-truth rows, predicted columns, last column = predicted no train class."""
-PROTOCOLS = ("default", "official")
-OFFICIAL_LABEL_SIZE = (1024, 2048)
-"""Cityscapes frames at full resolution: the official protocol scores there."""
+OFFICIAL_SCORES = ("the official evaluate.py's (fast_hist, get_scores), its quirks reproduced; each run's "
+                   "\"corrected\" holds the same frames scored with predictions of no train class as errors")
+"""What the scores of a ``--protocol official`` document are (its ``protocol.scores``, a note under tables)."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +93,8 @@ class ConfusionMeasure(Measure):
 
     def entry_fields(self, row) -> dict[str, Any]:
         total = row.states.total("confusion")
-        acc, iou = per_class_scores(total, self.absent_rule)
         return {
-            "per_class": tuple(ClassScore(name, _finite(a), _finite(i)) for name, a, i in zip(CLASS_NAMES, acc, iou)),
+            "per_class": _class_scores(*per_class_scores(total, self.absent_rule)),
             "confusion": total[:, :NUM_CLASSES].tolist(),
             "confusion_other": total[:, NUM_CLASSES].tolist(),
         }
@@ -122,6 +127,10 @@ class ConfusionMeasure(Measure):
 
 def _finite(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
+
+
+def _class_scores(acc: np.ndarray, iou: np.ndarray) -> tuple[ClassScore, ...]:
+    return tuple(ClassScore(name, _finite(a), _finite(i)) for name, a, i in zip(CLASS_NAMES, acc, iou))
 
 
 @dataclass(frozen=True)
@@ -162,23 +171,29 @@ class FcnScore(ConfusionMeasure):
         super().__init__(dataset, absent_rule=absent_rule, protocol=protocol,
                          device=device if device is not None else _model_device(segmenter.model))
         self.segmenter, self.segmenter_path = segmenter, segmenter_path
+        self.official = protocol == "official"
+        self.states = (CONFUSION, *official.STATES) if self.official else (CONFUSION,)
+        self.default_batch_size = default_batch_size(self.device)
 
     @classmethod
     def open(cls, settings: FcnSettings, dataset: PreparedDataset, split: str) -> "FcnScore":
         from p2p_eval.device import pick_device
 
-        path = _segmenter_path(settings.segmenter, dataset)
+        path = segmenter_path(settings.segmenter, dataset)
         device = pick_device(str(settings.device))
         segmenter = load_segmenter(path, device)
+        sizes = label_sizes(dataset, split)
         if settings.protocol == "official":
-            _check_official(dataset, split, segmenter)
+            check_official(dataset, sizes, segmenter)
+        check_scale(segmenter, path, dataset, sizes, settings.protocol)
         return cls(segmenter, dataset, device=device, absent_rule=settings.rule, protocol=settings.protocol,
                    segmenter_path=path)
 
     def namespace(self) -> str:
         s = self.segmenter
+        states = {"states": [state.name for state in self.states]} if self.official else {}  # default: as before
         return namespace("fcn-score", segmenter=s.sha256, arch=s.arch, outputs=list(s.output_to_train_id),
-                         preprocess=asdict(s.preprocess), resize=RESIZE_KERNEL, resolution="label")
+                         preprocess=asdict(s.preprocess), resize=RESIZE_KERNEL, resolution="label", **states)
 
     @contextlib.contextmanager
     def computing(self):
@@ -213,8 +228,65 @@ class FcnScore(ConfusionMeasure):
         n = len(batch)
         if n < batch_size:
             inputs = torch.cat([inputs, inputs.new_zeros((batch_size - n, *inputs.shape[1:]))])
-        predicted = self.segmenter.predict(inputs)[:n]
-        return {"confusion": confusion_matrices(predicted, labels, validate=False).cpu().numpy()}
+        channels = self.segmenter.predict_channels(inputs)[:n]
+        states = {"confusion": confusion_matrices(self.segmenter.to_train_ids(channels), labels, validate=False)}
+        if self.official:
+            states["official_hist"], states["official_dropped"] = official.official_hists(channels, labels)
+        return {name: values.cpu().numpy() for name, values in states.items()}
+
+    def check_record(self, record: np.void, frame: Frame) -> str | None:
+        """Besides the confusion's count: an official histogram counts every labelled pixel once, or none
+        when the frame was dropped (`fast_hist` drops a frame whole)."""
+        problem = super().check_record(record, frame)
+        if problem or not self.official:
+            return problem
+        hist, dropped = record["official_hist"], int(record["official_dropped"])
+        labelled = int(record["confusion"].sum())  # equal to the frame's labelled pixels, checked above
+        if dropped not in (0, 1) or (hist < 0).any() or int(hist.sum()) != (0 if dropped else labelled):
+            return (f"its official histogram counts {int(hist.sum())} pixels (dropped: {dropped}), but "
+                    f"{frame.path('trainids')} labels {labelled}")
+        return None
+
+    def compute(self, states: FrameStates, weights: np.ndarray, reference: FrameStates | None) -> dict[str, np.ndarray]:
+        """The official script's numbers under ``--protocol official`` (what the tables show), else the corrected."""
+        if self.official:
+            return official.official_scores(states.sums("official_hist", weights))
+        return super().compute(states, weights, reference)
+
+    def entry_fields(self, row) -> dict[str, Any]:
+        """Under ``--protocol official``: per-class scores of the official histogram, the official script's
+        record (``official_script``) and the corrected scores (``corrected``) beside the true confusion."""
+        fields = super().entry_fields(row)
+        if not self.official:
+            return fields
+        hist, confusion = row.states.total("official_hist"), row.states.total("confusion")
+        scores = {key: float(value) for key, value in official.official_scores(hist).items()}
+        return fields | {
+            "per_class": _class_scores(*official.official_per_class(hist)),
+            "official_script": {**scores, "frames_dropped": int(row.states.total("official_dropped")),
+                                "pixels_predicted_void": int(confusion[:, NUM_CLASSES].sum()),
+                                "confusion": hist.tolist()},
+            "corrected": {key: _finite(float(value)) for key, value in fcn_scores(confusion, "zero").items()},
+        }
+
+    def check_rows(self, rows: Sequence) -> None:
+        """Besides the absent classes: warn where the official script's numbers differ from the corrected."""
+        super().check_rows(rows)
+        if not self.official:
+            return
+        for row in rows:
+            ones = np.ones((1, len(row.states)))
+            theirs = official.official_scores(row.states.sums("official_hist", ones))
+            ours = fcn_scores(row.states.sums("confusion", ones), "zero")
+            if any(abs(theirs[k][0] - ours[k][0]) > 1e-9 for k in theirs):
+                log.warning(
+                    "%s: the official script's numbers %s differ from the corrected ones %s: %d pixel(s) were "
+                    "predicted as an output that is no train class, which it counts at class g as class g+1's road, "
+                    "dropping the whole frame where g is bicycle (%d of %d frame(s) dropped). The tables show the "
+                    "official script's (--protocol official); the corrected ones are each run's \"corrected\" in "
+                    "the JSON.", row.name, _triple(theirs), _triple(ours),
+                    int(row.states.total("confusion")[:, NUM_CLASSES].sum()),
+                    int(row.states.total("official_dropped")), len(row.states))
 
     def protocol(self) -> dict[str, Any]:
         import PIL
@@ -230,38 +302,18 @@ class FcnScore(ConfusionMeasure):
             "resize": {"kernel": RESIZE_KERNEL, "pillow": PIL.__version__,
                        "equivalent": "scipy.misc.imresize(image, label_size) (interp='bilinear')"},
             "fp32": "exact (TF32 off)" if self.device.type == "cuda" else "cpu",
+            **({"scores": OFFICIAL_SCORES} if self.official else {}),
         }
+
+
+def _triple(scores: dict[str, np.ndarray]) -> str:
+    return "/".join(f"{float(np.ravel(scores[k])[0]):.3f}" for k in ("pixel_acc", "class_acc", "class_iou"))
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
     for tensor in itertools.chain(model.parameters(), model.buffers()):
         return tensor.device
     return torch.device("cpu")
-
-
-def _segmenter_path(given: str | None, dataset: PreparedDataset) -> Path:
-    if given is not None:
-        return Path(given)
-    if dataset.segmenter is None:
-        raise InputError(f"{dataset.root / 'dataset.json'} records no segmenter; pass --segmenter seg.pt, or train "
-                         f"one with `p2p-eval train-segmenter --data {dataset.root} --out seg.pt`.")
-    return dataset.segmenter
-
-
-def _check_official(dataset: PreparedDataset, split: str, segmenter: Segmenter) -> None:
-    """The official protocol scores at full Cityscapes resolution; refuse anything else."""
-    sizes = {tuple(dataset.meta["label_size"])} if dataset.meta.get("label_size") else {
-        label_size(dataset.path(split, f, "trainids")) for f in dataset.frames(split)}
-    if sizes != {OFFICIAL_LABEL_SIZE}:
-        raise InputError(
-            f"{dataset.root}: --protocol official scores at the full Cityscapes resolution "
-            f"{OFFICIAL_LABEL_SIZE[1]}x{OFFICIAL_LABEL_SIZE[0]}, but this dataset's labels are "
-            f"{', '.join(f'{w}x{h}' for h, w in sorted(sizes))}. Prepare one from the Cityscapes root with "
-            "`p2p-eval prepare cityscapes --root CITYSCAPES --out DIR` (it keeps trainIds at full resolution), "
-            "or use --protocol default.")
-    if segmenter.arch != "fcn8s":
-        log.warning("--protocol official: the official evaluator is the pix2pix FCN-8s "
-                    "(`p2p-eval segmenter import-caffe`); scoring with a %s segmenter instead.", segmenter.arch)
 
 
 MEASURE = FcnScore

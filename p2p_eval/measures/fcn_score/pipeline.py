@@ -27,7 +27,7 @@ def score_images(
     split: str,
     pairs: Pairs,
     *,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     workers: int = 2,
     device: torch.device | str | None = None,
     cache: str | os.PathLike | None = None,
@@ -48,7 +48,8 @@ def score_images(
         uint8, the official ``scipy.misc.imresize`` kernel) to its frame's
         trainIds size and segmented there.
     batch_size : int, optional
-        Frames per forward pass (frames of different label size never share one).
+        Frames per forward pass (frames of different label size never share one); default: fcn-score's
+        on the device (1 on a CPU, 4 on CUDA).
     workers : int, optional
         Decoding threads (0 decodes each batch when it is needed).
     device : torch.device or str, optional
@@ -74,7 +75,8 @@ def score_images(
         every readable frame was scored (and cached).
     """
     measure = FcnScore(segmenter, dataset, device=None if device is None else torch.device(device))
-    states = compute_states(measure, pairs, [Frame(dataset, split, f) for f, _ in pairs], batch_size=batch_size,
+    states = compute_states(measure, pairs, [Frame(dataset, split, f) for f, _ in pairs],
+                            batch_size=batch_size or measure.default_batch_size,
                             workers=workers, cache=cache, distributed=distributed, progress=progress,
                             desc="fcn-score")
     return np.ascontiguousarray(states["confusion"])

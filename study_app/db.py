@@ -65,7 +65,7 @@ trials = Table(
     "trials", metadata,
     Column("session_id", String(32), ForeignKey("sessions.id"), primary_key=True),
     Column("idx", Integer, primary_key=True),
-    Column("phase", String(8), nullable=False),  # practice | main
+    Column("phase", String(16), nullable=False),  # qualification | practice | main (PostgreSQL enforces the length)
     Column("kind", String(12), nullable=False),  # normal | vigilance
     Column("real_key", String(256), nullable=False),
     Column("fake_key", String(256), nullable=False),

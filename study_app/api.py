@@ -238,7 +238,7 @@ def answer(session_id: str):
         else:
             correct = given["choice"] == trial.image
         masks = mask_frames(steps, given["painted_ms"], given["frame_ms"])
-        _STORE_ANSWER.run(conn, **{"v_" + name: value for name, value in dict(
+        _STORE_ANSWER.defer(conn, **{"v_" + name: value for name, value in dict(  # nothing reads its result
             session_id=row.id, idx=given["index"], choice=given["choice"], correct=correct,
             reaction_ms=given["reaction_ms"], exposure_ms=exposure_ms, exposure_frames=exposure_frames,
             frame_ms=given["frame_ms"], painted_ms=json.dumps(given["painted_ms"]), load_ms=given["load_ms"],

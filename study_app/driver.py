@@ -91,15 +91,21 @@ class DriverConnection:
     prepared : set of str or None
         PostgreSQL with psycopg2: the `Prepared` statements PREPAREd on this
         connection (None: statements are sent as they are).
-    begin : str
-        PostgreSQL: the BEGIN of the transaction `Driver.write` opened, not sent
-        yet: the first statement carries it (one round trip instead of two).
+    writing : bool
+        Inside `Driver.write`.
+    begun : bool
+        The transaction's BEGIN went to the database (a ROLLBACK is due on failure).
+    pending : list of bytes
+        Bound statements not sent yet (with prepared statements only): the
+        transaction's BEGIN and statements `Prepared.defer`red; the next
+        statement or the COMMIT carries them (one round trip instead of several).
     """
 
-    __slots__ = ("dialect", "connection", "prepared", "begin")
+    __slots__ = ("dialect", "connection", "prepared", "writing", "begun", "pending")
 
     def __init__(self, dialect: Dialect, connection: Any, prepared: set[str] | None = None):
-        self.dialect, self.connection, self.prepared, self.begin = dialect, connection, prepared, ""
+        self.dialect, self.connection, self.prepared = dialect, connection, prepared
+        self.writing, self.begun, self.pending = False, False, []
 
 
 class Driver:
@@ -186,20 +192,23 @@ class Driver:
                 with sqlite_write(raw, self._log if durable else None):
                     yield conn
             else:
-                begin = ("BEGIN", "SET LOCAL synchronous_commit = on") if durable else ("BEGIN",)
+                begin = [b"BEGIN", b"SET LOCAL synchronous_commit = on"] if durable else [b"BEGIN"]
+                conn.writing = True
                 if conn.prepared is not None:
-                    conn.begin = "; ".join(begin) + "; "  # sent with the first statement
+                    conn.pending = list(begin)  # sent with the first statement
                 else:
+                    conn.begun = True
                     with raw.cursor() as cursor:
                         for statement in begin:
                             cursor.execute(statement)
                 try:
                     yield conn
-                    if not conn.begin:  # (still pending: no statement ran, nothing to commit)
+                    if conn.begun or conn.pending != begin:  # (else no statement ran: nothing to commit)
+                        statements, conn.pending, conn.begun = conn.pending + [b"COMMIT"], [], True
                         with raw.cursor() as cursor:
-                            cursor.execute("COMMIT")
+                            cursor.execute(b"; ".join(statements))
                 except BaseException:
-                    if not conn.begin and not raw.closed:
+                    if conn.begun and not raw.closed:
                         try:
                             with raw.cursor() as cursor:
                                 cursor.execute("ROLLBACK")
@@ -207,7 +216,7 @@ class Driver:
                             pass  # a dropped connection: `_dropped` below forgets it
                     raise
                 finally:
-                    conn.begin = ""
+                    conn.writing, conn.begun, conn.pending = False, False, []
         except BaseException as err:
             self._dropped(err, conn)
             raise
@@ -286,27 +295,44 @@ class Prepared:
         self._compiled[key] = [sql, order, compiled.params, None, prepare]
         return self._compiled[key]
 
+    def _bound(self, conn: DriverConnection, cursor, params: dict) -> tuple[list, Any, Any]:
+        """This statement compiled for `conn` (PREPAREd there first, if it has prepared statements),
+        its SQL and its arguments."""
+        key = conn.dialect.name if getattr(conn, "prepared", None) is None else "server-side"
+        compiled = self._compiled.get(key) or self._compile(conn.dialect, key)
+        sql, order, literals, _, prepare = compiled
+        if prepare is not None and self._name not in conn.prepared:
+            cursor.execute(prepare)  # not undone by a rollback: it lives as long as the connection
+            conn.prepared.add(self._name)
+        params = literals | params
+        return compiled, sql, order(params) if order is not None else params
+
     def run(self, conn: DriverConnection | Connection, **params) -> tuple[int, list[tuple]]:
         """Execute on `conn` (inside its transaction, if any): the rowcount and the rows returned
         (named tuples: attribute access as on SQLAlchemy's rows)."""
-        prepared = getattr(conn, "prepared", None)
-        key = conn.dialect.name if prepared is None else "server-side"
-        compiled = self._compiled.get(key) or self._compile(conn.dialect, key)
-        sql, order, literals, row_type, prepare = compiled
-        params = literals | params
         cursor = conn.connection.cursor()
         try:
-            if prepared is not None:
-                if self._name not in prepared:
-                    cursor.execute(prepare)  # not undone by a rollback: it lives as long as the connection
-                    prepared.add(self._name)
-                if conn.begin:
-                    sql, conn.begin = conn.begin + sql, ""
-            cursor.execute(sql, order(params) if order is not None else params)
+            compiled, sql, args = self._bound(conn, cursor, params)
+            if getattr(conn, "pending", None):  # the BEGIN and deferred statements go with this one
+                statements, conn.pending, conn.begun = conn.pending + [cursor.mogrify(sql, args)], [], True
+                sql, args = b"; ".join(statements), None
+            cursor.execute(sql, args)
             if not cursor.description:
                 return cursor.rowcount, []
-            if row_type is None:
-                row_type = compiled[3] = namedtuple("Row", [column[0] for column in cursor.description])
-            return cursor.rowcount, [row_type._make(values) for values in cursor.fetchall()]
+            if compiled[3] is None:
+                compiled[3] = namedtuple("Row", [column[0] for column in cursor.description])
+            return cursor.rowcount, [compiled[3]._make(values) for values in cursor.fetchall()]
         finally:
             cursor.close()
+
+    def defer(self, conn: DriverConnection | Connection, **params) -> None:
+        """Run on `conn` later in its `Driver.write` transaction: with its next statement, or with its
+        COMMIT. For a statement whose result nobody reads (an INSERT): on PostgreSQL one round trip
+        fewer. Anywhere else (SQLite, a SQLAlchemy connection) it runs now. A failure shows at the next
+        statement or at the commit, and rolls the whole transaction back all the same."""
+        if not getattr(conn, "writing", False) or conn.prepared is None:
+            self.run(conn, **params)
+            return
+        with conn.connection.cursor() as cursor:
+            _, sql, args = self._bound(conn, cursor, params)
+            conn.pending.append(cursor.mogrify(sql, args))

@@ -117,12 +117,13 @@ def _insert_session(conn, session_id: str) -> None:
 @pytest.mark.parametrize("app", BACKENDS, indirect=True)
 def test_a_driver_write_that_fails_undoes_its_first_statement_too(app):
     """On PostgreSQL the transaction's BEGIN travels with its first statement, and each statement is
-    PREPAREd once per connection: a failure after the first statement must still undo it, leave no
-    transaction open, and the prepared statements must keep working."""
+    PREPAREd once per connection, and a deferred statement travels with the next one or the COMMIT: a
+    failure after the first statement (or of a deferred one) must still undo it, leave no transaction
+    open, and the prepared statements must keep working."""
     touch = Prepared(update(db.sessions).where(db.sessions.c.id == bindparam("b_id"))
                      .values(last_seen=bindparam("b_at")))
     clash = Prepared(insert(db.sessions).values(
-        id=bindparam("b_id"), rater_id="r-s1", platform="local", algorithm="A", status="active", csrf="c",
+        id=bindparam("b_id"), rater_id=bindparam("b_rater"), platform="local", algorithm="A", status="active", csrf="c",
         next_index=0, n_trials=1, external="{}", created_at=0.0, last_seen=0.0))
     seen = Prepared(select(db.sessions.c.last_seen).where(db.sessions.c.id == bindparam("b_id")))
     with app.app_context():
@@ -134,11 +135,21 @@ def test_a_driver_write_that_fails_undoes_its_first_statement_too(app):
             with pytest.raises(refused):
                 with driver.write() as conn:
                     assert touch.run(conn, b_id="s1", b_at=5.0 + attempt)[0] == 1
-                    clash.run(conn, b_id="s2")  # rater_id "r-s1" is taken
+                    clash.run(conn, b_id="s2", b_rater="r-s1")  # taken by s1
             with driver.read() as conn:
                 assert seen.run(conn, b_id="s1")[1] == [(0.0,)]
+        with pytest.raises(refused):  # the same, the clash deferred: it fails at the commit
+            with driver.write() as conn:
+                assert touch.run(conn, b_id="s1", b_at=7.0)[0] == 1
+                clash.defer(conn, b_id="s2", b_rater="r-s1")
+        with driver.read() as conn:
+            assert seen.run(conn, b_id="s1")[1] == [(0.0,)]
         with driver.write() as conn:
             pass  # no statement: nothing sent, nothing left open
+        with driver.write() as conn:  # a deferred statement runs before the next one
+            clash.defer(conn, b_id="s3", b_rater="r-s3")  # a free rater id: no clash
+            assert seen.run(conn, b_id="s3")[1] == [(0.0,)]
+        assert not conn.pending
         with driver.write() as conn:
             assert touch.run(conn, b_id="s1", b_at=9.0)[0] == 1
         with driver.read() as conn:
@@ -174,3 +185,4 @@ def test_waitress_queue_warnings_pass_once_per_interval(caplog, monkeypatch):
         logger.warning("Task queue depth is %d", 7)
     assert [record.getMessage() for record in caplog.records] == [
         "Task queue depth is 0", "Task queue depth is 7 (4 more such warnings in the last 60 s)"]
+

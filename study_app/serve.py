@@ -83,8 +83,15 @@ def run_server(app, sock: socket.socket, threads: int) -> None:
     The one place the server's settings live: the load benchmark's floor server
     runs through it too, so the two differ only in the application.
     """
+    import gc
+
     import waitress
 
+    # What start-up made (the app, its modules: scipy, scikit-image, SQLAlchemy ...) lives as long as the
+    # server: out of the collector's sight, a full collection no longer walks it while holding the GIL. Under
+    # benchmarks/bench_study_load.py one such collection took 52 ms, and every request in flight waited.
+    gc.collect()
+    gc.freeze()
     queue_log = logging.getLogger("waitress.queue")
     if not any(isinstance(f, OncePerInterval) for f in queue_log.filters):
         queue_log.addFilter(OncePerInterval(QUEUE_WARNING_INTERVAL_S))

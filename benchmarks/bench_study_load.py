@@ -131,7 +131,7 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-async def _load(port: int, raters: int, kind: str, server_pids: list[int]) -> dict:
+async def _load(port: int, raters: int, kind: str, server_pids: list[int], database_pids: list[int]) -> dict:
     """Start every rater's session (untimed), then run all their trials at once (timed)."""
     latencies: list = []
     clients = []
@@ -141,26 +141,30 @@ async def _load(port: int, raters: int, kind: str, server_pids: list[int]) -> di
     start = _start_study_session if kind == "study" else _start_floor_session
     sessions = await asyncio.gather(*(start(client, i) for i, client in enumerate(clients)))
     latencies.clear()
-    begin, cpu, own = time.perf_counter(), _cpu_seconds(server_pids), time.process_time()
+    begin, cpu, db_cpu = time.perf_counter(), _cpu_seconds(server_pids), _cpu_seconds(database_pids)
+    own = time.process_time()
     answered = await asyncio.wait_for(asyncio.gather(*(
         _trials(c, base, headers, np.random.default_rng(i))
         for i, (c, (base, headers)) in enumerate(zip(clients, sessions)))), LOAD_TIMEOUT_S)
-    wall, cpu, own = time.perf_counter() - begin, _cpu_seconds(server_pids) - cpu, time.process_time() - own
+    wall, own = time.perf_counter() - begin, time.process_time() - own
+    cpu, db_cpu = _cpu_seconds(server_pids) - cpu, _cpu_seconds(database_pids) - db_cpu
     for client in clients:
         client.writer.close()
     answers = np.array([s for k, s in latencies if k == "answer"]) * 1000
     every = np.array([s for _, s in latencies]) * 1000
     return {"answers": sum(answered), "wall_s": wall, "answers_per_s": sum(answered) / wall,
-            "cpu_ms_per_answer": 1000 * cpu / sum(answered), "client_cpu": own / wall,
+            "cpu_ms_per_answer": 1000 * (cpu + db_cpu) / sum(answered), "db_cpu_ms_per_answer": 1000 * db_cpu / sum(answered),
+            "client_cpu": own / wall,
             "requests_per_s": every.size / wall, "answer_p50_ms": np.percentile(answers, 50),
             "answer_p99_ms": np.percentile(answers, 99), "all_p99_ms": np.percentile(every, 99)}
 
 
-def _client_process(port: int, raters: int, kind: str, server_pids: list[int], cpus: set[int] | None, pipe) -> None:
+def _client_process(port: int, raters: int, kind: str, server_pids: list[int], database_pids: list[int],
+                    cpus: set[int] | None, pipe) -> None:
     if cpus:
         os.sched_setaffinity(0, cpus)
     try:
-        pipe.send(asyncio.run(_load(port, raters, kind, server_pids)))
+        pipe.send(asyncio.run(_load(port, raters, kind, server_pids, database_pids)))
     except BaseException as err:  # the parent re-raises it
         pipe.send(err)
 
@@ -169,7 +173,7 @@ def run_client(port: int, args, kind: str, server_pids: list[int]) -> dict:
     """The load, from a client process of its own (pinned to the client CPU when there are two or more)."""
     receive, send = multiprocessing.Pipe(duplex=False)
     client = multiprocessing.get_context("fork").Process(
-        target=_client_process, args=(port, args.raters, kind, server_pids, args.client_cpus, send))
+        target=_client_process, args=(port, args.raters, kind, server_pids, args.database_pids, args.client_cpus, send))
     client.start()
     result = receive.recv()
     client.join()
@@ -306,7 +310,7 @@ def run_floor(args, database: str) -> dict:
     with server_side(args):
         port, pids = _serve_floor(database, args.trials, args.threads, args.workers)
     try:
-        result = run_client(port, args, "floor", pids + args.database_pids)
+        result = run_client(port, args, "floor", pids)
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
@@ -324,7 +328,7 @@ def run_study(args, workdir: Path, database_url: str | None) -> dict:
                              env={DATABASE_URL_ENV: database_url} if database_url else None)
     port = int(server.url.rsplit(":", 1)[1])
     try:
-        result = run_client(port, args, "study", [server.process.pid] + args.database_pids)
+        result = run_client(port, args, "study", [server.process.pid])
     finally:
         server.stop()
     engine = db.make_engine(database_url or load_config(config).database_url)
@@ -386,13 +390,14 @@ def _report(args, backend: str, rounds: list[dict[str, dict]]) -> None:
     print(f"{args.raters} raters at once, no think time, x {args.trials} trials; loopback; waitress; {backend}; "
           f"{len(os.sched_getaffinity(0))} CPUs ({where}); load average {os.getloadavg()[0]:.1f}")
     print(f"{'round':>5} {'server':>6} {'answers':>7} {'wall s':>7} {'answers/s':>9} {'req/s':>7} {'answer p50':>10} "
-          f"{'p99 ms':>7} {'all p99':>8} {'server CPU ms/answer':>21} {'client CPU':>10}")
+          f"{'p99 ms':>7} {'all p99':>8} {'server CPU ms/answer':>21} {'of it database':>14} {'client CPU':>10}")
     for number, results in enumerate(rounds):
         for name in ("study", "floor"):
             r = results[name]
             print(f"{number + 1:>5} {name:>6} {r['answers']:>7} {r['wall_s']:>7.2f} {r['answers_per_s']:>9.1f} "
                   f"{r['requests_per_s']:>7.1f} {r['answer_p50_ms']:>10.1f} {r['answer_p99_ms']:>7.1f} "
-                  f"{r['all_p99_ms']:>8.1f} {r['cpu_ms_per_answer']:>21.2f} {r['client_cpu']:>9.0%}")
+                  f"{r['all_p99_ms']:>8.1f} {r['cpu_ms_per_answer']:>21.2f} {r['db_cpu_ms_per_answer']:>14.2f} "
+                  f"{r['client_cpu']:>10.0%}")
     figures = {name: {key: [r[name][key] for r in rounds] for key in rounds[0][name]} for name in ("study", "floor")}
     for name, f in figures.items():
         print(f"{name}: answers/s median {np.median(f['answers_per_s']):.0f}, best {max(f['answers_per_s']):.0f}; "

@@ -158,6 +158,49 @@ def test_a_driver_write_that_fails_undoes_its_first_statement_too(app):
             assert not (raw.in_transaction if isinstance(raw, sqlite3.Connection) else raw.get_transaction_status())
 
 
+@pytest.mark.parametrize("app", BACKENDS, indirect=True)
+def test_two_answers_to_one_trial_at_once_store_one(app, rater):
+    """The compare-and-set of an answer (on PostgreSQL one statement that moves the session and closes the
+    trial): both answers wait on the session's row, the first moves it, the second finds it moved: 409,
+    nothing stored, the trial closed once."""
+    import threading
+    import time
+
+    from study_helpers import honest_timing
+
+    session_id = rater.start()
+    csrf = rater.csrf(session_id)
+    trial = rater.view(session_id)
+    time.sleep(sum(step["ms"] or 0 for step in trial["schedule"]) / 1000 + 0.05)
+    body = {"index": 0, "choice": "left"} | honest_timing(trial["schedule"], 300.0)
+    engine = app.extensions["study_engine"]
+    statuses: list[int] = []
+    ready = threading.Barrier(3)
+
+    def answer() -> None:
+        client = app.test_client()
+        ready.wait()
+        statuses.append(client.post(f"/api/s/{session_id}/answer", json=body,
+                                    headers={"X-CSRF-Token": csrf}).status_code)
+
+    answering = [threading.Thread(target=answer) for _ in range(2)]
+    holder = engine.connect()
+    if engine.dialect.name == "postgresql":  # hold the session's row, so that both answers queue on it
+        holder.execute(select(db.sessions.c.id).where(db.sessions.c.id == session_id).with_for_update())
+    for thread in answering:
+        thread.start()
+    ready.wait()
+    time.sleep(0.3)
+    holder.commit()
+    holder.close()
+    for thread in answering:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [200, 409]
+    with engine.connect() as conn:
+        assert conn.execute(select(db.answers.c.idx)).scalars().all() == [0]
+        assert conn.execute(select(db.sessions.c.next_index)).scalar_one() == 1
+
+
 @pytest.mark.parametrize("app", [BACKENDS[1]], indirect=True)
 def test_a_connection_the_database_dropped_is_replaced(app, rater, client):
     """A PostgreSQL restart kills every connection: one request fails, the page retries, the next one works."""

@@ -10,8 +10,9 @@ The study is `p2p-eval study serve` (waitress) in child processes. The *floor*
 is the least a server must do for the same traffic: the same waitress with the
 same thread count and options, answering the same number and sizes of requests
 per trial -- a JSON GET, the stimulus bytes from memory, a POST that inserts and
-commits one row -- with the same database settings (SQLite: WAL,
-``synchronous=FULL``; PostgreSQL: the same cluster), written with no framework.
+commits one row -- with the same database settings (SQLite: WAL, the log flushed
+to disk after each commit, before the reply, as the study's `sqlite_write` does;
+PostgreSQL: the same cluster), written with no framework.
 The ratio of their answer rates is what the study's own work costs.
 
 Checked after each run: every acknowledged answer is stored exactly once. The
@@ -429,7 +430,7 @@ def main() -> int:
         postgres = start_postgres(fsync=True) if args.workers > 1 else None
     args.database_pids = [_postmaster_pid(postgres)] if postgres else []
     backend = (f"PostgreSQL 15 (fsync on), {args.workers} processes x {args.threads} threads" if postgres
-               else f"SQLite (WAL, synchronous=FULL), 1 process x {args.threads} threads")
+               else f"SQLite (WAL, log flushed before each reply), 1 process x {args.threads} threads")
     rounds = []
     for number in range(args.rounds):
         with tempfile.TemporaryDirectory() as workdir:

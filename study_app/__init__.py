@@ -24,6 +24,27 @@ _CSP = (
 )
 
 
+_SECURITY_HEADERS = (("Content-Security-Policy", _CSP), ("X-Content-Type-Options", "nosniff"),
+                     ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"))
+
+
+class _SecurityHeaders:
+    """WSGI middleware: every response gets the site's security headers, and ``no-store`` unless it sets its
+    own Cache-Control (or any of the others). An ``after_request`` hook that did the same through
+    Werkzeug's header objects cost a quarter of what a trial route's own work does."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            return start_response(status, headers + [h for h in _SECURITY_HEADERS if h[0].lower() not in present],
+                                  exc_info)
+
+        return self.app(environ, start)
+
+
 def _secret_key(admin_token: str | None) -> str:
     """The key that signs start forms: the same in every server process of a study.
 
@@ -99,13 +120,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(admin.bp, url_prefix="/admin")
 
-    @app.after_request
-    def _security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", _CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if not response.headers.get("Cache-Control"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    app.wsgi_app = _SecurityHeaders(app.wsgi_app)
     return app

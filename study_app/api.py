@@ -78,27 +78,33 @@ _SEND_FEEDBACK = db.Prepared(  # the just-answered practice trial's, once, befor
     .values(feedback_token=None)
     .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _t.c.image, _t.c.source, _ALGORITHM.label("algorithm"))
 )
-_ADVANCE = db.Prepared(  # compare-and-set: only the current trial of an active session moves on
+_advance = (  # compare-and-set: only the current trial of an active session moves on
     update(_s)
     .where((_s.c.id == bindparam("b_session")) & (_s.c.next_index == bindparam("b_index")) & (_s.c.status == "active"))
     .values(next_index=_s.c.next_index + 1, last_seen=bindparam("b_at"), status=bindparam("b_status"),
             completed_at=bindparam("b_completed"))
 )
-_CLOSE_TRIAL = db.Prepared(  # the stimulus token dies with the answer; a practice trial gets one for its feedback
+_close = (  # the stimulus token dies with the answer; a practice trial gets one for its feedback
     update(_t)
-    .where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index")))
     .values(stim_token=None, feedback_token=case(((_t.c.phase == "practice") & _t.c.image.is_(None),
                                                   bindparam("b_feedback")), else_=None))
     .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views, _t.c.image, _t.c.block, _t.c.level_ms,
                _t.c.streak)
 )
+_ADVANCE = db.Prepared(_advance)
+_CLOSE_TRIAL = db.Prepared(_close.where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index"))))
+# PostgreSQL: both in one statement (a data-modifying WITH; the trial is closed only if the session moved),
+# one round trip instead of two. SQLite, in process, has no round trips to save and no such WITH.
+_moved = _advance.returning(_s.c.id).cte("moved")
+_ADVANCE_AND_CLOSE = db.Prepared(_close.add_cte(_moved).where((_t.c.session_id == _moved.c.id)
+                                                              & (_t.c.idx == bindparam("b_index"))))
 _STORE_ANSWER = db.Prepared(insert(db.answers).values({c.name: bindparam("v_" + c.name) for c in db.answers.c}))
 
 
 def _current(session_id: str):
     """The session with its current trial's columns (``idx`` is None once complete); 404 if unknown."""
     check_session_id(session_id)
-    with db.get_engine().connect() as conn:
+    with db.get_driver().read() as conn:
         _, rows = _CURRENT.run(conn, b_session=session_id)
     if not rows:
         abort(404)
@@ -137,8 +143,7 @@ def _send(statement, token: str, **values) -> Response:
     if not _TOKEN.match(token):
         abort(404)
     # Not flushed to disk on its own: the answer's commit flushes it (a killed server keeps it).
-    with db.write(db.get_engine(), durable=False) as conn:
-        _, rows = statement.run(conn, b_token=token, **values)
+    _, rows = db.get_driver().write_alone(statement, durable=False, b_token=token, **values)
     if not rows:  # spent, not the current trial, or its session is over
         abort(404)
     row = rows[0]
@@ -196,6 +201,16 @@ def _parse_answer(body, n_steps: int, choices: tuple[str, ...]) -> dict:
     return answer
 
 
+def _advance_and_close(conn, **params):
+    """Move the session past the answered trial (compare-and-set, first: it takes the session's row lock and
+    refuses a concurrent duplicate) and close that trial; the trial's row, or None if the session did not move."""
+    if conn.dialect.name == "postgresql":
+        _, rows = _ADVANCE_AND_CLOSE.run(conn, **params)
+        return rows[0] if rows else None
+    moved, _ = _ADVANCE.run(conn, **params)
+    return _CLOSE_TRIAL.run(conn, **params)[1][0] if moved == 1 else None
+
+
 @bp.post("/s/<session_id>/answer")
 def answer(session_id: str):
     row = _current(session_id)
@@ -221,13 +236,11 @@ def answer(session_id: str):
     feedback_token = new_token()
     last = given["index"] + 1 == row.n_trials
     key = {"b_session": row.id, "b_index": given["index"]}
-    with db.write(db.get_engine()) as conn:  # an abort() inside rolls everything back
-        # Compare-and-set first: it takes the row lock and refuses a concurrent duplicate.
-        moved, _ = _ADVANCE.run(conn, **key, b_at=at, b_status="complete" if last else "active",
-                                b_completed=at if last else None)
-        if moved != 1:
+    with db.get_driver().write() as conn:  # an abort() inside rolls everything back
+        trial = _advance_and_close(conn, **key, b_at=at, b_status="complete" if last else "active",
+                                   b_completed=at if last else None, b_feedback=feedback_token)
+        if trial is None:
             abort(409, "This trial is already answered.")
-        _, (trial,) = _CLOSE_TRIAL.run(conn, **key, b_feedback=feedback_token)
         if trial.fetched_at is None:
             abort(422, "This trial's images were never fetched; an answer needs them seen.")
         server_ms = (at - trial.fetched_at) * 1000
@@ -239,7 +252,7 @@ def answer(session_id: str):
         else:
             correct = given["choice"] == trial.image
         masks = mask_frames(steps, given["painted_ms"], given["frame_ms"])
-        _STORE_ANSWER.run(conn, **{"v_" + name: value for name, value in dict(
+        _STORE_ANSWER.defer(conn, **{"v_" + name: value for name, value in dict(  # nothing reads its result
             session_id=row.id, idx=given["index"], choice=given["choice"], correct=correct,
             reaction_ms=given["reaction_ms"], exposure_ms=exposure_ms, exposure_frames=exposure_frames,
             frame_ms=given["frame_ms"], painted_ms=json.dumps(given["painted_ms"]), load_ms=given["load_ms"],

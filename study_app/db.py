@@ -1,8 +1,10 @@
 """The responses database: schema, engine and the one hook the app factory calls.
 
-SQLite in WAL mode with ``synchronous=FULL`` by default (embedded, survives a
-killed server), PostgreSQL by URL (``postgresql://user@host/db``) when a study
-runs several server processes. Only this module knows which one it is.
+SQLite in WAL mode by default (embedded; every commit is on disk before the
+reply: ``synchronous=FULL``, or the trial routes' own flush of the log, see
+`study_app.driver`), PostgreSQL by URL (``postgresql://user@host/db``) when a
+study runs several server processes. Only this module and the trial routes'
+database path (`study_app.driver`) know which one it is.
 
 Uniqueness is the database's job: a rater id has one session
 (``sessions.rater_id`` unique), a trial one answer (``answers`` keyed by
@@ -24,11 +26,9 @@ adds them to a database made before them, so a running study keeps its data.
 import importlib.util
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import SimpleNamespace
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 
 from p2p_eval.errors import InputError
+from study_app.driver import Driver, Prepared, sqlite_write  # noqa: F401 -- the trial routes use db.Prepared
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ trials = Table(
     "trials", metadata,
     Column("session_id", String(32), ForeignKey("sessions.id"), primary_key=True),
     Column("idx", Integer, primary_key=True),
-    Column("phase", String(8), nullable=False),  # practice | main
+    Column("phase", String(16), nullable=False),  # qualification | practice | main (PostgreSQL enforces the length)
     Column("kind", String(12), nullable=False),  # normal | vigilance
     Column("real_key", String(256), nullable=False),
     Column("fake_key", String(256), nullable=False),
@@ -113,9 +114,6 @@ study_rules = Table(
 )
 
 
-_SQLITE_WRITES = threading.Lock()
-
-
 def sqlite_settings(dbapi_connection, _record=None) -> None:
     """The settings of every SQLite connection of a study (the load benchmark's floor server uses them too).
 
@@ -156,89 +154,20 @@ def make_engine(url: str) -> Engine:
 
 
 @contextmanager
-def write(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
-    """A write transaction, committed on leaving (rolled back on an exception).
+def write(engine: Engine) -> Iterator[Connection]:
+    """A durable write transaction through SQLAlchemy, committed on leaving (rolled back on an exception).
 
-    SQLite has one writer at a time. Writers of this process queue on a lock
-    and then take SQLite's write lock at BEGIN: without that, simultaneous
-    writers met SQLite's busy handler, which sleeps in steps of up to 100 ms
-    (the cause of second-long answer latencies at 100 raters), and a
-    transaction that read before writing could fail outright. PostgreSQL
-    writers run concurrently; the statements themselves are compare-and-set.
-
-    Parameters
-    ----------
-    engine : Engine
-    durable : bool, optional
-        Wait until the commit is on disk (default). ``False`` is for records
-        that the next durable commit makes durable with it (SQLite's
-        ``synchronous=NORMAL`` in WAL mode, PostgreSQL's ``synchronous_commit =
-        off``): a killed server keeps them, a power cut may lose the last ones.
-        It saves the disk flush that dominates a small transaction.
+    SQLite writers queue on the process's write lock (`study_app.driver.sqlite_write`,
+    under which the trial routes write too) and commit at ``synchronous=FULL``;
+    PostgreSQL writers run concurrently, their statements compare-and-set.
     """
     if engine.dialect.name == "sqlite":
-        # The transaction is the driver connection's own (SQLAlchemy's machinery cost more than
-        # the short statements in it); statements run through `conn` join it.
-        with _SQLITE_WRITES, engine.connect() as conn:
-            raw = conn.connection.dbapi_connection
-            if not durable:
-                raw.execute("PRAGMA synchronous=NORMAL")  # not allowed inside a transaction
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    raw.execute("ROLLBACK")
-                    raise
-                raw.execute("COMMIT")
-            finally:
-                if not durable:
-                    raw.execute("PRAGMA synchronous=FULL")
+        # The transaction is the driver connection's own (BEGIN IMMEDIATE); statements run through `conn` join it.
+        with engine.connect() as conn, sqlite_write(conn.connection.dbapi_connection, None):
+            yield conn
     else:
         with engine.begin() as conn:
-            if not durable:
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             yield conn
-
-
-class Prepared:
-    """A Core statement compiled once per database dialect and run on the driver's own cursor.
-
-    Every trial makes three requests that each run one to four short statements;
-    SQLAlchemy's work per execution (cache key, execution context, result object,
-    events) cost several times what SQLite itself spent on them. These statements
-    skip it; everything else goes through SQLAlchemy as usual.
-
-    Parameters
-    ----------
-    statement : sqlalchemy Executable
-        With named `bindparam` values.
-    """
-
-    def __init__(self, statement):
-        self._statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict]] = {}
-
-    def run(self, conn: Connection, **params) -> tuple[int, list[SimpleNamespace]]:
-        """Execute on `conn` (inside its transaction, if any): the rowcount and the rows returned
-        (with attribute access, like SQLAlchemy's rows)."""
-        dialect = conn.dialect
-        if dialect.name not in self._compiled:
-            compiled = self._statement.compile(dialect=dialect)
-            order = tuple(compiled.positiontup) if compiled.positional else None
-            self._compiled[dialect.name] = (compiled.string, order, compiled.params)  # params: the literals in it
-        sql, order, literals = self._compiled[dialect.name]
-        params = literals | params
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            cursor.execute(sql, [params[name] for name in order] if order is not None else params)
-            rows = []
-            if cursor.description:
-                names = [column[0] for column in cursor.description]
-                rows = [SimpleNamespace(**dict(zip(names, values))) for values in cursor.fetchall()]
-            return cursor.rowcount, rows
-        finally:
-            cursor.close()
 
 
 def init_db(engine: Engine) -> None:
@@ -269,11 +198,17 @@ def get_engine() -> Engine:
     return current_app.extensions["study_engine"]
 
 
+def get_driver() -> Driver:
+    """The app's per-thread driver connections, for the trial routes."""
+    return current_app.extensions["study_driver"]
+
+
 def init_app(app: Flask) -> None:
     """Create the engine and the schema; the one hook `create_app` calls."""
     engine = make_engine(app.config["DATABASE_URL"])
     init_db(engine)
     app.extensions["study_engine"] = engine
+    app.extensions["study_driver"] = Driver(engine)
 
 
 def now() -> float:

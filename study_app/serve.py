@@ -8,17 +8,48 @@ parent prepares the stimuli and the schema once before forking (the workers
 map the same stimulus file), then waits; SIGINT or SIGTERM stops every worker.
 """
 
+import logging
 import os
 import secrets
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 from p2p_eval.errors import InputError
 
 MAX_BODY_BYTES = 65536
 CONNECTION_LIMIT = 1000
+QUEUE_WARNING_INTERVAL_S = 60.0
+
+
+class OncePerInterval(logging.Filter):
+    """Let one record through per `interval_s` seconds and drop the rest, counting them.
+
+    Waitress warns "Task queue depth is N" for every request that finds all its
+    threads busy: under load, on most requests, which buried the log and cost
+    time just when the server had none to spare. In a py-spy profile of the
+    study server under benchmarks/bench_study_load.py, one in eight samples that
+    held the interpreter was writing those lines; with this filter on
+    ``waitress.queue``, one in sixteen (the records are still made).
+    """
+
+    def __init__(self, interval_s: float):
+        super().__init__()
+        self.interval_s = interval_s
+        self._next = 0.0
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            self._dropped += 1
+            return False
+        if self._dropped:
+            record.msg = f"{record.msg} ({self._dropped} more such warnings in the last {self.interval_s:.0f} s)"
+        self._next, self._dropped = now + self.interval_s, 0
+        return True
 
 
 def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -46,9 +77,24 @@ def _make_app(config_path: Path, admin_token: str):
     return create_app({"STUDY_CONFIG": str(config_path), "ADMIN_TOKEN": admin_token})
 
 
-def _run(app, sock: socket.socket, threads: int) -> None:
+def run_server(app, sock: socket.socket, threads: int) -> None:
+    """Serve the WSGI `app` on `sock` with waitress until the process is stopped.
+
+    The one place the server's settings live: the load benchmark's floor server
+    runs through it too, so the two differ only in the application.
+    """
+    import gc
+
     import waitress
 
+    # What start-up made (the app, its modules: scipy, scikit-image, SQLAlchemy ...) lives as long as the
+    # server: out of the collector's sight, a full collection no longer walks it while holding the GIL. Under
+    # benchmarks/bench_study_load.py one such collection took 52 ms, and every request in flight waited.
+    gc.collect()
+    gc.freeze()
+    queue_log = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, OncePerInterval) for f in queue_log.filters):
+        queue_log.addFilter(OncePerInterval(QUEUE_WARNING_INTERVAL_S))
     waitress.create_server(app, sockets=[sock], threads=threads, max_request_body_size=MAX_BODY_BYTES,
                            connection_limit=CONNECTION_LIMIT).run()
 
@@ -79,7 +125,7 @@ def serve(config_path: Path, host: str, port: int, threads: int, workers: int = 
     if workers == 1:
         app = _make_app(config_path, token)  # a config or image error stops us before "serving"
         _announce(config.title, url, token, workers)
-        _run(app, sockets[0], threads)
+        run_server(app, sockets[0], threads)
         return 0
     _prepare_once(config)
     children = []
@@ -90,7 +136,7 @@ def serve(config_path: Path, host: str, port: int, threads: int, workers: int = 
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 _die_with_parent()
-                _run(_make_app(config_path, token), sock, threads)
+                run_server(_make_app(config_path, token), sock, threads)
                 code = 0
             finally:
                 os._exit(code)

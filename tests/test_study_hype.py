@@ -12,14 +12,17 @@ from p2p_eval.errors import InputError
 from study_app import create_app, db
 from study_app.config import load_config
 from study_app.presentation import PRESETS
-from study_helpers import ADMIN_TOKEN, RaterActions, make_hype_study, make_study
+from study_helpers import (  # noqa: F401 -- postgres_server: the fixture database_url asks for
+    ADMIN_TOKEN, BACKENDS, RaterActions, database_url, make_hype_study, make_study, postgres_server,
+)
 
 FRAME_60HZ = 1000 / 60
 FAST = "countdown = 0\nmasks = 1\nmask_ms = 17\n"  # hype-time trials without the 1.5 s countdown (tests wait them out)
 
 
-def _app(config):
-    return create_app({"STUDY_CONFIG": str(config), "TESTING": True})
+def _app(config, database: str | None = None):
+    """The site on `config`; on `database` (a URL) instead of the config's SQLite file if given."""
+    return create_app({"STUDY_CONFIG": str(config), "TESTING": True} | ({"DATABASE_URL": database} if database else {}))
 
 
 def _truth(app, session_id: str, index: int) -> str:
@@ -133,10 +136,13 @@ def test_a_single_image_answer_needs_its_image_fetched(tmp_path):
     assert response.status_code == 422 and "never fetched" in response.get_json()["error"]
 
 
-def test_the_staircase_moves_as_specified_on_the_server(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_staircase_moves_as_specified_on_the_server(tmp_path, backend, request):
     """+10 ms after a wrong answer, -30 ms after three right, from 500 ms, fresh each block; shown in whole
-    60 Hz frames (frame_exposure); the page only reports its display, once."""
-    app = _app(make_hype_study(tmp_path, "hype-time", main=12, protocol_extra="blocks = 2\n" + FAST))
+    60 Hz frames (frame_exposure); the page only reports its display, once. On PostgreSQL too: the answer's
+    transaction decides the next exposure on the trial routes' own driver connections (study_app/driver.py)."""
+    app = _app(make_hype_study(tmp_path, "hype-time", main=12, protocol_extra="blocks = 2\n" + FAST),
+               database_url(backend, request))
     client = app.test_client()
     rater = RaterActions(client)
     session_id = rater.start()
@@ -181,16 +187,17 @@ def test_a_reload_replays_the_same_exposure_and_counts_as_a_second_look(tmp_path
 # --- qualification ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("wrong_on, admitted", [
     (set(), True),
     ({"real:0"}, True),  # 3 of 4 reals right: 75% >= 65%
     ({"real:0", "real:1"}, False),  # 2 of 4 reals: 50% < 65%, though every fake is right
     ({"fake:0", "fake:1"}, False),  # the same on the fakes
 ])
-def test_qualification_admits_and_refuses_as_specified(tmp_path, wrong_on, admitted):
+def test_qualification_admits_and_refuses_as_specified(tmp_path, wrong_on, admitted, backend, request):
     config = make_hype_study(tmp_path, "hype-inf", main=4, raters=1, protocol_extra="qualification_trials = 8",
                              completion_extra='screened_code = "SCREENED7"')
-    app = _app(config)
+    app = _app(config, database_url(backend, request))
     client = app.test_client()
     rater = RaterActions(client)
     session_id = rater.start()

@@ -251,6 +251,10 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     engine = make_engine(config.database_url)
     if not inspect(engine).has_table("answers"):
         raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
+    if inspect(engine).has_table("study_rules"):
+        from study_app.rules import check_rules
+
+        check_rules(engine, config.protocol, str(config.path))  # the rules the answers were collected under
     if config.protocol.task != "2afc":  # HYPE: the records of every answered trial (the --csv export)
         return database_hype_document(config, engine, n_resamples=args.resamples)
     document, rows = study_document(config, engine, n_resamples=args.resamples)

@@ -62,3 +62,43 @@ def test_a_bot_answering_as_the_image_arrives_is_too_fast_whatever_reaction_it_c
     document = json.loads((tmp_path / "r.json").read_text())
     assert document["data"]["exclusions"]["too_fast"] == {"trials": 6, "raters": 1}
     assert sum(run["n_trials"] for run in document["runs"]) == 6  # the person's trials only
+
+
+# --- exclusion rules changed after data ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["2afc", "hype-inf"])
+def test_study_results_refuses_rules_changed_after_data(tmp_path, capsys, task):
+    """The site refuses to start once answers are stored under other rules, but `study results` re-scored the
+    answers under whatever the config said when it ran, and reported those rules as the study's: an experimenter
+    (or anyone with the config) could keep a reloaded look, or drop fast raters, after seeing the data."""
+    if task == "2afc":
+        config = make_study(tmp_path, practice=0, main=2)
+    else:
+        config = make_hype_study(tmp_path, "hype-inf", main=2)
+    app = _app(config)
+    rater = RaterActions(app.test_client())
+    session_id = rater.start()
+    csrf = rater.csrf(session_id)
+    for index in range(2):
+        rater.view(session_id)
+        if index == 0:
+            rater.view(session_id)  # a reload: excluded by the recorded rules
+        time.sleep(0.3)
+        assert rater.answer(session_id, index, "left" if task == "2afc" else "real", csrf=csrf,
+                            reaction_ms=250.0).status_code == 200
+    app.extensions["study_engine"].dispose()
+    original = config.read_text()
+    out = tmp_path / "r.json"
+    config.write_text(original.replace("[real]", "exclude_reexposed = false\ntoo_fast_ms = 100\n\n[real]"))
+    capsys.readouterr()
+    assert main(["study", "results", str(config), "--json", str(out), "--resamples", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "the exclusion rules differ from those fixed when this study started" in err
+    assert 'reexposed: recorded true, config false' in err and 'too_fast: recorded null, config {"below_ms": 100}' in err
+    assert not out.exists()
+    config.write_text(original)  # the recorded rules: scored, the reloaded trial left out
+    assert main(["study", "results", str(config), "--json", str(out), "--resamples", "100"]) == 0
+    document = json.loads(out.read_text())
+    assert document["protocol"]["exclusion_rules"]["reexposed"] is True
+    assert document["data"]["exclusions"]["reexposed"] == {"trials": 1, "raters": 0}

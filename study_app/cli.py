@@ -192,6 +192,11 @@ def _check(args: argparse.Namespace) -> int:
     print("exclusion rules (fixed at the first start; the site refuses other rules once an answer is stored):")
     for line in describe(p):
         print(f"  {line}")
+    session_photos = (p.practice_trials + p.main_trials) * (1 if p.pairing == "paired" else 2)
+    if p.task == "2afc" and p.vigilance_trials and len(stimuli.real) < session_photos + 2:
+        print(f"warning: vigilance trials need 2 real photos a session shows nowhere else, and {len(stimuli.real)} "
+              f"real images leave fewer beside a session's {session_photos}: a vigilance trial may show a scored "
+              "trial's real photo again, which tells a rater who remembers it which side of that trial is real.")
     for hz in COMMON_DISPLAYS_HZ:
         for warning in display_warnings(p, 1000 / hz):
             print(f"warning: on a {hz} Hz display, {warning}")

@@ -19,10 +19,8 @@ from p2p_eval.cli import main
 from study_app import create_app, db
 from study_app.audit import flag_counts
 from study_app.config import load_config
-from study_app.single import plan_single_session
-from study_app.trials import plan_session
-from study_app.presentation import schedule_ms
-from study_helpers import RaterActions, honest_timing, make_hype_study, make_study
+from study_app.trials import VIGILANCE_PREFIX, plan_session
+from study_helpers import RaterActions, make_hype_study, make_study
 
 CHANCE_P = 1e-4  # a two-sided binomial p below this means the attacker beats a coin
 
@@ -102,3 +100,74 @@ def test_study_results_refuses_rules_changed_after_data(tmp_path, capsys, task):
     document = json.loads(out.read_text())
     assert document["protocol"]["exclusion_rules"]["reexposed"] is True
     assert document["data"]["exclusions"]["reexposed"] == {"trials": 1, "raters": 0}
+
+
+# --- a script that remembers every image it was sent -----------------------------------------------------------
+
+
+def _truths(app, session_id: str) -> dict[int, tuple[str, bool]]:
+    with app.extensions["study_engine"].connect() as conn:
+        return {t.idx: (t.kind, t.fake_left) for t in conn.execute(
+            select(db.trials.c.idx, db.trials.c.kind, db.trials.c.fake_left).where(db.trials.c.session_id == session_id))}
+
+
+@pytest.mark.parametrize("preset", [None, "zhang-2016"])
+def test_a_script_remembering_the_images_gains_nothing_from_the_vigilance_trials(tmp_path, preset):
+    """A vigilance trial pairs a real photo with an obviously altered one. The photo used to be drawn from all
+    the study's photos, so it was often one that a scored trial of the same session showed as its real side: a
+    script that keeps the bytes of every image it was sent, and picks as fake the side it has *not* seen before,
+    was right on every such trial (about one scored trial in eight here). Now no image is sent twice in a session,
+    and the script scores at chance over 200 scored trials."""
+    if preset is None:  # blurred vigilance photos
+        config = make_study(tmp_path, practice=0, main=8, vigilance=4, n_images=16, exposure_ms=17)
+    else:  # random-colour vigilance photos (the photo itself, recoloured)
+        config = make_hype_study(tmp_path, preset, main=8, n_images=16, protocol_extra="exposure_ms = 17\nlead_ms = 0")
+    app = _app(config)
+    size = app.extensions["study_store"].image_bytes
+    recognised = right = right_recognised = scored = 0
+    chance = random.Random(1)
+    while scored < 200:
+        rater = RaterActions(app.test_client())
+        session_id = rater.start()
+        csrf, seen, picks = rater.csrf(session_id), set(), {}
+        while not (trial := rater.view(session_id))["done"]:
+            left, right_side = trial["pixels"][:size], trial["pixels"][size:]
+            if left in seen or right_side in seen:  # a photo sent before is a real one: the other side is fake
+                picks[trial["index"]] = ("right" if left in seen else "left", True)
+            else:
+                picks[trial["index"]] = (chance.choice(["left", "right"]), False)
+            seen |= {left, right_side}
+            assert rater.answer(session_id, trial["index"], picks[trial["index"]][0], csrf=csrf).status_code == 200
+        for index, (kind, fake_left) in _truths(app, session_id).items():
+            if kind == "normal":
+                choice, known = picks[index]
+                scored += 1
+                recognised += known
+                right += choice == ("left" if fake_left else "right")
+                right_recognised += known and choice == ("left" if fake_left else "right")
+    assert recognised == 0, f"{recognised} of {scored} scored trials showed a photo sent before ({right_recognised} right)"
+    assert stats.binomtest(right, scored, 0.5).pvalue > CHANCE_P, (right, scored)
+
+
+@pytest.mark.parametrize("pairing", ["paired", "unpaired"])
+def test_no_image_is_planned_twice_in_a_2afc_session_with_vigilance_trials(tmp_path, pairing):
+    """The same property over many planned sessions (a photo a session shows nowhere else for every vigilance
+    trial, when the study has two to spare)."""
+    config = make_study(tmp_path, practice=2, main=8, vigilance=4, n_images=24, pairing=pairing)
+    protocol = load_config(config).protocol
+    keys = [f"frame{i:03d}" for i in range(24)]
+    for n in range(200):
+        plan = plan_session(protocol, f"session{n}", keys, keys)
+        normal = {key for t in plan if t.kind == "normal" for key in (t.real_key, t.fake_key)}
+        vigilance = {key.removeprefix(VIGILANCE_PREFIX) for t in plan if t.kind == "vigilance"
+                     for key in (t.real_key, t.fake_key)}
+        assert len(plan) == 14 and vigilance and normal.isdisjoint(vigilance), plan
+
+
+def test_study_check_warns_when_too_few_photos_are_left_for_the_vigilance_trials(tmp_path, capsys):
+    config = make_study(tmp_path, practice=2, main=8, vigilance=2, n_images=11)
+    assert main(["study", "check", str(config)]) == 0
+    assert "a vigilance trial may show a scored trial's real photo again" in capsys.readouterr().out
+    config = make_study(tmp_path / "enough", practice=2, main=8, vigilance=2, n_images=12)
+    assert main(["study", "check", str(config)]) == 0
+    assert "vigilance trial may show" not in capsys.readouterr().out

@@ -19,6 +19,7 @@ from p2p_eval.cli import main
 from study_app import create_app, db
 from study_app.audit import flag_counts
 from study_app.config import load_config
+from study_app.single import plan_single_session
 from study_app.trials import VIGILANCE_PREFIX, plan_session
 from study_helpers import RaterActions, make_hype_study, make_study
 
@@ -171,3 +172,71 @@ def test_study_check_warns_when_too_few_photos_are_left_for_the_vigilance_trials
     config = make_study(tmp_path / "enough", practice=2, main=8, vigilance=2, n_images=12)
     assert main(["study", "check", str(config)]) == 0
     assert "vigilance trial may show" not in capsys.readouterr().out
+
+
+# --- HYPE-time without feedback: the staircase tells which answers were right -----------------------------------
+
+_NO_FEEDBACK_STAIRCASE = ('feedback = "practice"\nblocks = 1\ncountdown = 0\nmasks = 1\nmask_ms = 17\n'
+                          "staircase_start_ms = 100\n")
+
+
+def _exposure(trial: dict) -> float:
+    return next(step["ms"] for step in trial["schedule"] if step["show"] == ["image"])
+
+
+def _counted(known: list[str], n: int) -> str | None:
+    """What a rater who knows the block holds exactly half reals, and what its earlier images were, concludes."""
+    for image in ("real", "fake"):
+        if known.count(image) == n // 2:
+            return "fake" if image == "real" else "real"
+    return None
+
+
+def test_a_rater_reading_the_staircase_without_feedback_cannot_count_the_blocks_reals(tmp_path):
+    """HYPE-time with ``feedback = "practice"`` tells nothing after an answer, but the next trial's exposure rises
+    10 ms after a wrong answer and not after a right one (on a 250 Hz display every step shows in the schedule
+    the page is sent). So a rater knows what each earlier image of the block was; the main blocks held exactly half
+    reals (as phases without feedback do), and the last image of each block followed by counting: right on every
+    such trial. Now a staircase's trials are real or fake each on their own: the count tells nothing."""
+    n = 4
+    config = make_hype_study(tmp_path, "hype-time", main=n, raters=100, protocol_extra=_NO_FEEDBACK_STAIRCASE)
+    app = _app(config)
+    counted = right = 0
+    chance = random.Random(2)
+    for _ in range(40):
+        rater = RaterActions(app.test_client())
+        session_id = rater.start()
+        assert rater.display(session_id, 4.0).status_code == 200
+        csrf, known, previous = rater.csrf(session_id), [], None
+        while not (trial := rater.view(session_id))["done"]:
+            assert trial.get("feedback") is None
+            if previous is not None:  # the exposure rose: the last answer was wrong
+                wrong = _exposure(trial) > _exposure(previous[0])
+                known.append({"real": "fake", "fake": "real"}[previous[1]] if wrong else previous[1])
+            choice = _counted(known, n) if trial["index"] == n - 1 else None
+            guess = choice or chance.choice(["real", "fake"])
+            reply = rater.answer(session_id, trial["index"], guess, csrf=csrf)
+            assert reply.status_code == 200 and reply.get_json()["feedback"] is None
+            previous = (trial, guess)
+        with app.extensions["study_engine"].connect() as conn:
+            truth = conn.execute(select(db.trials.c.image).where(db.trials.c.session_id == session_id)
+                                 .order_by(db.trials.c.idx)).scalars().all()
+        assert known == truth[:n - 1]  # the staircase told every earlier image (inherent to a staircase)
+        if choice is not None:
+            counted += 1
+            right += choice == truth[-1]
+    assert counted >= 20 and stats.binomtest(right, counted, 0.5).pvalue > CHANCE_P, (right, counted)
+
+
+def test_no_count_of_a_staircase_block_tells_its_last_image(tmp_path):
+    """The same over 400 planned sessions: knowing every earlier image of the block, counting does no better
+    than a coin on the last one (it was right on all 400 when the blocks held exactly half reals)."""
+    protocol = load_config(make_hype_study(tmp_path, "hype-time", main=4, protocol_extra=_NO_FEEDBACK_STAIRCASE)).protocol
+    keys = [f"frame{i:03d}" for i in range(24)]
+    counted = right = 0
+    for n in range(400):
+        images = [t.image for t in plan_single_session(protocol, f"s{n}", keys, "A", {"A": keys, "B": keys})]
+        if (choice := _counted(images[:-1], 4)) is not None:
+            counted += 1
+            right += choice == images[-1]
+    assert counted >= 200 and stats.binomtest(right, counted, 0.5).pvalue > CHANCE_P, (right, counted)

@@ -245,7 +245,7 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from study_app.analysis import study_document
     from study_app.config import load_config
     from study_app.db import make_engine
-    from study_app.site_results import add_site_facts, database_hype_document
+    from study_app.site_results import add_site_facts, check_algorithms, database_hype_document
 
     if args.protocol or args.seed is not None:
         raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
@@ -260,6 +260,7 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
         from study_app.rules import check_rules
 
         check_rules(engine, config.protocol, str(config.path))  # the rules the answers were collected under
+    check_algorithms(engine, config)  # every rated algorithm is scored
     if config.protocol.task != "2afc":  # HYPE: the records of every answered trial (the --csv export)
         return database_hype_document(config, engine, n_resamples=args.resamples)
     document, rows = study_document(config, engine, n_resamples=args.resamples)

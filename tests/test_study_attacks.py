@@ -240,3 +240,27 @@ def test_no_count_of_a_staircase_block_tells_its_last_image(tmp_path):
             counted += 1
             right += choice == images[-1]
     assert counted >= 200 and stats.binomtest(right, counted, 0.5).pvalue > CHANCE_P, (right, counted)
+
+
+# --- answers dropped by a config edited after data ------------------------------------------------------------
+
+
+def test_study_results_refuses_a_config_that_lost_a_rated_algorithm(tmp_path, capsys):
+    """The 2AFC results score the config's algorithms: one removed from the config after data had its raters'
+    answers left out without a word (the table just had one row fewer)."""
+    config = make_study(tmp_path, practice=0, main=2)
+    app = _app(config)
+    for _ in range(2):  # one rater per algorithm
+        rater = RaterActions(app.test_client())
+        rater.complete(rater.start())
+    app.extensions["study_engine"].dispose()
+    text = config.read_text()
+    config.write_text(text.replace('\n[[algorithms]]\nname = "B"\nimages = "fake_B"\n', ""))
+    out = tmp_path / "r.json"
+    capsys.readouterr()
+    assert main(["study", "results", str(config), "--json", str(out), "--resamples", "100"]) == 2
+    assert "sessions of algorithms the config does not list: 'B' (1 session(s))" in capsys.readouterr().err
+    assert not out.exists()
+    config.write_text(text)
+    assert main(["study", "results", str(config), "--json", str(out), "--resamples", "100"]) == 0
+    assert sum(run["n_trials"] for run in json.loads(out.read_text())["runs"]) == 4

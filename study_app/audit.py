@@ -10,7 +10,8 @@ stimulus was sent) and stores three flags with every answer:
 ``off_timing``
     An exposure was painted more than one display frame off its target
     (``|painted - requested| > 1.5`` frames: the nearest whole number of frames
-    is not the target's). Reported; left out with ``exclude_timing_flags = true``.
+    is not the target's; a frame as long as the page says, but at most the
+    longest the site accepts, 50 ms). Reported; left out with ``exclude_timing_flags = true``.
 ``implausible``
     The page's account of the trial (stimulus load, every painted step, reaction
     time) and the server's (stimulus sent -> answer received) differ by more than
@@ -42,6 +43,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from study_app import db
+from study_app.adaptive import FRAME_MS_RANGE
 from study_app.config import Protocol
 from study_app.presentation import is_mask, schedule_ms
 
@@ -108,6 +110,9 @@ def trial_flags(
     ...             server_ms=4250.0, views=2)  # a reload, and 2 s the page does not account for
     {'reexposed': True, 'off_timing': False, 'implausible': True}
     """
+    # The page reports its frame period with every answer; no display slower than the site can time has one
+    # longer (a page claiming 1000 ms frames had 1.5 s of tolerance: a 1 s longer look, honestly logged, passed).
+    frame_ms = min(frame_ms, FRAME_MS_RANGE[1])
     off = any(abs(painted - step["ms"]) > OFF_TARGET_FRAMES * frame_ms
               for step, painted in zip(steps, painted_ms) if step["show"] and step["ms"] is not None)
     accounted = load_ms + sum(painted for step, painted in zip(steps, painted_ms) if step["ms"] is not None) + reaction_ms

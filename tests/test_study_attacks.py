@@ -264,3 +264,34 @@ def test_study_results_refuses_a_config_that_lost_a_rated_algorithm(tmp_path, ca
     config.write_text(text)
     assert main(["study", "results", str(config), "--json", str(out), "--resamples", "100"]) == 0
     assert sum(run["n_trials"] for run in json.loads(out.read_text())["runs"]) == 4
+
+
+# --- a longer look hidden behind a claimed slow display ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", [None, "hype-time"])
+def test_a_longer_look_is_off_timing_whatever_frame_period_the_page_claims(tmp_path, preset):
+    """Off timing means more than 1.5 display frames off target, with the frame period the page reports in each
+    answer (0.1-1000 ms accepted). A page kept the image up 1 s longer than asked, logged it as painted, and
+    claimed 1000 ms frames: not off timing, and not implausible either (its timeline was true). The tolerance now
+    stops at the longest frame the site accepts (50 ms, 20 Hz)."""
+    if preset is None:
+        config = make_study(tmp_path, practice=0, main=2, exposure_ms=200)
+    else:
+        config = make_hype_study(tmp_path, preset, main=2,
+                                  protocol_extra="blocks = 1\ncountdown = 0\nmasks = 1\nmask_ms = 17\n")
+    app = _app(config)
+    rater = RaterActions(app.test_client())
+    session_id = rater.start()
+    csrf = rater.csrf(session_id)
+    for index, frame_ms in enumerate((1000.0, 40.0)):  # the claimed slow display, then a real 25 Hz one
+        trial = rater.view(session_id)
+        steps = trial["schedule"]
+        longer = [step["ms"] + (1000.0 if step["show"] and "mask:0" not in step["show"] else 0.0)
+                  if step["ms"] is not None else 300.0 for step in steps]
+        time.sleep(sum(longer) / 1000)  # the look really lasts that long: the page's timeline is true
+        assert rater.answer(session_id, index, "left" if preset is None else "real", csrf=csrf, wait=False,
+                            painted_ms=longer, frame_ms=frame_ms, reaction_ms=300.0, load_ms=2.0).status_code == 200
+    with app.extensions["study_engine"].connect() as conn:
+        flags = conn.execute(select(db.answers.c.off_timing, db.answers.c.implausible).order_by(db.answers.c.idx)).all()
+    assert [tuple(f) for f in flags] == [(True, False), (True, False)]

@@ -295,3 +295,24 @@ def test_a_longer_look_is_off_timing_whatever_frame_period_the_page_claims(tmp_p
     with app.extensions["study_engine"].connect() as conn:
         flags = conn.execute(select(db.answers.c.off_timing, db.answers.c.implausible).order_by(db.answers.c.idx)).all()
     assert [tuple(f) for f in flags] == [(True, False), (True, False)]
+
+
+# --- a compressing proxy -----------------------------------------------------------------------------------------
+
+
+def test_stimuli_tell_proxies_not_to_compress_them(tmp_path):
+    """Raw pixels have one length per study, but a proxy or CDN that gzips responses makes a smooth image the
+    shorter one: for a single-image trial the transferred size alone then says real or fake. Every stimulus
+    response (trial and practice feedback) says ``no-transform``, which such proxies honour."""
+    config = make_study(tmp_path, practice=1, main=1, exposure_ms=17)
+    app = _app(config)
+    client = app.test_client()
+    rater = RaterActions(client)
+    session_id = rater.start()
+    trial = rater.trial(session_id)
+    sent = client.get(trial["stimulus"]["url"])
+    reply = rater.answer(session_id, 0, "left")
+    feedback = client.get(reply.get_json()["feedback"]["stimulus"])
+    for response in (sent, feedback):
+        assert response.status_code == 200 and "Content-Encoding" not in response.headers
+        assert "no-transform" in response.headers["Cache-Control"].split(", ")

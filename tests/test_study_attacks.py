@@ -53,7 +53,7 @@ def test_a_bot_answering_as_the_image_arrives_is_too_fast_whatever_reaction_it_c
     engine = app.extensions["study_engine"]
     with engine.connect() as conn:
         stored = conn.execute(select(db.answers.c.server_ms, db.answers.c.implausible)).all()
-    assert len(stored) == 12 and sum(ms < 100 for ms, _ in stored) == 6  # the bot's six: answered within 100 ms ...
+    assert len(stored) == 12 and sum(ms < 250 for ms, _ in stored) == 6  # the bot's six: answered within 250 ms ...
     assert not any(implausible for _, implausible in stored)  # ... and not implausible: the claim is within 1 s
     counts = flag_counts(engine, app.extensions["study"].protocol, ("A", "B"))
     assert sorted(c["excluded"] for c in counts.values() if c["trials"]) == [0, 6]
@@ -316,3 +316,24 @@ def test_stimuli_tell_proxies_not_to_compress_them(tmp_path):
     for response in (sent, feedback):
         assert response.status_code == 200 and "Content-Encoding" not in response.headers
         assert "no-transform" in response.headers["Cache-Control"].split(", ")
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: the page's and the server's timelines may differ by 1 s "
+                   "(audit.PLAUSIBLE_GAP_MS, for network latency), so a look up to ~1 s longer, logged as the "
+                   "requested exposure, is not flagged")
+def test_a_look_900_ms_longer_logged_as_the_exposure_is_flagged(tmp_path):
+    """Reproducer of an open finding. A page (devtools: the hide step's timer delayed) keeps a 200 ms exposure up
+    for 1100 ms and reports it painted for 200 ms with a 300 ms reaction: the server saw ~1.4 s where the page
+    accounts for ~0.5 s, within the 1 s allowed, so neither off_timing nor implausible is set. For the
+    pix2pix-2017 preset that is a 1.9 s look at a 1 s exposure; for HYPE-time a 100 ms exposure seen for 1 s."""
+    config = make_study(tmp_path, practice=0, main=1, exposure_ms=200)
+    app = _app(config)
+    rater = RaterActions(app.test_client())
+    session_id = rater.start()
+    rater.view(session_id)
+    time.sleep(1.4)  # 1100 ms looking, 300 ms to answer
+    assert rater.answer(session_id, 0, "left", wait=False, painted_ms=[200.0], reaction_ms=300.0,
+                        load_ms=2.0).status_code == 200
+    with app.extensions["study_engine"].connect() as conn:
+        flags = conn.execute(select(db.answers.c.off_timing, db.answers.c.implausible)).one()
+    assert any(flags)

@@ -197,6 +197,10 @@ def _check(args: argparse.Namespace) -> int:
         print(f"warning: vigilance trials need 2 real photos a session shows nowhere else, and {len(stimuli.real)} "
               f"real images leave fewer beside a session's {session_photos}: a vigilance trial may show a scored "
               "trial's real photo again, which tells a rater who remembers it which side of that trial is real.")
+    if p.task == "2afc" and p.pairing == "unpaired" and len(stimuli.real) < 2 * (p.practice_trials + p.main_trials):
+        print(f"warning: unpaired sessions show {p.practice_trials + p.main_trials} fakes and as many real photos; "
+              f"with {len(stimuli.real)} real images a scene shown as one trial's fake may be another trial's real "
+              "photo, and a rater can compare the two.")
     for hz in COMMON_DISPLAYS_HZ:
         for warning in display_warnings(p, 1000 / hz):
             print(f"warning: on a {hz} Hz display, {warning}")

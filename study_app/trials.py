@@ -75,7 +75,12 @@ def session_rng(seed: int, session_id: str) -> np.random.Generator:
 
 
 def _unpaired_reals(rng: np.random.Generator, fakes: list[str], real_keys: list[str]) -> list[str]:
-    """Distinct real keys, none equal to the fake key of its trial."""
+    """Distinct real keys, none equal to the fake key of its trial, and, where the study has enough, none a key
+    the session shows as a fake: otherwise a scene seen as one trial's fake came back as another's real photo
+    (or the reverse), and the two could be compared."""
+    others = sorted(set(real_keys) - set(fakes))
+    if len(others) >= len(fakes):
+        return [str(k) for k in rng.choice(others, size=len(fakes), replace=False)]
     reals = list(rng.choice(real_keys, size=len(fakes), replace=False))
     for i in range(len(reals)):
         if reals[i] == fakes[i]:

@@ -337,3 +337,22 @@ def test_a_look_900_ms_longer_logged_as_the_exposure_is_flagged(tmp_path):
     with app.extensions["study_engine"].connect() as conn:
         flags = conn.execute(select(db.answers.c.off_timing, db.answers.c.implausible)).one()
     assert any(flags)
+
+
+def test_an_unpaired_session_shows_no_scene_both_as_a_fake_and_as_a_real_photo(tmp_path, capsys):
+    """Unpaired trials drew their real photos from every key, so a scene a session showed as one trial's fake
+    was often another trial's real photo (with 24 keys and 12 trials, 6 scenes of 12 in every session on average):
+    the rater then had the same scene real and generated, to compare across trials. With at least twice as many
+    keys as trials, no scene is shown both ways; with fewer, `study check` warns."""
+    config = make_study(tmp_path, practice=2, main=10, n_images=24, pairing="unpaired")
+    protocol = load_config(config).protocol
+    keys = [f"frame{i:03d}" for i in range(24)]
+    for n in range(400):
+        plan = plan_session(protocol, f"session{n}", keys, keys)
+        reals, fakes = {t.real_key for t in plan}, {t.fake_key for t in plan}
+        assert len(reals) == len(fakes) == 12 and reals.isdisjoint(fakes)
+    assert main(["study", "check", str(config)]) == 0
+    assert "unpaired sessions show" not in capsys.readouterr().out
+    config = make_study(tmp_path / "few", practice=2, main=10, n_images=23, pairing="unpaired")
+    assert main(["study", "check", str(config)]) == 0
+    assert "a scene shown as one trial's fake may be another trial's real photo" in capsys.readouterr().out

@@ -176,7 +176,8 @@ def flag_counts(engine: Engine, protocol: Protocol, names: tuple[str, ...]) -> d
     """Per algorithm, main trials of completed sessions: how many carry each flag, and how many are excluded."""
     a, t, s = db.answers, db.trials, db.sessions
     query = (
-        select(s.c.algorithm, a.c.reexposed, a.c.off_timing, a.c.implausible, a.c.reaction_ms, a.c.server_ms, t.c.schedule)
+        select(s.c.algorithm, a.c.reexposed, a.c.off_timing, a.c.implausible, a.c.reaction_ms, a.c.server_ms,
+               t.c.schedule)
         .join(t, (t.c.session_id == a.c.session_id) & (t.c.idx == a.c.idx))
         .join(s, s.c.id == a.c.session_id)
         .where((t.c.phase == "main") & (s.c.status == "complete"))

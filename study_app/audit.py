@@ -36,7 +36,6 @@ arrives cannot claim a human reaction time within `PLAUSIBLE_GAP_MS`.
 """
 
 import json
-
 from collections import defaultdict
 from typing import Any
 

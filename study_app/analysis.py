@@ -67,6 +67,7 @@ def answered_trials(engine: Engine) -> list[dict[str, Any]]:
     a, t, s = db.answers, db.trials, db.sessions
     query = (
         select(a, t.c.phase, t.c.kind, t.c.real_key, t.c.fake_key, t.c.fake_left, t.c.views, t.c.served_at,
+               t.c.schedule,
                t.c.image, t.c.source, t.c.block, t.c.exposure_ms.label("requested_ms"),
                t.c.exposure_frames.label("requested_frames"), t.c.level_ms,
                s.c.rater_id, s.c.platform, s.c.algorithm, s.c.status.label("session_status"))

@@ -50,8 +50,9 @@ _ANSWER_FIELDS = {
     "frame_ms": (float, 0.1, 1000.0),
     "load_ms": (float, 0.0, 86_400_000.0),
 }
-# The same bytes for every stimulus: nothing in the headers may differ between trials.
-_STIMULUS_HEADERS = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+# The same bytes for every stimulus: nothing in the headers may differ between trials. no-transform: a
+# compressing proxy or CDN (which honours it, RFC 9111 5.2.2.6) would make a blurred fake the shorter response.
+_STIMULUS_HEADERS = {"Cache-Control": "no-store, max-age=0, no-transform", "Pragma": "no-cache"}
 
 # The statements of every trial, built and compiled once (`db.Prepared`).
 _s, _t = db.sessions, db.trials

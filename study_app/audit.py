@@ -10,7 +10,8 @@ stimulus was sent) and stores three flags with every answer:
 ``off_timing``
     An exposure was painted more than one display frame off its target
     (``|painted - requested| > 1.5`` frames: the nearest whole number of frames
-    is not the target's). Reported; left out with ``exclude_timing_flags = true``.
+    is not the target's; a frame as long as the page says, but at most the
+    longest the site accepts, 50 ms). Reported; left out with ``exclude_timing_flags = true``.
 ``implausible``
     The page's account of the trial (stimulus load, every painted step, reaction
     time) and the server's (stimulus sent -> answer received) differ by more than
@@ -27,15 +28,21 @@ off timing, and its painted time (the viewing time) is the reaction time, so
 the timeline counts it once. Noise masks are timed steps like the images.
 
 `trial_exclusions` names the trial-level exclusion rules (`study_app.rules`)
-that remove an answered trial: ``reexposed``, ``timing``, ``too_fast``.
+that remove an answered trial: ``reexposed``, ``timing``, ``too_fast``. The
+``too_fast`` rule reads the reaction time as the page reports it, but never
+longer than the server saw pass after the stimulus was sent, less the timed
+steps (`response_ms`): a script that answers a few ms after the stimulus
+arrives cannot claim a human reaction time within `PLAUSIBLE_GAP_MS`.
 """
 
+import json
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from study_app import db
+from study_app.adaptive import FRAME_MS_RANGE
 from study_app.config import Protocol
 from study_app.presentation import is_mask, schedule_ms
 
@@ -102,10 +109,32 @@ def trial_flags(
     ...             server_ms=4250.0, views=2)  # a reload, and 2 s the page does not account for
     {'reexposed': True, 'off_timing': False, 'implausible': True}
     """
+    # The page reports its frame period with every answer; no display slower than the site can time has one
+    # longer (a page claiming 1000 ms frames had 1.5 s of tolerance: a 1 s longer look, honestly logged, passed).
+    frame_ms = min(frame_ms, FRAME_MS_RANGE[1])
     off = any(abs(painted - step["ms"]) > OFF_TARGET_FRAMES * frame_ms
               for step, painted in zip(steps, painted_ms) if step["show"] and step["ms"] is not None)
     accounted = load_ms + sum(painted for step, painted in zip(steps, painted_ms) if step["ms"] is not None) + reaction_ms
     return {"reexposed": views > 1, "off_timing": off, "implausible": abs(server_ms - accounted) > PLAUSIBLE_GAP_MS}
+
+
+def response_ms(row: dict[str, Any]) -> float:
+    """How long the response was open before the answer: the page's reaction time, at most what the server saw.
+
+    The server saw ``server_ms`` pass between sending the stimulus and receiving
+    the answer; the schedule's timed steps (``schedule``, the stored JSON) came
+    first, so no longer a response can have been open. Unlimited viewing has no
+    timed step: its response opens as the image arrives.
+
+    Examples
+    --------
+    >>> steps = json.dumps([{"ms": 500, "show": []}, {"ms": 1000, "show": ["left", "right"]}])
+    >>> response_ms({"reaction_ms": 900.0, "server_ms": 1520.0, "schedule": steps})  # claims 900, had 20
+    20.0
+    >>> response_ms({"reaction_ms": 600.0, "server_ms": 2200.0, "schedule": steps})
+    600.0
+    """
+    return min(row["reaction_ms"], row["server_ms"] - schedule_ms(json.loads(row["schedule"])))
 
 
 def trial_exclusions(row: dict[str, Any], protocol: Protocol) -> tuple[str, ...]:
@@ -113,13 +142,14 @@ def trial_exclusions(row: dict[str, Any], protocol: Protocol) -> tuple[str, ...]
 
     Examples
     --------
-    >>> row = {"reexposed": True, "off_timing": False, "implausible": True, "reaction_ms": 90.0}
+    >>> row = {"reexposed": True, "off_timing": False, "implausible": True, "reaction_ms": 90.0, "server_ms": 900.0,
+    ...        "schedule": '[{"ms": null, "show": ["image"]}]'}
     >>> trial_exclusions(row, Protocol(exclude_timing_flags=True, too_fast_ms=150))
     ('reexposed', 'timing', 'too_fast')
     """
     rules = (("reexposed", protocol.exclude_reexposed and row["reexposed"]),
              ("timing", protocol.exclude_timing_flags and (row["off_timing"] or row["implausible"])),
-             ("too_fast", protocol.too_fast_ms > 0 and row["reaction_ms"] < protocol.too_fast_ms))
+             ("too_fast", protocol.too_fast_ms > 0 and response_ms(row) < protocol.too_fast_ms))
     return tuple(name for name, applies in rules if applies)
 
 
@@ -145,7 +175,8 @@ def flag_counts(engine: Engine, protocol: Protocol, names: tuple[str, ...]) -> d
     """Per algorithm, main trials of completed sessions: how many carry each flag, and how many are excluded."""
     a, t, s = db.answers, db.trials, db.sessions
     query = (
-        select(s.c.algorithm, a.c.reexposed, a.c.off_timing, a.c.implausible, a.c.reaction_ms)
+        select(s.c.algorithm, a.c.reexposed, a.c.off_timing, a.c.implausible, a.c.reaction_ms, a.c.server_ms,
+               t.c.schedule)
         .join(t, (t.c.session_id == a.c.session_id) & (t.c.idx == a.c.idx))
         .join(s, s.c.id == a.c.session_id)
         .where((t.c.phase == "main") & (s.c.status == "complete"))

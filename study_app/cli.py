@@ -192,6 +192,15 @@ def _check(args: argparse.Namespace) -> int:
     print("exclusion rules (fixed at the first start; the site refuses other rules once an answer is stored):")
     for line in describe(p):
         print(f"  {line}")
+    session_photos = (p.practice_trials + p.main_trials) * (1 if p.pairing == "paired" else 2)
+    if p.task == "2afc" and p.vigilance_trials and len(stimuli.real) < session_photos + 2:
+        print(f"warning: vigilance trials need 2 real photos a session shows nowhere else, and {len(stimuli.real)} "
+              f"real images leave fewer beside a session's {session_photos}: a vigilance trial may show a scored "
+              "trial's real photo again, which tells a rater who remembers it which side of that trial is real.")
+    if p.task == "2afc" and p.pairing == "unpaired" and len(stimuli.real) < 2 * (p.practice_trials + p.main_trials):
+        print(f"warning: unpaired sessions show {p.practice_trials + p.main_trials} fakes and as many real photos; "
+              f"with {len(stimuli.real)} real images a scene shown as one trial's fake may be another trial's real "
+              "photo, and a rater can compare the two.")
     for hz in COMMON_DISPLAYS_HZ:
         for warning in display_warnings(p, 1000 / hz):
             print(f"warning: on a {hz} Hz display, {warning}")
@@ -240,7 +249,7 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from study_app.analysis import study_document
     from study_app.config import load_config
     from study_app.db import make_engine
-    from study_app.site_results import add_site_facts, database_hype_document
+    from study_app.site_results import add_site_facts, check_algorithms, database_hype_document
 
     if args.protocol or args.seed is not None:
         raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
@@ -251,6 +260,11 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     engine = make_engine(config.database_url)
     if not inspect(engine).has_table("answers"):
         raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
+    if inspect(engine).has_table("study_rules"):
+        from study_app.rules import check_rules
+
+        check_rules(engine, config.protocol, str(config.path))  # the rules the answers were collected under
+    check_algorithms(engine, config)  # every rated algorithm is scored
     if config.protocol.task != "2afc":  # HYPE: the records of every answered trial (the --csv export)
         return database_hype_document(config, engine, n_resamples=args.resamples)
     document, rows = study_document(config, engine, n_resamples=args.resamples)

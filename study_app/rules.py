@@ -16,7 +16,8 @@ A study's exclusion rules come from its config (`Protocol`):
 Pre-registration, enforced: at the site's first start the rules and their
 fingerprint are stored in the database (`record_rules`); once any answer is
 stored, a site whose config gives other rules refuses to start, naming what
-changed. `study_app.records.exclusion_counts` is the one definition of what a
+changed, and `study results` refuses to score the answers under other rules
+(`check_rules`). `study_app.records.exclusion_counts` is the one definition of what a
 rule removed, for records files and study databases alike.
 """
 
@@ -100,6 +101,35 @@ def record_rules(engine: Engine, protocol: Protocol, where: str) -> None:
         _record(engine, exclusion_rules(protocol), where)
 
 
+def check_rules(engine: Engine, protocol: Protocol, where: str) -> None:
+    """Refuse results under other rules than the stored answers were collected under (`study results`).
+
+    Editing the config after data would otherwise re-score the answers under
+    rules chosen after seeing them, and the document would report those as the
+    study's rules. A database from before rules were recorded passes.
+
+    Raises
+    ------
+    InputError
+        If answers are stored and the config's rules differ from the recorded ones (naming each).
+    """
+    rules = exclusion_rules(protocol)
+    with engine.connect() as conn:
+        row = conn.execute(select(db.study_rules).where(db.study_rules.c.name == _RECORD)).first()
+        if row is not None and row.fingerprint != fingerprint(rules):
+            _refuse_changed(conn, json.loads(row.rules), rules, where)
+
+
+def _refuse_changed(conn, recorded: dict[str, Any], rules: dict[str, Any], where: str) -> None:
+    """Raise InputError naming every changed rule, if any answer is stored."""
+    if conn.execute(select(exists().select_from(db.answers))).scalar():
+        changed = "; ".join(f"{name}: recorded {json.dumps(recorded.get(name))}, config "
+                            f"{json.dumps(rules[name])}" for name in RULES if recorded.get(name) != rules[name])
+        raise InputError(f"{where}: the exclusion rules differ from those fixed when this study started, and "
+                         f"answers are stored ({changed}). Rules are fixed before data: restore the recorded "
+                         "values, or run the changed study on a new database.")
+
+
 def _record(engine: Engine, rules: dict[str, Any], where: str) -> None:
     mark = fingerprint(rules)
     with db.write(engine) as conn:
@@ -108,12 +138,6 @@ def _record(engine: Engine, rules: dict[str, Any], where: str) -> None:
             conn.execute(insert(db.study_rules).values(name=_RECORD, fingerprint=mark, rules=json.dumps(rules),
                                                        recorded_at=db.now()))
         elif row.fingerprint != mark:
-            if conn.execute(select(exists().select_from(db.answers))).scalar():
-                recorded = json.loads(row.rules)
-                changed = "; ".join(f"{name}: recorded {json.dumps(recorded.get(name))}, config "
-                                    f"{json.dumps(rules[name])}" for name in RULES if recorded.get(name) != rules[name])
-                raise InputError(f"{where}: the exclusion rules differ from those fixed when this study started, and "
-                                 f"answers are stored ({changed}). Rules are fixed before data: restore the recorded "
-                                 "values, or run the changed study on a new database.")
+            _refuse_changed(conn, json.loads(row.rules), rules, where)
             conn.execute(update(db.study_rules).where(db.study_rules.c.name == _RECORD)
                          .values(fingerprint=mark, rules=json.dumps(rules), recorded_at=db.now()))

@@ -9,7 +9,10 @@ feedback (HYPE-inf, the qualification) each phase (and block) holds exactly
 that share, shuffled: the rater learns nothing from counting. Where it gives
 feedback after every answer (HYPE-time, practice), a rater who counted could
 tell the last images of a balanced block without looking; there each trial is
-real with that probability, drawn on its own.
+real with that probability, drawn on its own. A HYPE-time staircase tells as
+much without feedback: the next trial's exposure (in its schedule, before it
+is shown) rises after a wrong answer and not after a right one, so its main
+trials are drawn on their own whatever ``feedback`` says (`main_exact`).
 
 An input (key) appears at most once per session, as a real or as a fake image.
 Qualification fakes come from every algorithm of the study in turn, as HYPE's
@@ -63,6 +66,12 @@ def image_classes(n: int, real_percent: int, *, exact: bool, chance: random.Rand
         chance.shuffle(classes)
         return classes
     return ["real" if chance.random() < real_percent / 100 else "fake" for _ in range(n)]
+
+
+def main_exact(protocol: Protocol) -> bool:
+    """Whether each main block holds exactly `real_percent` real images: only where nothing tells a rater
+    whether an answer was right (no feedback after every answer, no staircase)."""
+    return protocol.feedback != "every" and protocol.task != "hype-time"
 
 
 def _trial(index: int, phase: str, image: str, key: str, *, source: str | None = None, block: int = 0) -> PlannedTrial:
@@ -123,7 +132,7 @@ def plan_single_session(
     pools = _Pools(session_rng(protocol.seed, session_id), real_keys, {algorithm: fakes[algorithm]}, used)
     per_block = protocol.main_trials // protocol.blocks
     parts = [("practice", 0, protocol.practice_trials, False)]
-    parts += [("main", block, per_block, protocol.feedback != "every") for block in range(protocol.blocks)]
+    parts += [("main", block, per_block, main_exact(protocol)) for block in range(protocol.blocks)]
     for phase, block, n, exact in parts:
         for image in image_classes(n, protocol.real_percent, exact=exact, chance=chance):
             trials.append(_trial(len(trials), phase, image, pools.take(image, algorithm), block=block))
@@ -147,9 +156,9 @@ def images_needed(protocol: Protocol, n_algorithms: int) -> tuple[int, int, int]
         scored = protocol.practice_trials + protocol.main_trials
         return q_real + scored, q_fake_each + scored, q + scored
     main = protocol.main_trials
-    main_real = main if protocol.feedback == "every" else int(main / protocol.blocks * protocol.real_percent / 100
-                                                                + 0.5) * protocol.blocks
-    main_fake = main if protocol.feedback == "every" else main - main_real
+    exact = main_exact(protocol)
+    main_real = int(main / protocol.blocks * protocol.real_percent / 100 + 0.5) * protocol.blocks if exact else main
+    main_fake = main - main_real if exact else main
     reals = q_real + protocol.practice_trials + main_real
     fakes = q_fake_each + protocol.practice_trials + main_fake
     return reals, fakes, q + protocol.practice_trials + main

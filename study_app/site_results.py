@@ -20,8 +20,9 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
+from p2p_eval.errors import InputError
 from study_app import audit, db
 from study_app.adaptive import display_warnings
 from study_app.analysis import DEFAULT_RESAMPLES, answered_trials, hype_document, rater_scores
@@ -91,6 +92,26 @@ def database_hype_document(
                              seed=config.protocol.seed)
     add_site_facts(document, config, engine, rows)
     return document, rows_out
+
+
+def check_algorithms(engine: Engine, config: StudyConfig) -> None:
+    """Refuse a database whose raters rated an algorithm the config no longer lists.
+
+    The 2AFC results score the config's algorithms only: a rated one removed
+    from (or renamed in) the config after data would drop its answers unseen.
+
+    Raises
+    ------
+    InputError
+        Naming each such algorithm and how many sessions rated it.
+    """
+    with engine.connect() as conn:
+        rated = conn.execute(select(db.sessions.c.algorithm, func.count()).group_by(db.sessions.c.algorithm)).all()
+    missing = {name: n for name, n in rated if name not in config.algorithm_names}
+    if missing:
+        listed = ", ".join(f"{name!r} ({n} session(s))" for name, n in sorted(missing.items()))
+        raise InputError(f"{config.path}: the database holds sessions of algorithms the config does not list: {listed}; "
+                         "their answers would be left out. Restore those [[algorithms]] entries (same names).")
 
 
 def add_site_facts(document: dict[str, Any], config: StudyConfig, engine: Engine, rows: list[dict[str, Any]]) -> None:

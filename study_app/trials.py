@@ -75,7 +75,12 @@ def session_rng(seed: int, session_id: str) -> np.random.Generator:
 
 
 def _unpaired_reals(rng: np.random.Generator, fakes: list[str], real_keys: list[str]) -> list[str]:
-    """Distinct real keys, none equal to the fake key of its trial."""
+    """Distinct real keys, none equal to the fake key of its trial, and, where the study has enough, none a key
+    the session shows as a fake: otherwise a scene seen as one trial's fake came back as another's real photo
+    (or the reverse), and the two could be compared."""
+    others = sorted(set(real_keys) - set(fakes))
+    if len(others) >= len(fakes):
+        return [str(k) for k in rng.choice(others, size=len(fakes), replace=False)]
     reals = list(rng.choice(real_keys, size=len(fakes), replace=False))
     for i in range(len(reals)):
         if reals[i] == fakes[i]:
@@ -123,8 +128,12 @@ def plan_session(
     if protocol.vigilance_trials:
         # Insert vigilance trials at random places of the main phase.
         main = list(zip(fakes[protocol.practice_trials:], reals[protocol.practice_trials:], kinds[protocol.practice_trials:]))
+        # Photos the session shows nowhere else: a vigilance trial's real photo, sent again byte for byte in a
+        # scored trial, told a script that remembers what it was sent which side of that trial was real.
+        unseen = sorted(set(real_keys) - set(fakes) - set(reals))
+        pool = unseen if len(unseen) >= 2 else real_keys  # too few photos: the study check warns
         for _ in range(protocol.vigilance_trials):
-            real, other = rng.choice(real_keys, size=2, replace=False)
+            real, other = rng.choice(pool, size=2, replace=False)
             # Zhang et al.: "ground truth vs a random-colour baseline", of the same photo when paired.
             altered = real if protocol.vigilance == "random-colour" and protocol.pairing == "paired" else other
             main.insert(chance.randint(0, len(main)), (VIGILANCE_PREFIX + altered, real, "vigilance"))

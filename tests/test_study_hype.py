@@ -2,6 +2,7 @@
 exclusion rules fixed before data, and `study results` of a HYPE database against the records path."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -270,6 +271,7 @@ def test_results_report_what_each_rule_removed(tmp_path, capsys):
         csrf = rater.csrf(session_id)
         while not (trial := rater.view(session_id))["done"]:
             reaction = 100.0 if trial["index"] < n_fast else 400.0
+            time.sleep(reaction / 1000)  # the reaction it reports: the server bounds it by the time it saw pass
             assert rater.answer(session_id, trial["index"], "fake", csrf=csrf, reaction_ms=reaction,
                                 painted_ms=[reaction]).status_code == 200
     assert main(["study", "results", str(config), "--json", str(tmp_path / "r.json"), "--resamples", "100"]) == 0

@@ -1,0 +1,86 @@
+"""Leak 2 for single-image trials (HYPE-inf): nothing of the network layer tells a real image from a fake.
+
+The 2AFC test (test_study_network.py) shows no byte count, header or time predicts the fake's
+*side*; a single-image trial has no side to hide behind: any difference between the response
+for a real and for a fake image would tell the answer. Blurred fakes (smoother) and
+colour-shifted fakes are served by the real waitress server to a scripted rater recording
+everything it can observe; over 480 trials no observable predicts "real" better than chance
+(AUC within [0.4, 0.6]), while the same pixels as per-image PNGs did (AUC >= 0.9).
+"""
+
+import http.client
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from study_app import db
+from study_app.config import load_config
+from study_helpers import ADMIN_TOKEN, HttpRater, StudyServer, honest_timing
+from test_study_network import MAX_AUC, _auc, _observe, _png_size, _write_study
+
+SESSIONS_PER_ALGORITHM = 12  # 480 trials: a null AUC has SD 0.026, the 0.6 bound is 3.8 SD away
+MAIN_TRIALS = 20
+
+pytestmark = pytest.mark.slow
+
+
+def _hype_study(root: Path) -> Path:
+    """The network test's photos and fakes, as a HYPE-inf study."""
+    path = _write_study(root)
+    text = path.read_text()
+    protocol = text[text.index("[protocol]"):text.index("[real]")]
+    path.write_text(text.replace(protocol, f'[protocol]\npreset = "hype-inf"\nmain_trials = {MAIN_TRIALS}\n'
+                                           f"raters_per_algorithm = {SESSIONS_PER_ALGORITHM}\nimage_size = 64\n\n"))
+    assert ADMIN_TOKEN in path.read_text()
+    return path
+
+
+def test_no_network_observable_tells_a_single_image_real_or_fake(tmp_path: Path):
+    config = _hype_study(tmp_path)
+    server = StudyServer(config)
+    observed = []  # (session id, trial index, numbers, headers, body)
+    try:
+        parts = urlsplit(server.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        for _ in range(2 * SESSIONS_PER_ALGORITHM):
+            rater = HttpRater(server.url)
+            while True:
+                trial_json, trial_times, _ = _observe(conn, f"/api/s/{rater.session_id}/trial")
+                trial = json.loads(trial_json)
+                if trial["done"]:
+                    break
+                body, times, headers = _observe(conn, trial["stimulus"]["url"])
+                numbers = {"bytes": len(body), "trial_bytes": len(trial_json)} | times | {
+                    f"trial_{k}": v for k, v in trial_times.items()}
+                observed.append((rater.session_id, trial["index"], numbers, headers, body))
+                answer = {"index": trial["index"], "choice": "real"} | honest_timing(trial["schedule"], 20.0)
+                conn.request("POST", f"/api/s/{rater.session_id}/answer", body=json.dumps(answer),
+                             headers={"Content-Type": "application/json", "X-CSRF-Token": rater.csrf})
+                response = conn.getresponse()
+                assert response.status == 200, response.read()
+                response.read()
+    finally:
+        server.stop()
+    engine = db.make_engine(load_config(config).database_url)
+    with engine.connect() as conn:
+        shown = {(s, i): image for s, i, image in conn.execute(
+            select(db.trials.c.session_id, db.trials.c.idx, db.trials.c.image))}
+    real = np.array([shown[(s, i)] == "real" for s, i, *_ in observed])
+    assert len(observed) == 2 * SESSIONS_PER_ALGORITHM * MAIN_TRIALS and real.mean() == 0.5
+    assert len({headers for *_, headers, _ in observed}) == 1
+    assert {numbers["bytes"] for _, _, numbers, _, _ in observed} == {64 * 64 * 3}
+    for feature in observed[0][2]:
+        auc = _auc(np.array([numbers[feature] for _, _, numbers, _, _ in observed]), real)
+        assert max(auc, 1 - auc) <= MAX_AUC, (feature, auc)
+    # The test has teeth: the same pixels as per-image PNGs (the old delivery) tell real from fake.
+    with engine.connect() as conn:
+        algorithm = dict(conn.execute(select(db.sessions.c.id, db.sessions.c.algorithm)).all())
+    png = np.array([_png_size(np.frombuffer(body, np.uint8).reshape(64, 64, 3)) for *_, body in observed])
+    for name in ("blur", "shift"):  # a blurred fake was the smaller PNG, a colour-shifted one the larger
+        mine = np.array([algorithm[s] == name for s, *_ in observed])
+        auc = _auc(png[mine], real[mine])
+        assert max(auc, 1 - auc) >= 0.9, (name, auc)

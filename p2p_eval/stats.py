@@ -107,6 +107,17 @@ def resampled_sums(per_item: np.ndarray, weights: np.ndarray) -> np.ndarray:
     )
 
 
+def confidence_percent(confidence: float) -> str:
+    """A confidence level as every table, note and report prints it: ``0.975 -> "97.5%"``.
+
+    Examples
+    --------
+    >>> confidence_percent(0.975), confidence_percent(0.95)
+    ('97.5%', '95%')
+    """
+    return f"{confidence * 100:g}%"
+
+
 def percentile_interval(samples: np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
     """Percentile interval of bootstrap samples, ignoring NaN replicates."""
     if not 0 < confidence < 1:

@@ -113,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     results.add_argument("--json", type=Path, required=True, help="results document to write")
     results.add_argument("--csv", type=Path, help="also write every answered trial as CSV (study database only)")
     results.add_argument("--resamples", type=resamples, default=10_000,
-                         help="bootstrap replicates, at least 100 (default 10000)")
+                         help="bootstrap replicates, 100 to 100000 (default 10000)")
     results.add_argument("--records", type=Path, metavar="TRIALS.csv|json",
                          help="analyse per-trial records of a single-image study instead of a study database "
                          "(columns: study_app/records.py)")

@@ -203,12 +203,17 @@ def test_image_sizes_are_recorded_and_off_sizes_warned_about(workspace, caplog):
 
 # 12, 15. Arguments and output paths checked before any work.
 
-@pytest.mark.parametrize("option, value", [("--seed", "-1"), ("--seed", str(2**32)), ("--resamples", "1")])
+@pytest.mark.parametrize("option, value", [("--seed", "-1"), ("--seed", str(2**32)), ("--resamples", "1"),
+                                           ("--resamples", "1000000")])
 def test_bad_arguments_stop_before_any_work(workspace, option, value, capsys):
+    """``--resamples 1000000`` had no upper bound: it ran out of memory after the scoring, hours in."""
     run = workspace / "runs" / "good"
     with pytest.raises(SystemExit) as stop:
         main(["colorfulness", str(run), option, value])
-    assert stop.value.code == 2 and option in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and option in err and value in err
+    if value == "1000000":
+        assert "at most 100000" in err
     assert not (run / CACHE_NAME).exists()
 
 

@@ -141,5 +141,15 @@ def test_plan_command_refuses_bad_requests(tmp_path, capsys, arguments, message)
     pilot = tmp_path / "pilot.json"
     write_results(pilot, hype_document(_pilot_records(0.1, seed=3), "hype-inf", source={}, n_resamples=50))
     arguments = [str(pilot) if a == "PILOT" else a for a in arguments]
-    assert main(["study", "plan", *arguments, "--studies", "5", "--resamples", "50"]) == 2
+    assert main(["study", "plan", *arguments, "--studies", "5", "--resamples", "100"]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, bound", [("1000000", "at most 100000"), ("5", ">= 100"), ("0", ">= 100")])
+def test_plan_resamples_are_bounded_both_ways(capsys, value, bound):
+    """``study plan --resamples`` took any whole number >= 1: 5 replicates give no interval worth planning
+    on, and 1000000 per simulated study ran out of memory."""
+    with pytest.raises(SystemExit) as stop:
+        main(["study", "plan", "--protocol", "hype-inf", "--expected", "0.3", "--resamples", value])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--resamples" in err and bound in err and repr(value) in err

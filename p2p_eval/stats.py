@@ -168,9 +168,20 @@ def percentile_interval(samples: np.ndarray, confidence: float = DEFAULT_CONFIDE
     samples = samples[~np.isnan(samples)]
     if samples.size == 0:
         return (float("nan"), float("nan"))
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
+    low, high = np.percentile(samples, percentile_ends(confidence))
     return (float(low), float(high))
+
+
+def percentile_ends(confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+    """The percentiles a `percentile_interval` at `confidence` lies between.
+
+    Examples
+    --------
+    >>> "{:g}-{:g}".format(*percentile_ends(0.95)), "{:g}-{:g}".format(*percentile_ends(0.9))
+    ('2.5-97.5', '5-95')
+    """
+    tail = (1 - confidence) / 2 * 100
+    return (tail, 100 - tail)
 
 
 def centred_interval(

@@ -17,7 +17,7 @@ import numpy as np
 
 from p2p_eval.cache import namespace
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.measures.base import Frame, Loaded, Measure
+from p2p_eval.measures.base import REAL_ROW_PERCENTILES, Frame, Loaded, Measure
 from p2p_eval.measures.colorfulness import histograms
 from p2p_eval.measures.colorfulness.entry import ColorfulnessEntry
 from p2p_eval.measures.states import FrameStates, State
@@ -31,7 +31,7 @@ LAB_CONVERSION = "CIE L*a*b*, D65 white, 2 degree observer, constants of skimage
 REAL_ROW = (
     "split-half self-comparison: the frames are split at random into two halves and the real "
     "photos' histograms of one half are intersected with the other's; the value is the median "
-    "over the random splits, the interval their 2.5-97.5 percentiles. (The real photos against "
+    f"over the random splits, the interval their {REAL_ROW_PERCENTILES} percentiles. (The real photos against "
     "themselves would give 1 by definition.)"
 )
 

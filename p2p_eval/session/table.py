@@ -4,12 +4,11 @@ Columns come from the entry type's declared scores (`p2p_eval.results.Score`),
 so a new measure's table needs no code here.
 """
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
 
+from p2p_eval.data.spreadsheet import csv_text
 from p2p_eval.results.document import Results
 from p2p_eval.results.entries import RunEntry, Score
 from p2p_eval.stats import confidence_percent
@@ -120,9 +119,7 @@ def to_csv(results: Results) -> str:
     for key in keys:
         columns += [key, f"{key}_low", f"{key}_high", f"{key}_diff", f"{key}_p"]
     columns += list(entries[0].csv_fields()) if entries else []
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    rows = []
     for e in entries:
         row: dict[str, Any] = {"name": e.name, "variant": e.variant, "preset": e.preset, "is_real": e.is_real,
                                "n_images": e.n_images}
@@ -133,11 +130,5 @@ def to_csv(results: Results) -> str:
             row[f"{key}_diff"] = tests[key].difference if key in tests else None
             row[f"{key}_p"] = tests[key].p_value if key in tests else None
         row.update(e.csv_fields())
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
-    return out.getvalue()
-
-
-def _csv_value(value):
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ""
-    return "" if value is None else value
+        rows.append(row)
+    return csv_text(columns, rows)  # run names come from folder names: never a spreadsheet formula

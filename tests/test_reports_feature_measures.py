@@ -82,7 +82,7 @@ def test_a_null_psnr_from_identical_frames_is_explained_where_it_is_shown(tmp_pa
     document = results_document("similarity", [
         {"name": "copy", "psnr": None, "ssim": 1.0, "intervals": {}, "n_identical": 5, "n_images": 5},
         {"name": "blurry", "psnr": 21.25, "ssim": 0.52, "intervals": {}, "n_identical": 0, "n_images": 5}],
-        protocol={}, data=DATA)
+        protocol={}, data={**DATA, "frames": [f"city_{i:06d}_000019" for i in range(5)]})  # the 5 frames scored
     write_results(tmp_path / "s.json", document)
     assert main(["report", "md", str(tmp_path / "s.json")]) == 0
     said = "copy: 5 of 5 frames identical to their real photo (infinite PSNR): no mean PSNR"

@@ -214,12 +214,12 @@ def _check_envelope(data: dict[str, Any], protocol: dict[str, Any], source: str)
 
 
 def _check_runs_against_data(entries: tuple[Entry, ...], data: dict[str, Any], source: str) -> None:
-    """Runs that agree with the document's ``data``: no run scored on more frames than any row scored
-    (``n_frames``), and ``left_out`` naming only runs the document holds (a hand-edited file read as found)."""
+    """Runs that agree with the document's ``data``: no run scored on more frames than the document's rows
+    scored (``n_frames``; ground-truth rows aside), and ``left_out`` naming only runs the document holds (a hand-edited file read as found)."""
     frames = data.get("frames")
     n_frames = data.get("n_frames", len(frames) if isinstance(frames, list) else None)
-    for entry in entries:
-        n_images = getattr(entry, "n_images", None)
+    for entry in entries:  # not a ground-truth row: fid's covers the whole split, however few frames runs had
+        n_images = None if getattr(entry, "is_real", False) else getattr(entry, "n_images", None)
         if n_frames is not None and n_images is not None and n_images > n_frames:
             raise InputError(f"{source}: run {entry.name!r}: 'n_images' is {n_images}, above the document's "
                              f"{n_frames} frames (data 'n_frames': those any row scored); the file was damaged or edited. "

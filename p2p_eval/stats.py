@@ -9,7 +9,7 @@ product, `resampled_sums`; a measure whose state is not additive (a feature
 vector per image) uses the weights directly.
 """
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,12 @@ DEFAULT_CONFIDENCE = 0.95
 MIN_RESAMPLES = 100
 """Fewest resamples `Bootstrap` takes: with fewer, a 95% percentile interval's ends rest on one
 or two replicates (``--resamples 1`` gave an interval that did not contain the estimate)."""
+MAX_RESAMPLES = 100_000
+"""Most resamples `Bootstrap` takes: the Monte Carlo error of a 95% interval's ends is already far below
+the interval's width at 10,000, and every replicate's scores are kept (``--resamples 1000000`` ran out of
+memory after hours of scoring)."""
+RESAMPLE_CHUNK = 1000
+"""Replicates scored at once (`scored_in_chunks`): memory stays ``RESAMPLE_CHUNK x N`` whatever the resamples."""
 SEED_LIMIT = 2**32
 """Seeds are whole numbers in [0, 2**32): what numpy's and torch's generators all accept."""
 
@@ -32,8 +38,8 @@ class Bootstrap:
     confidence: float = DEFAULT_CONFIDENCE
 
     def __post_init__(self):
-        if self.resamples < MIN_RESAMPLES:
-            raise ValueError(f"Expected `resamples` >= {MIN_RESAMPLES}, got {self.resamples}.")
+        if not MIN_RESAMPLES <= self.resamples <= MAX_RESAMPLES:
+            raise ValueError(f"Expected `resamples` in [{MIN_RESAMPLES}, {MAX_RESAMPLES}], got {self.resamples}.")
         if not 0 <= self.seed < SEED_LIMIT:
             raise ValueError(f"Expected `seed` in [0, 2**32), got {self.seed}.")
         if not 0 < self.confidence < 1:
@@ -60,12 +66,37 @@ def resample_weights(n_items: int, n_resamples: int, seed: int) -> np.ndarray:
     >>> resample_weights(4, 3, seed=0).sum(axis=1).tolist()
     [4, 4, 4]
     """
+    return np.concatenate(list(resample_weight_chunks(n_items, n_resamples, seed)))
+
+
+def resample_weight_chunks(n_items: int, n_resamples: int, seed: int,
+                           chunk: int = RESAMPLE_CHUNK) -> Iterator[np.ndarray]:
+    """`resample_weights` as blocks of at most `chunk` rows: the same rows in the same order
+    (one generator draws them one after another), in memory bounded by `chunk`.
+
+    Yields
+    ------
+    weights : (<= chunk, n_items) int64 ndarray
+    """
     if n_items < 1:
         raise ValueError(f"Expected `n_items` >= 1, got {n_items}.")
     if n_resamples < 1:
         raise ValueError(f"Expected `n_resamples` >= 1, got {n_resamples}.")
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_resamples)
+    for start in range(0, n_resamples, chunk):
+        yield rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=min(chunk, n_resamples - start))
+
+
+def scored_in_chunks(scorer: "WeightScorer", chunks: Iterable[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every replicate's scores, `scorer` called on one block of weights at a time.
+
+    Returns
+    -------
+    scores : dict of str to (B,) ndarray
+        The blocks' scores one after another, as one call on all the weights would give.
+    """
+    parts = [scorer(weights) for weights in chunks]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
 def split_half_masks(n_items: int, n_splits: int, seed: int) -> np.ndarray:
@@ -80,9 +111,20 @@ def split_half_masks(n_items: int, n_splits: int, seed: int) -> np.ndarray:
     >>> split_half_masks(5, 3, seed=0).sum(axis=1).tolist()
     [2, 2, 2]
     """
+    return np.concatenate(list(split_half_mask_chunks(n_items, n_splits, seed)))
+
+
+def split_half_mask_chunks(n_items: int, n_splits: int, seed: int, chunk: int = RESAMPLE_CHUNK) -> Iterator[np.ndarray]:
+    """`split_half_masks` as blocks of at most `chunk` rows: the same rows in the same order.
+
+    Yields
+    ------
+    first_half : (<= chunk, n_items) bool ndarray
+    """
     rng = np.random.default_rng(seed)
-    ranks = rng.permuted(np.tile(np.arange(n_items), (n_splits, 1)), axis=1)
-    return ranks < n_items // 2
+    for start in range(0, n_splits, chunk):
+        ranks = rng.permuted(np.tile(np.arange(n_items), (min(chunk, n_splits - start), 1)), axis=1)
+        yield ranks < n_items // 2
 
 
 def resampled_sums(per_item: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -107,6 +149,17 @@ def resampled_sums(per_item: np.ndarray, weights: np.ndarray) -> np.ndarray:
     )
 
 
+def confidence_percent(confidence: float) -> str:
+    """A confidence level as every table, note and report prints it: ``0.975 -> "97.5%"``.
+
+    Examples
+    --------
+    >>> confidence_percent(0.975), confidence_percent(0.95)
+    ('97.5%', '95%')
+    """
+    return f"{confidence * 100:g}%"
+
+
 def percentile_interval(samples: np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
     """Percentile interval of bootstrap samples, ignoring NaN replicates."""
     if not 0 < confidence < 1:
@@ -115,9 +168,20 @@ def percentile_interval(samples: np.ndarray, confidence: float = DEFAULT_CONFIDE
     samples = samples[~np.isnan(samples)]
     if samples.size == 0:
         return (float("nan"), float("nan"))
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
+    low, high = np.percentile(samples, percentile_ends(confidence))
     return (float(low), float(high))
+
+
+def percentile_ends(confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+    """The percentiles a `percentile_interval` at `confidence` lies between.
+
+    Examples
+    --------
+    >>> "{:g}-{:g}".format(*percentile_ends(0.95)), "{:g}-{:g}".format(*percentile_ends(0.9))
+    ('2.5-97.5', '5-95')
+    """
+    tail = (1 - confidence) / 2 * 100
+    return (tail, 100 - tail)
 
 
 def centred_interval(
@@ -225,7 +289,7 @@ def bootstrap_scores(
         Point value from all items (weights all 1); interval from the replicates.
     """
     point = scorer(np.ones((1, n_items), dtype=np.int64))
-    replicates = scorer(resample_weights(n_items, n_resamples, seed))
+    replicates = scored_in_chunks(scorer, resample_weight_chunks(n_items, n_resamples, seed))
     intervals = {}
     for name in point:
         value = float(point[name][0])
@@ -253,14 +317,18 @@ def paired_bootstrap_test(
     differences are first moved so that their mean is the observed
     difference; the interval and the p-value are taken from the moved ones.
     """
-    weights = resample_weights(n_items, n_resamples, seed)
     ones = np.ones((1, n_items), dtype=np.int64)
     point_a, point_b = scorer(ones), baseline_scorer(ones)
-    boot_a, boot_b = scorer(weights), baseline_scorer(weights)
+
+    def differences(weights: np.ndarray) -> dict[str, np.ndarray]:  # both sides under the same weights
+        boot_a, boot_b = scorer(weights), baseline_scorer(weights)
+        return {name: boot_a[name] - boot_b[name] for name in boot_a}
+
+    replicates = scored_in_chunks(differences, resample_weight_chunks(n_items, n_resamples, seed))
     tests = {}
     for name in point_a:
         difference = float(point_a[name][0] - point_b[name][0])
-        diff = boot_a[name] - boot_b[name]
+        diff = replicates[name]
         if name in centred and not np.isnan(diff).all():
             diff = diff - (np.nanmean(diff) - difference)
         tests[name] = PairedTest(difference, *percentile_interval(diff, confidence), two_sided_p(diff))

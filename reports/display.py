@@ -10,6 +10,7 @@ import pandas as pd
 
 from p2p_eval.measures import RESULT_KINDS
 from p2p_eval.paper import PAPER_DATASET
+from p2p_eval.stats import confidence_percent
 from reports.formatting import (
     INTERVAL_STYLES, MISSING_MARK, NULL_MARK, escape_latex, format_cell, format_range, plain_text,
 )
@@ -111,7 +112,7 @@ def table_notes(table: ReportTable, *, intervals: str, cells: pd.DataFrame, name
     if not all(c.higher_is_better for c in table.columns):
         notes.append(f"{LOWER_MARK_LATEX}: lower is better.")
     # the level the file records (a summary of files at different levels: each file's facts say)
-    level = None if table.confidence is None else f"{table.confidence * 100:g}\\%"
+    level = None if table.confidence is None else confidence_percent(table.confidence).replace("%", "\\%")
     interval = f"{level} bootstrap interval" if level else "bootstrap interval at each file's confidence"
     values = [c for c in table.columns if c.shows == "value"]
     if intervals == "pm":

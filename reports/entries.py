@@ -10,7 +10,7 @@ import numpy as np
 from p2p_eval.measures import entry_type
 from p2p_eval.measures.similarity.entry import identical_note
 from p2p_eval.measures.study.entry import RatedEntry
-from p2p_eval.stats import DEFAULT_CONFIDENCE
+from p2p_eval.stats import DEFAULT_CONFIDENCE, confidence_percent
 
 
 def score(entry: dict[str, Any], key: str) -> float:
@@ -80,7 +80,7 @@ def document_facts(document: dict[str, Any]) -> tuple[str, ...]:
     facts += _comparison_facts(document.get("comparisons") or {})
     bootstrap = protocol.get("bootstrap")
     if isinstance(bootstrap, dict) and bootstrap.get("resamples"):
-        facts.append(f"{confidence(document) * 100:g}% bootstrap intervals, {bootstrap['resamples']} resamples")
+        facts.append(f"{confidence_percent(confidence(document))} bootstrap intervals, {bootstrap['resamples']} resamples")
     return tuple(facts)
 
 

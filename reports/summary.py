@@ -1,8 +1,12 @@
 """The summary table: one row per run, the scores of every results file side by side.
 
 A run that one file lacks gets marked ``n/a`` cells in that file's columns,
-so runs missing from some documents are visible, never dropped.
+so runs missing from some documents are visible, never dropped. Runs are
+joined by name: files of different datasets or splits are said in the
+caption and warned about, since one row then holds scores of different frames.
 """
+
+import logging
 
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,6 +18,7 @@ import pandas as pd
 
 from p2p_eval.measures import entry_type
 from reports.entries import confidence, document_facts
+from reports.formatting import escape_latex
 from reports.coverage import coverage
 from reports.tables import Column, ReportTable, Row, entry_cells, kind_columns, real_rows_last
 
@@ -27,6 +32,26 @@ def _groups(documents: Sequence[dict[str, Any]]) -> list[str]:
         seen[kind] = seen.get(kind, 0) + 1
         titles.append(entry_type(kind).TITLE + (f" ({seen[kind]})" if kinds.count(kind) > 1 else ""))
     return titles
+
+
+log = logging.getLogger(__name__)
+
+
+def _data_mismatch(paths: Sequence[str], documents: Sequence[dict[str, Any]]) -> str | None:
+    """Plain text naming each file's dataset/split when the files measured different data, else None.
+
+    Files that record neither (a study's raters) are left out of the comparison.
+    """
+    measured = {}
+    for path, document in zip(paths, documents):
+        data = document.get("data") or {}
+        dataset, split = data.get("dataset_name") or data.get("dataset"), data.get("split")
+        if dataset is not None or split is not None:
+            measured[Path(path).name] = f"{dataset or '?'}/{split or '?'}"
+    if len(set(measured.values())) < 2:
+        return None
+    return ("the files measure different data (" + "; ".join(f"{name}: {on}" for name, on in measured.items())
+            + "): runs are joined by name, so a row holds scores of different frames")
 
 
 def summary_table(
@@ -87,10 +112,15 @@ def summary_table(
         for path, d in zip(paths, documents)
     )
     levels = {confidence(d) for d in documents}
+    caption = f"All results side by side ({len(documents)} results files, one row per run)."
+    mismatch = _data_mismatch(paths, documents)
+    if mismatch:
+        log.warning("summary table: %s; compare such rows knowing it, or summarise files of one split.", mismatch)
+        caption += f" Warning: {escape_latex(mismatch)}."
     return ReportTable(
         key="summary",
         kind="summary",
-        caption=f"All results side by side ({len(documents)} results files, one row per run).",
+        caption=caption,
         row_header="Run",
         columns=tuple(columns),
         rows=tuple(rows),

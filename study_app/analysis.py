@@ -22,8 +22,6 @@ Only completed sessions count; raters failing vigilance trials are excluded
 when the protocol says so (and always counted in ``n_raters_excluded``).
 """
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, select
 
+from p2p_eval.data.spreadsheet import csv_text
 from p2p_eval.results import results_document
 from p2p_eval.stats import percentile_interval, two_level_bootstrap
 from study_app import audit, db
@@ -267,8 +266,4 @@ def hype_document(
 
 def trials_csv(rows: list[dict[str, Any]]) -> str:
     """Every answered trial as CSV text (columns `EXPORT_FIELDS`)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return csv_text(EXPORT_FIELDS, rows, extra_keys="ignore")  # rater ids come from the web: never a formula

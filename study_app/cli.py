@@ -125,7 +125,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     results.add_argument("--json", type=Path, required=True, help="results document to write")
     results.add_argument("--csv", type=Path, help="also write every answered trial as CSV (study database only)")
     results.add_argument("--resamples", type=resamples, default=10_000,
-                         help="bootstrap replicates, at least 100 (default 10000)")
+                         help="bootstrap replicates, 100 to 100000 (default 10000)")
     results.add_argument("--records", type=Path, metavar="TRIALS.csv|json",
                          help="analyse per-trial records of a single-image study instead of a study database "
                          "(columns: study_app/records.py)")
@@ -218,13 +218,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_output_path, json_text, write_text
+    from p2p_eval.data.files import check_distinct_outputs, check_output_path, json_text, write_text
 
     if (args.config is None) == (args.records is None):
         raise InputError("give either a study config or --records TRIALS.csv (with --protocol), not both or neither.")
-    for path, option in ((args.json, "--json"), (args.csv, "--csv")):  # before any work
+    outputs = [(args.json, "--json"), (args.csv, "--csv")]
+    for path, option in outputs:  # before any work
         if path is not None:
             check_output_path(path, option=option)
+    # --json x --csv x: the CSV replaced the JSON; --json naming the records: the answers were lost
+    check_distinct_outputs(outputs, [(path, what) for path, what in ((args.config, "the study config"),
+                                                                      (args.records, "--records")) if path])
     if args.records is not None:
         document, rows = _records_document(args), None
     else:

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from p2p_eval.commands.argtypes import positive_float, positive_int, seed
+from p2p_eval.commands.argtypes import positive_float, positive_int, resamples, seed
 from p2p_eval.errors import InputError
 from study_app.plan import PROTOCOLS
 
@@ -60,7 +60,8 @@ def plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frame-hz", type=positive_float, default=60.0, help="hype-time display rate (default 60)")
     parser.add_argument("--slope", type=positive_float, help="hype-time raters' psychometric slope (default 3)")
     parser.add_argument("--studies", type=positive_int, default=200, help="simulated studies per estimate (default 200)")
-    parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap replicates (default 2000)")
+    parser.add_argument("--resamples", type=resamples, default=2000,
+                        help="bootstrap replicates, 100 to 100000 (default 2000)")
     parser.add_argument("--seed", type=seed, default=0, help="simulation seed, 0 to 2**32-1 (default 0)")
 
 

@@ -189,6 +189,17 @@ def test_default_protocol_is_unchanged_and_keeps_no_official_state(scene):
     assert measure.namespace() != FcnScore(void_colour_segmenter(), data, protocol="official").namespace()
 
 
+def test_the_cache_key_names_the_device_as_fid_and_lpips_do(scene):
+    """fcn-score's per-frame cache key left the device out: a confusion computed on the GPU (whose argmax
+    can break a near-tie the other way) was reused on the CPU, and the other way round."""
+    import torch
+
+    _, data, _ = scene
+    cpu = FcnScore(void_colour_segmenter(), data, device=torch.device("cpu")).namespace()
+    assert cpu != FcnScore(void_colour_segmenter(), data, device=torch.device("cuda")).namespace()
+    assert cpu == FcnScore(void_colour_segmenter(), data, device=torch.device("cpu")).namespace()
+
+
 def test_an_entry_whose_scores_are_not_its_official_script_is_refused(scene, void_arch, monkeypatch, tmp_path):
     _, data, run = scene
     monkeypatch.setattr(protocols, "OFFICIAL_LABEL_SIZE", (32, 64))

@@ -240,6 +240,20 @@ def test_results_command_analyses_records(tmp_path, capsys):
     assert "StyleGAN: HYPE-inf" in printed and "hyper-real" in printed and "unpaired t-test" in printed
 
 
+def test_results_command_refuses_outputs_that_would_replace_each_other_or_its_records(tmp_path, capsys):
+    """``study results --json x --csv x`` wrote the trials CSV over the results; ``--json trials.csv``
+    (the --records file) replaced the answers the analysis read. Refused before any work, as scoring does."""
+    _write_csv(tmp_path / "trials.csv", [_trial("a", "M", "fake", True)])
+    records = (tmp_path / "trials.csv").read_bytes()
+    same = str(tmp_path / "out")
+    assert main(["study", "results", str(tmp_path / "study.toml"), "--json", same, "--csv", same]) == 2
+    assert f"--json and --csv both name {same}" in capsys.readouterr().err
+    assert main(["study", "results", "--records", str(tmp_path / "trials.csv"), "--protocol", "hype-inf",
+                 "--json", str(tmp_path / "." / "trials.csv")]) == 2
+    assert "this file is also an input (--records)" in capsys.readouterr().err
+    assert (tmp_path / "trials.csv").read_bytes() == records and not (tmp_path / "out").exists()
+
+
 def test_results_command_refuses_unclear_requests(tmp_path, capsys):
     _write_csv(tmp_path / "trials.csv", [_trial("a", "M", "fake", True)])
     json_out = ["--json", str(tmp_path / "o.json")]

@@ -82,9 +82,23 @@ def test_a_null_psnr_from_identical_frames_is_explained_where_it_is_shown(tmp_pa
     document = results_document("similarity", [
         {"name": "copy", "psnr": None, "ssim": 1.0, "intervals": {}, "n_identical": 5, "n_images": 5},
         {"name": "blurry", "psnr": 21.25, "ssim": 0.52, "intervals": {}, "n_identical": 0, "n_images": 5}],
-        protocol={}, data=DATA)
+        protocol={}, data={**DATA, "frames": [f"city_{i:06d}_000019" for i in range(5)]})  # the 5 frames scored
     write_results(tmp_path / "s.json", document)
     assert main(["report", "md", str(tmp_path / "s.json")]) == 0
     said = "copy: 5 of 5 frames identical to their real photo (infinite PSNR): no mean PSNR"
     assert said in capsys.readouterr().out.replace("\\", "")
     assert said in format_table(Results.from_dict(document))
+
+
+def test_terminal_table_prints_the_confidence_and_kid_as_reports_and_notes_do(capsys):
+    """The terminal title printed confidence 0.975 as "98%" (reports: "97.5%") and KID to 3 decimals
+    (0.012) while its note gave 5 (0.01234): a reader saw three different figures for one number."""
+    from p2p_eval.results import Results
+    from p2p_eval.session import format_table
+
+    protocol = {**FID_PROTOCOL, "bootstrap": {**FID_PROTOCOL["bootstrap"], "confidence": 0.975}}
+    document = results_document("fid", [_fid("sharp", 41.234, 0.01234)], protocol=protocol, data=DATA)
+    table = format_table(Results.from_dict(document))
+    assert "97.5% bootstrap interval" in table and "98%" not in table
+    assert "0.0123*" in table.splitlines()[2]  # KID's declared 4 decimals, as report tables
+    assert "sharp: KID 0.0123 +- 0.0010 (std over 100 subsets of 2 frames)" in table

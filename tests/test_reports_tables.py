@@ -211,3 +211,21 @@ def test_best_is_decided_on_the_numbers_as_printed():
     fcn = document_table(fcn_document([("a", None, 0.5), ("b", None, 0.5)], real=False))
     fcn.values.loc[:, "pixel_acc"] = [0.075, 0.08]  # printed 0.07 and 0.08
     assert best_mask(fcn)["pixel_acc"].tolist() == [False, True]
+
+
+def test_summary_of_files_on_different_data_says_so(caplog):
+    """The summary joins runs by name: an FCN-score on val beside a colorfulness on test (or another dataset)
+    put scores of different frames in one row without a word."""
+    import logging
+
+    fcn = fcn_document([("unet", None, 0.5)], real=False)
+    on_test = colorfulness_document([("unet", None, 2.0)])
+    on_test["data"] = {**on_test["data"], "split": "test"}
+    with caplog.at_level(logging.WARNING):
+        table = summary_table(["fcn.json", "color_1.json"], [fcn, on_test])
+    said = "the files measure different data (fcn.json: tiny/val; color_1.json: tiny/test)"
+    assert said in caplog.text and "a row holds scores of different frames" in caplog.text
+    assert escape_latex(said) in table.caption and table.caption.startswith("All results side by side")
+    caplog.clear()
+    same = summary_table(["fcn.json", "c.json"], [fcn, colorfulness_document([("unet", None, 2.0)])])
+    assert "different data" not in same.caption and not caplog.text

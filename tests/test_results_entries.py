@@ -95,6 +95,13 @@ def test_the_study_entry_reads_what_study_app_writes():
     (lambda d: d["protocol"].update(bootstrap="1000 resamples"), "'bootstrap' must be an object or null"),
     (lambda d: d["protocol"]["bootstrap"].update(confidence="high"), "'confidence' must be a number or null"),
     (lambda d: d["protocol"]["bootstrap"].update(confidence=95), "'confidence' must lie between 0 and 1"),
+    # cross-checks of a hand-edited file: each was read as found and rendered
+    (lambda d: d["runs"][2].update(n_images=9), "run 'unet-cgan': 'n_images' is 9, above the document's 2 frames"),
+    (lambda d: d["data"].update(left_out={"unet-l1": 0, "ghost": 3}), "data 'left_out' names run(s) ['ghost']"),
+    (lambda d: d["data"].update(n_frames=1, frames=None), "run 'unet-l1': 'n_images' is 2, above the document's 1"),
+    (lambda d: d["runs"][1]["baseline_test"]["pixel_acc"].update(difference=0.3),
+     "run 'unet-gan': baseline_test 'pixel_acc' difference is 0.3, outside its own interval [0.05, 0.15]"),
+    (lambda d: d["runs"][1]["baseline_test"]["pixel_acc"].update(p_value=-0.01), "p_value is -0.01, outside [0, 1]"),
 ])
 def test_contradictory_or_foreign_fields_are_refused_naming_the_run_and_field(change, message, tmp_path, capsys):
     document = copy.deepcopy(_documents()["fcn-score"])  # the factory's documents share their data and protocol
@@ -198,3 +205,12 @@ def test_colorfulness_scores_are_recomputed_from_the_histograms_when_only_frames
     write_json(tmp_path / "edited.json", document)
     with pytest.raises(InputError, match="'L' is 0.999 but .* recomputed from its histograms"):
         load_results(tmp_path / "edited.json")
+
+
+def test_a_ground_truth_row_over_more_frames_than_the_runs_reads():
+    """fid's ground-truth row covers the whole split even when --allow-missing runs scored fewer frames
+    (data n_frames): the n_images cross-check is for runs only."""
+    document = copy.deepcopy(_documents()["fcn-score"])
+    real = next(r for r in document["runs"] if r.get("is_real"))
+    real["n_images"] = 9
+    assert Results.from_dict(document).runs[-1].n_images == 9

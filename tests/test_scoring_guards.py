@@ -83,6 +83,19 @@ def test_sixteen_bit_greyscale_is_scaled_not_clipped(workspace, caplog):
         assert "4 I;16 (16-bit greyscale scaled to 8 bits, round(v * 255 / 65535)" in caplog.text
 
 
+def test_the_jpeg_warning_is_worded_for_every_measure(workspace, caplog):
+    """The JPEG warning said "JPEG artefacts lower FCN-scores" when colorfulness scored the run too."""
+    run = make_run(workspace / "runs2" / "jpeg", workspace / "data")
+    for image in _images(run):
+        Image.open(image).convert("RGB").save(image.with_suffix(".jpg"), quality=90)
+        image.unlink()
+    with caplog.at_level(logging.WARNING):
+        assert _run("colorfulness", run) == 0
+    warning = next(r.getMessage() for r in caplog.records if "are JPEG" in r.getMessage())
+    assert "4 image(s) are JPEG" in warning and "FCN" not in warning
+    assert "change the pixels every measure reads" in warning and "Save generated images as PNG" in warning
+
+
 def test_modes_of_unknown_bit_depth_are_refused_with_the_fix(workspace, capsys):
     image = _images(workspace / "runs" / "good")[1]
     Image.fromarray(np.full((32, 32), 0.5, np.float32)).save(image, format="TIFF")  # float pixels, named .png
@@ -203,12 +216,17 @@ def test_image_sizes_are_recorded_and_off_sizes_warned_about(workspace, caplog):
 
 # 12, 15. Arguments and output paths checked before any work.
 
-@pytest.mark.parametrize("option, value", [("--seed", "-1"), ("--seed", str(2**32)), ("--resamples", "1")])
+@pytest.mark.parametrize("option, value", [("--seed", "-1"), ("--seed", str(2**32)), ("--resamples", "1"),
+                                           ("--resamples", "1000000")])
 def test_bad_arguments_stop_before_any_work(workspace, option, value, capsys):
+    """``--resamples 1000000`` had no upper bound: it ran out of memory after the scoring, hours in."""
     run = workspace / "runs" / "good"
     with pytest.raises(SystemExit) as stop:
         main(["colorfulness", str(run), option, value])
-    assert stop.value.code == 2 and option in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and option in err and value in err
+    if value == "1000000":
+        assert "at most 100000" in err
     assert not (run / CACHE_NAME).exists()
 
 

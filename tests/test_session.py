@@ -74,6 +74,19 @@ def test_library_score_equals_the_command(workspace):
     assert load_results(workspace / "d.json")["runs"] == document["runs"]
 
 
+def test_the_ground_truth_row_text_names_the_documents_own_percentiles(workspace):
+    """colorfulness's and fid's ground-truth row said "2.5-97.5 percentiles" whatever confidence the
+    document records (0.9: its interval lies between the 5th and 95th)."""
+    results = p2p_eval.score("colorfulness", workspace / "runs", with_real=True, workers=0, progress=False,
+                             bootstrap=p2p_eval.Bootstrap(resamples=100, confidence=0.9))
+    assert results.protocol["bootstrap"]["confidence"] == 0.9
+    assert "the interval their 5-95 percentiles" in results.protocol["real_row"]
+    for kind in ("colorfulness", "fid"):
+        text = measures.measure_class(kind).real_row_text(p2p_eval.Bootstrap(confidence=0.8))
+        assert "their 10-90 percentiles" in text and "{" not in text and "97.5" not in text
+        assert "their 2.5-97.5 percentiles" in measures.measure_class(kind).real_row_text(p2p_eval.Bootstrap())
+
+
 def test_a_measure_is_one_folder_and_a_registry_line(workspace, prepared, monkeypatch, capsys):
     monkeypatch.setitem(measures.MEASURES, "brightness", "brightness")  # tests/brightness/
     monkeypatch.setitem(measures.RESULT_KINDS, "brightness", "brightness")

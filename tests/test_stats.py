@@ -97,3 +97,33 @@ def test_split_half_masks_take_half_at_random():
     assert masks.shape == (200, 9) and (masks.sum(axis=1) == 4).all()
     assert 0.35 < masks.mean(axis=0).min() and masks.mean(axis=0).max() < 0.55
     assert (stats.split_half_masks(9, 200, seed=0) == masks).all()
+
+
+def test_bootstrap_in_chunks_equals_one_call_and_stays_bounded():
+    """Replicates are scored RESAMPLE_CHUNK at a time (memory independent of --resamples; 1000000 ran out
+    of memory), with the same draws, so the same intervals and tests, as all the weights at once."""
+    per_item = np.random.default_rng(1).normal(size=(37, 3))
+    blocks = []
+
+    def scorer(weights):
+        blocks.append(len(weights))
+        return {"mean": stats.resampled_sums(per_item, weights)[:, 0] / per_item.shape[0]}
+
+    weights = stats.resample_weights(37, 2500, seed=4)
+    chunks = list(stats.resample_weight_chunks(37, 2500, seed=4, chunk=1000))
+    assert [len(c) for c in chunks] == [1000, 1000, 500] and (np.concatenate(chunks) == weights).all()
+    one_call = stats.percentile_interval(scorer(weights)["mean"])
+    blocks.clear()
+    interval = stats.bootstrap_scores(scorer, 37, n_resamples=2500, seed=4)["mean"]
+    assert blocks == [1, stats.RESAMPLE_CHUNK, stats.RESAMPLE_CHUNK, 500]  # the point, then the blocks
+    assert (interval.low, interval.high) == one_call
+    paired = stats.paired_bootstrap_test(scorer, lambda w: {"mean": scorer(w)["mean"] * 0.5}, 37,
+                                         n_resamples=2500, seed=4)["mean"]
+    assert (paired.low, paired.high) == stats.percentile_interval(0.5 * scorer(weights)["mean"])
+    halves = np.concatenate(list(stats.split_half_mask_chunks(9, 250, seed=2, chunk=64)))
+    assert (halves == stats.split_half_masks(9, 250, seed=2)).all()
+
+
+def test_bootstrap_settings_refuse_too_many_resamples():
+    with pytest.raises(ValueError, match=r"\[100, 100000\], got 1000000"):
+        stats.Bootstrap(resamples=1_000_000)

@@ -141,7 +141,7 @@ def test_plan_command_refuses_bad_requests(tmp_path, capsys, arguments, message)
     pilot = tmp_path / "pilot.json"
     write_results(pilot, hype_document(_pilot_records(0.1, seed=3), "hype-inf", source={}, n_resamples=50))
     arguments = [str(pilot) if a == "PILOT" else a for a in arguments]
-    assert main(["study", "plan", *arguments, "--studies", "5", "--resamples", "50"]) == 2
+    assert main(["study", "plan", *arguments, "--studies", "5", "--resamples", "100"]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -154,3 +154,13 @@ def test_hype_inf_interval_width_levels_off_near_hypes_30_raters():
               for n in (10, 20, 30, 40)}
     assert widths[10] - widths[20] > 2 and 0 < widths[30] - widths[40] < 1, widths
     assert 5.5 < widths[30] < 8, widths
+
+
+@pytest.mark.parametrize("value, bound", [("1000000", "at most 100000"), ("5", ">= 100"), ("0", ">= 100")])
+def test_plan_resamples_are_bounded_both_ways(capsys, value, bound):
+    """``study plan --resamples`` took any whole number >= 1: 5 replicates give no interval worth planning
+    on, and 1000000 per simulated study ran out of memory."""
+    with pytest.raises(SystemExit) as stop:
+        main(["study", "plan", "--protocol", "hype-inf", "--expected", "0.3", "--resamples", value])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--resamples" in err and bound in err and repr(value) in err

@@ -2,7 +2,7 @@
 
 import argparse
 
-from p2p_eval.stats import MIN_RESAMPLES, SEED_LIMIT
+from p2p_eval.stats import MAX_RESAMPLES, MIN_RESAMPLES, SEED_LIMIT
 
 
 def positive_int(text: str) -> int:
@@ -52,7 +52,8 @@ def non_negative_int(text: str) -> int:
 
 
 def resamples(text: str) -> int:
-    """Bootstrap resamples: a whole number >= `p2p_eval.stats.MIN_RESAMPLES` (``--resamples``)."""
+    """Bootstrap resamples: a whole number in [`p2p_eval.stats.MIN_RESAMPLES`, `p2p_eval.stats.MAX_RESAMPLES`]
+    (``--resamples``), refused before any work."""
     try:
         value = int(text)
     except ValueError:
@@ -61,4 +62,8 @@ def resamples(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a whole number >= {MIN_RESAMPLES}, got {text!r}: with fewer resamples the 2.5% and 97.5% "
             "percentiles rest on one or two replicates, and the interval may not even contain the estimate")
+    if value > MAX_RESAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_RESAMPLES} resamples, got {text!r}: more do not make an interval more exact "
+            "than its sampling error allows, and every replicate's scores are kept in memory")
     return value

@@ -46,7 +46,7 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
                              "prepare_cityscapes_dataset.py, 1: the pix2pix download's AB set); by default "
                              "each id's frame is found from its siblings' content")
     parser.add_argument("--resamples", type=resamples, default=1000, metavar="B",
-                        help="bootstrap resamples, at least 100 (default: 1000)")
+                        help="bootstrap resamples, 100 to 100000 (default: 1000)")
     parser.add_argument("--seed", type=seed, default=0, help="bootstrap seed, 0 to 2**32-1 (default: 0)")
     parser.add_argument("--workers", type=non_negative_int, default=cli.DEFAULT_WORKERS, metavar="N",
                         help=f"decoding threads, 0 = decode between batches (default: {cli.DEFAULT_WORKERS})")

@@ -334,8 +334,9 @@ def match_run(
     jpegs = [p for _, p in pairs if p.suffix.lower() in (".jpg", ".jpeg")]
     if jpegs:
         log.warning(
-            "run %r: %d image(s) are JPEG (e.g. %s); JPEG artefacts lower FCN-scores. "
-            "Save generated images as PNG.", run.name, len(jpegs), jpegs[0])
+            "run %r: %d image(s) are JPEG (e.g. %s): its compression artefacts change the pixels every measure "
+            "reads, so the scores are those of the compressed images, not of what the model made. Save generated "
+            "images as PNG.", run.name, len(jpegs), jpegs[0])
     return RunMatch(pairs, matching)
 
 

@@ -32,7 +32,10 @@ import numpy as np
 
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.measures.states import FrameStates, State
-from p2p_eval.stats import Bootstrap
+from p2p_eval.stats import Bootstrap, percentile_ends
+
+REAL_ROW_PERCENTILES = "{percentiles}"
+"""Stands in a `Measure.real_row` for its interval's percentiles ("2.5-97.5" at 95%), filled per document."""
 
 if TYPE_CHECKING:  # annotations only
     import torch
@@ -94,8 +97,10 @@ class Measure(abc.ABC):
         (cached there) and passes them to `compute`, for the frames
         `reference_frames` names.
     real_row : str or None
-        What the ground-truth row is, for the document's ``protocol.real_row``;
-        None: the measure has no ground-truth row (``--with-real`` is refused).
+        What the ground-truth row is, for the document's ``protocol.real_row``
+        (`REAL_ROW_PERCENTILES` in it is replaced by the percentiles of the
+        document's confidence, "2.5-97.5" at 95%); None: the measure has no
+        ground-truth row (``--with-real`` is refused).
     default_batch_size : int
         Frames per `update` (and per cache transaction) unless the user says.
     run_direction : {"AtoB", "BtoA"} or None
@@ -196,6 +201,13 @@ class Measure(abc.ABC):
     def real_entry(self, reference: FrameStates, bootstrap: Bootstrap) -> "RunEntry":
         """The ground-truth row when it is not `real_input` scored as a run."""
         raise NotImplementedError(f"{self.kind} has no ground-truth row")
+
+    @classmethod
+    def real_row_text(cls, bootstrap: Bootstrap) -> str | None:
+        """`real_row` as the document records it: its interval's percentiles those of `bootstrap`'s confidence
+        (a document at 90% said "2.5-97.5 percentiles")."""
+        ends = "{:g}-{:g}".format(*percentile_ends(bootstrap.confidence))
+        return None if cls.real_row is None else cls.real_row.replace(REAL_ROW_PERCENTILES, ends)
 
     def protocol(self) -> dict[str, Any]:
         """How the numbers were made (the document's ``protocol``; the session adds the bootstrap)."""

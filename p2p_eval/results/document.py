@@ -142,6 +142,7 @@ class Results:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise InputError(f"{source}: several run entries are named {dupes}; each run must appear once.")
+        _check_runs_against_data(entries, document.get("data") or {}, source)
         types[kind].check_document(entries, document.get("protocol") or {}, source, data=document.get("data") or {})
         return cls(kind, entries, document.get("protocol") or {}, document.get("data") or {},
                    str(document.get("created", "")), document.get("provenance") or {},
@@ -210,6 +211,25 @@ def _check_envelope(data: dict[str, Any], protocol: dict[str, Any], source: str)
     confidence = number(bootstrap.get("confidence"), where, "confidence")
     if confidence is not None and not 0 < confidence < 1:
         raise InputError(f"{where}: 'confidence' must lie between 0 and 1, got {confidence}.")
+
+
+def _check_runs_against_data(entries: tuple[Entry, ...], data: dict[str, Any], source: str) -> None:
+    """Runs that agree with the document's ``data``: no run scored on more frames than the document's rows
+    scored (``n_frames``; ground-truth rows aside), and ``left_out`` naming only runs the document holds (a hand-edited file read as found)."""
+    frames = data.get("frames")
+    n_frames = data.get("n_frames", len(frames) if isinstance(frames, list) else None)
+    for entry in entries:  # not a ground-truth row: fid's covers the whole split, however few frames runs had
+        n_images = None if getattr(entry, "is_real", False) else getattr(entry, "n_images", None)
+        if n_frames is not None and n_images is not None and n_images > n_frames:
+            raise InputError(f"{source}: run {entry.name!r}: 'n_images' is {n_images}, above the document's "
+                             f"{n_frames} frames (data 'n_frames': those any row scored); the file was damaged or edited. "
+                             "Regenerate it with the command that wrote it.")
+    names = {e.name for e in entries}
+    unknown = sorted(set(data.get("left_out") or {}) - names)
+    if unknown:
+        raise InputError(f"{source}: data 'left_out' names run(s) {unknown} that its runs do not hold "
+                         f"({sorted(names)}); the file was damaged or edited. Regenerate it with the command "
+                         "that wrote it.")
 
 
 def _comparisons(entry: type[Entry], value: Any, entries: tuple[Entry, ...], source: str) -> Any:

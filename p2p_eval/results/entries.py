@@ -156,7 +156,7 @@ class BaselineTest:
         return cls(value["baseline"], integer(value.get("n_frames"), where, "baseline_test n_frames", nullable=False), tests)
 
     def check(self, scores: tuple[Score, ...], where: str) -> None:
-        """Differences within the span of their score's range, p-values in [0, 1]."""
+        """Differences within the span of their score's range and inside their own interval, p-values in [0, 1]."""
         for score in scores:
             test = self.tests.get(score.key)
             if test is None:
@@ -165,6 +165,13 @@ class BaselineTest:
             for value, what in ((test.difference, "difference"), (test.low, "interval"), (test.high, "interval")):
                 span.check(value, where, f"baseline_test {score.key!r} {what}")
             Score("p_value", "p").check(test.p_value, where, f"baseline_test {score.key!r} p_value")
+            check_ordered(test.low, test.high, where, f"baseline_test {score.key!r} interval")
+            if None not in (test.difference, test.low, test.high) and not (
+                    test.low - _TOLERANCE <= test.difference <= test.high + _TOLERANCE):
+                raise InputError(
+                    f"{where}: baseline_test {score.key!r} difference is {test.difference}, outside its own interval "
+                    f"[{test.low}, {test.high}] (the paired bootstrap's interval lies around the difference it "
+                    "tests); the file is damaged or was edited. Regenerate it with the command that wrote it.")
 
 
 @dataclass(frozen=True)

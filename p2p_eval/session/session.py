@@ -149,7 +149,7 @@ def score_runs(kind: str, settings: Any, config: SessionConfig, *, distributed: 
         "batch_size": config.batch_size or measure.default_batch_size,
         "world_size": distributed.world_size,
         "baseline": printable(baseline.name) if baseline is not None else None,
-        "real_row": measure.real_row if config.with_real else None,
+        "real_row": measure.real_row_text(config.bootstrap) if config.with_real else None,
     }
     return Results(kind, tuple(entries), protocol, data)
 

@@ -4,22 +4,26 @@ Columns come from the entry type's declared scores (`p2p_eval.results.Score`),
 so a new measure's table needs no code here.
 """
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
 
+from p2p_eval.data.spreadsheet import csv_text
 from p2p_eval.results.document import Results
-from p2p_eval.results.entries import RunEntry
+from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.stats import confidence_percent
 
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _num(value: float | None, sign: str = "") -> str:
-    return f"{value:{sign}.3f}" if _finite(value) else "n/a"
+DEFAULT_DECIMALS = 3
+"""Decimals of a score that declares none (`p2p_eval.results.Score.decimals`): fractions to 0.001."""
+
+
+def _num(value: float | None, sign: str = "", decimals: int = DEFAULT_DECIMALS) -> str:
+    return f"{value:{sign}.{decimals}f}" if _finite(value) else "n/a"
 
 
 PARTIAL_MARK = "~"
@@ -48,7 +52,7 @@ def format_table(results: Results) -> str:
     scores = type(entries[0]).SCORES if entries else ()
     confidence = float(results.protocol.get("bootstrap", {}).get("confidence", 0.95))
     title = (f"{results.kind} on {results.data.get('dataset_name')}/{results.data.get('split')}; "
-             f"[low, high]: {confidence:.0%} bootstrap interval over frames")
+             f"[low, high]: {confidence_percent(confidence)} bootstrap interval over frames")
     left_out = results.data.get("left_out") or {}
     runs = [e for e in entries if not e.is_real]
     most = max((e.n_images or 0 for e in runs), default=0)
@@ -61,13 +65,13 @@ def format_table(results: Results) -> str:
     for e in entries:
         cells = []
         for score in scores:
-            value = e.scores[score.key]
+            value, places = e.scores[score.key], _decimals(score)
             mark = "*" if e in ranked and best[score.key] is not None and value == best[score.key] else " "
             if score.key in e.intervals:
                 low, high = e.intervals[score.key]
-                cells.append(f"{_num(value)}{mark} [{_num(low)}, {_num(high)}]")
+                cells.append(f"{_num(value, '', places)}{mark} [{_num(low, '', places)}, {_num(high, '', places)}]")
             else:  # a score with no bootstrap interval (KID: its spread is in the notes below)
-                cells.append(f"{_num(value)}{mark}")
+                cells.append(f"{_num(value, '', places)}{mark}")
         missing = 0 if e.is_real else left_out.get(e.name, 0)
         count = f"{e.n_images} of {e.n_images + missing}" if missing and e.n_images is not None else str(e.n_images)
         name = e.name + (" (real)" if e.is_real else "") + (f" {PARTIAL_MARK}" if missing else "")
@@ -89,12 +93,21 @@ def format_table(results: Results) -> str:
     if tests:
         lines.append(f"paired bootstrap tests vs {tests[0].baseline_test.baseline} (run - baseline, on the frames "
                      "both have):")
+    places = {score.key: _decimals(score) for score in scores}
     for e in tests:
         t = e.baseline_test
-        parts = [f"{key} {_num(p.difference, '+')} [{_num(p.low, '+')}, {_num(p.high, '+')}] "
-                 + (f"p={p.p_value:.3g}" if _finite(p.p_value) else "p=n/a") for key, p in t.tests.items()]
+        parts = []
+        for key, p in t.tests.items():
+            d = places.get(key, DEFAULT_DECIMALS)
+            parts.append(f"{key} {_num(p.difference, '+', d)} [{_num(p.low, '+', d)}, {_num(p.high, '+', d)}] "
+                         + (f"p={p.p_value:.3g}" if _finite(p.p_value) else "p=n/a"))
         lines.append(f"{e.name} - {t.baseline} ({t.n_frames} frames): " + ("; ".join(parts) or "no frame in common"))
     return "\n".join(lines)
+
+
+def _decimals(score: Score) -> int:
+    """The decimals a score declares (KID's 0.0123: 4, as in reports and its note), else `DEFAULT_DECIMALS`."""
+    return DEFAULT_DECIMALS if score.decimals is None else score.decimals
 
 
 def to_csv(results: Results) -> str:
@@ -106,9 +119,7 @@ def to_csv(results: Results) -> str:
     for key in keys:
         columns += [key, f"{key}_low", f"{key}_high", f"{key}_diff", f"{key}_p"]
     columns += list(entries[0].csv_fields()) if entries else []
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    rows = []
     for e in entries:
         row: dict[str, Any] = {"name": e.name, "variant": e.variant, "preset": e.preset, "is_real": e.is_real,
                                "n_images": e.n_images}
@@ -119,11 +130,5 @@ def to_csv(results: Results) -> str:
             row[f"{key}_diff"] = tests[key].difference if key in tests else None
             row[f"{key}_p"] = tests[key].p_value if key in tests else None
         row.update(e.csv_fields())
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
-    return out.getvalue()
-
-
-def _csv_value(value):
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ""
-    return "" if value is None else value
+        rows.append(row)
+    return csv_text(columns, rows)  # run names come from folder names: never a spreadsheet formula

@@ -17,20 +17,21 @@ import numpy as np
 
 from p2p_eval.cache import namespace
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.measures.base import Frame, Loaded, Measure
+from p2p_eval.measures.base import REAL_ROW_PERCENTILES, Frame, Loaded, Measure
 from p2p_eval.measures.colorfulness import histograms
 from p2p_eval.measures.colorfulness.entry import ColorfulnessEntry
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.colorfulness import CHANNELS, DEFAULT_BINNING, Binning, channel_intersections
 from p2p_eval.paper import GROUND_TRUTH
-from p2p_eval.stats import DEFAULT_CONFIDENCE, Bootstrap, percentile_interval, split_half_masks
+from p2p_eval.stats import (DEFAULT_CONFIDENCE, Bootstrap, percentile_interval, scored_in_chunks,
+                            split_half_mask_chunks)
 
 
 LAB_CONVERSION = "CIE L*a*b*, D65 white, 2 degree observer, constants of skimage.color.rgb2lab"
 REAL_ROW = (
     "split-half self-comparison: the frames are split at random into two halves and the real "
     "photos' histograms of one half are intersected with the other's; the value is the median "
-    "over the random splits, the interval their 2.5-97.5 percentiles. (The real photos against "
+    f"over the random splits, the interval their {REAL_ROW_PERCENTILES} percentiles. (The real photos against "
     "themselves would give 1 by definition.)"
 )
 
@@ -63,8 +64,11 @@ def split_half_intersections(
     n = len(per_frame)
     if n < 2:
         return {name: (float("nan"),) * 3 for name in CHANNELS}
-    first_half = split_half_masks(n, n_splits, seed).astype(np.float64)  # (n_splits, N)
-    scores = channel_intersections(first_half @ per_frame, (1 - first_half) @ per_frame, binning)
+    def intersections(first_half: np.ndarray) -> dict[str, np.ndarray]:  # (splits, N) bool -> {channel: (splits,)}
+        first_half = first_half.astype(np.float64)
+        return channel_intersections(first_half @ per_frame, (1 - first_half) @ per_frame, binning)
+
+    scores = scored_in_chunks(intersections, split_half_mask_chunks(n, n_splits, seed))
     return {name: (float(np.median(s)), *percentile_interval(s, confidence)) for name, s in scores.items()}
 
 

@@ -193,8 +193,11 @@ class FcnScore(ConfusionMeasure):
     def namespace(self) -> str:
         s = self.segmenter
         states = {"states": [state.name for state in self.states]} if self.official else {}  # default: as before
+        # Device type too, as fid and lpips: a GPU's logits differ from the CPU's in the last bits, and an
+        # argmax between two near-equal classes can flip, so a CPU confusion is no GPU one.
         return namespace("fcn-score", segmenter=s.sha256, arch=s.arch, outputs=list(s.output_to_train_id),
-                         preprocess=asdict(s.preprocess), resize=RESIZE_KERNEL, resolution="label", **states)
+                         preprocess=asdict(s.preprocess), resize=RESIZE_KERNEL, resolution="label",
+                         device=self.device.type, **states)
 
     @contextlib.contextmanager
     def computing(self):

@@ -76,7 +76,8 @@ class FidEntry(RunEntry):
         """KID's spread (the small-N warnings are logged when scoring, and kept in `warnings`)."""
         if self.kid_std is None or self.scores.get("kid") is None:
             return ()
-        return (f"KID {self.scores['kid']:.5f} +- {self.kid_std:.5f} (std over {self.kid_subsets} subsets of "
+        places = FID_SCORES[1].decimals  # KID's, as the tables print it
+        return (f"KID {self.scores['kid']:.{places}f} +- {self.kid_std:.{places}f} (std over {self.kid_subsets} subsets of "
                 f"{self.kid_subset_size} frames)",)
 
 

@@ -32,7 +32,7 @@ from p2p_eval.errors import InputError
 from p2p_eval.features.inception import FEATURE_DIM, PUBLISHED_FILE, PUBLISHED_SHA256_PREFIX, load_inception
 from p2p_eval.features.names import DEFAULT_PROTOCOL, PROTOCOLS
 from p2p_eval.features.resize import inception_batch
-from p2p_eval.measures.base import Frame, Loaded, Measure
+from p2p_eval.measures.base import REAL_ROW_PERCENTILES, Frame, Loaded, Measure
 from p2p_eval.measures.fid.entry import FidEntry
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.frechet import MIN_IMAGES_FOR_FID, GaussianStats, gaussian_stats, sample_size_warnings
@@ -51,7 +51,8 @@ REAL_SPLITS = 100
 """Random split-halves of the ground-truth row (each an SVD of about N/2 x N/2)."""
 REAL_ROW = (
     "split-half: the FID between two random halves of the split's real photos (median over "
-    f"{REAL_SPLITS} random splits, the interval their 2.5-97.5 percentiles; KID from the first split). Not 0: "
+    f"{REAL_SPLITS} random splits, the interval their {REAL_ROW_PERCENTILES} percentiles; KID from the first "
+    "split). Not 0: "
     "FID's small-N bias at half the split's size plus the halves' difference. And not a floor: a run's FID "
     "compares all N photos with N frames, less bias than N/2 with N/2, so a run drawn from the photos' own "
     "distribution scores about half of it."

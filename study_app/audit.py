@@ -63,6 +63,7 @@ from sqlalchemy import Engine, select
 
 from study_app import db
 from study_app.adaptive import FRAME_MS_RANGE
+from study_app.approved import ApprovedRaters
 from study_app.config import Protocol
 from study_app.presentation import is_mask, schedule_ms
 
@@ -247,11 +248,13 @@ def kept_rows(rows: list[dict[str, Any]], protocol: Protocol) -> list[dict[str, 
     return [row for row in rows if not excluded(row, protocol)]
 
 
-def flag_counts(engine: Engine, protocol: Protocol, names: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """Per algorithm, main trials of completed sessions: how many carry each flag, and how many are excluded."""
+def flag_counts(engine: Engine, protocol: Protocol, names: tuple[str, ...],
+                raters: ApprovedRaters | None = None) -> dict[str, dict[str, int]]:
+    """Per algorithm, main trials of completed sessions (of `raters` when given): how many carry each flag, and how
+    many are excluded."""
     a, t, s = db.answers, db.trials, db.sessions
     query = (
-        select(s.c.algorithm, a.c.reexposed, a.c.off_timing, a.c.implausible, a.c.reaction_ms, a.c.server_ms,
+        select(s.c.algorithm, s.c.rater_id, a.c.reexposed, a.c.off_timing, a.c.implausible, a.c.reaction_ms, a.c.server_ms,
                t.c.schedule)
         .join(t, (t.c.session_id == a.c.session_id) & (t.c.idx == a.c.idx))
         .join(s, s.c.id == a.c.session_id)
@@ -260,6 +263,8 @@ def flag_counts(engine: Engine, protocol: Protocol, names: tuple[str, ...]) -> d
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FLAGS + ("excluded", "trials"), 0))
     with engine.connect() as conn:
         for row in conn.execute(query):
+            if raters is not None and not raters.keeps(row.rater_id):
+                continue
             entry = counts[row.algorithm]
             entry["trials"] += 1
             for flag in FLAGS:

@@ -129,6 +129,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     results.add_argument("--records", type=Path, metavar="TRIALS.csv|json",
                          help="analyse per-trial records of a single-image study instead of a study database "
                          "(columns: study_app/records.py)")
+    results.add_argument("--raters", type=Path, metavar="APPROVED.csv",
+                         help="keep only these raters' sessions: the platform's export of approved participants "
+                              "(Prolific's submissions export, AMT's batch results CSV) or one id per line")
     results.add_argument("--protocol", choices=HYPE_PROTOCOLS, help="the records' protocol (with --records)")
     results.add_argument("--seed", type=seed, help="bootstrap seed with --records, 0 to 2**32-1 (default 0; a study "
                          "database uses its config's seed)")
@@ -247,6 +250,7 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     from sqlalchemy import inspect
 
     from study_app.analysis import study_document
+    from study_app.approved import read_approved
     from study_app.config import load_config
     from study_app.db import make_engine
     from study_app.site_results import add_site_facts, check_algorithms, database_hype_document
@@ -254,6 +258,7 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
     if args.protocol or args.seed is not None:
         raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
     config = load_config(args.config)
+    raters = read_approved(args.raters) if args.raters else None  # a bad file fails before any work
     sqlite_file = config.database_url.removeprefix("sqlite:///")
     if config.database_url.startswith("sqlite:///") and not Path(sqlite_file).is_file():
         raise InputError(f"{sqlite_file}: no study database yet; serve the study first (`p2p-eval study serve`).")
@@ -266,9 +271,9 @@ def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
         check_rules(engine, config.protocol, str(config.path))  # the rules the answers were collected under
     check_algorithms(engine, config)  # every rated algorithm is scored
     if config.protocol.task != "2afc":  # HYPE: the records of every answered trial (the --csv export)
-        return database_hype_document(config, engine, n_resamples=args.resamples)
-    document, rows = study_document(config, engine, n_resamples=args.resamples)
-    add_site_facts(document, config, engine, rows)
+        return database_hype_document(config, engine, n_resamples=args.resamples, raters=raters)
+    document, rows = study_document(config, engine, n_resamples=args.resamples, raters=raters)
+    add_site_facts(document, config, engine, rows, raters)
     return document, rows
 
 
@@ -282,6 +287,9 @@ def _records_document(args: argparse.Namespace) -> dict:
         raise InputError(f"{args.records}: say which protocol the records follow: --protocol {{{','.join(HYPE_PROTOCOLS)}}}.")
     if args.csv:
         raise InputError("--csv exports a study database's trials; with --records the trials are already a file.")
+    if args.raters:
+        raise InputError("--raters keeps the approved raters' sessions of a study database; with --records, "
+                         "leave the other raters' rows out of the records file.")
     records = read_records(args.records)
     source = {"path": str(args.records), "sha256": hashlib.sha256(args.records.read_bytes()).hexdigest()}
     return hype_document(records, args.protocol, source=source, n_resamples=args.resamples, seed=args.seed or 0)
@@ -319,6 +327,17 @@ def _result_lines(document: dict) -> list[str]:
                          f"{flags['off_timing']}, implausible {flags['implausible']}; excluded {flags['excluded']}")
     for rule, counts in (document["data"].get("exclusions") or {}).items():
         lines.append(f"excluded by rule {rule}: {counts['trials']} main trial(s), {counts['raters']} rater(s)")
+    approved = document["data"].get("approved_raters")
+    if approved:
+        lines.append(f"approved raters ({approved['path']}, sha256 {approved['sha256'][:12]}…): kept "
+                     f"{approved['sessions_kept']} session(s); dropped {approved['sessions_dropped']} session(s) with "
+                     f"{approved['trials_dropped']} answered trial(s) of unlisted ids")
+        if approved["never_seen"]:
+            lines.append(f"  {len(approved['never_seen'])} approved id(s) never took part: "
+                         + ", ".join(approved["never_seen"]))
+        if approved["not_approved_rows"]:
+            lines.append("  rows of the file not approved: " + ", ".join(
+                f"{status} {n}" for status, n in sorted(approved["not_approved_rows"].items())))
     for display in document["data"].get("displays") or []:
         lines += [f"warning: raters at {display['hz']:g} Hz ({display['sessions']} session(s)): {w}"
                   for w in display["warnings"]]

@@ -33,6 +33,7 @@ from p2p_eval.data.spreadsheet import csv_text
 from p2p_eval.results import results_document
 from p2p_eval.stats import percentile_interval, two_level_bootstrap
 from study_app import audit, db
+from study_app.approved import ApprovedRaters
 from study_app.comparisons import bootstrap_sd, pairwise_bootstrap
 from study_app.config import Protocol, StudyConfig
 from study_app.hype import SCORES, hype_entries, record_summary
@@ -61,8 +62,9 @@ class RaterScore:
     excluded: bool
 
 
-def answered_trials(engine: Engine) -> list[dict[str, Any]]:
-    """Every stored answer with its trial and session, as export rows (`EXPORT_FIELDS`)."""
+def answered_trials(engine: Engine, raters: ApprovedRaters | None = None) -> list[dict[str, Any]]:
+    """Every stored answer with its trial and session, as export rows (`EXPORT_FIELDS`); only the sessions of
+    `raters` when given (`study_app.approved`)."""
     a, t, s = db.answers, db.trials, db.sessions
     query = (
         select(a, t.c.phase, t.c.kind, t.c.real_key, t.c.fake_key, t.c.fake_left, t.c.views, t.c.served_at,
@@ -76,6 +78,8 @@ def answered_trials(engine: Engine) -> list[dict[str, Any]]:
     )
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
+    if raters is not None:
+        rows = [row for row in rows if raters.keeps(row["rater_id"])]
     for row in rows:
         wrong_way = not row["correct"] if row["image"] is None else (row["image"], row["choice"]) == ("fake", "real")
         row["fooled"] = row["phase"] == "main" and row["kind"] == "normal" and wrong_way
@@ -172,16 +176,17 @@ def timing_summary(rows: list[dict[str, Any]], exposure_ms: int) -> dict[str, An
 
 
 def study_document(
-    config: StudyConfig, engine: Engine, *, n_resamples: int = DEFAULT_RESAMPLES
+    config: StudyConfig, engine: Engine, *, n_resamples: int = DEFAULT_RESAMPLES, raters: ApprovedRaters | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``study`` results document and every answered trial (the excluded ones marked).
+    """The ``study`` results document and every answered trial (the excluded ones marked); only the sessions of
+    `raters` when given.
 
     Trials the config excludes (re-exposed by a reload; off timing or implausible
     when ``exclude_timing_flags``: `study_app.audit.excluded`) leave the scores
     but stay in the returned rows, with ``excluded`` true, for the CSV export.
     """
     protocol = config.protocol
-    rows = answered_trials(engine)
+    rows = answered_trials(engine, raters)
     for row in rows:
         row["excluded"] = audit.excluded(row, protocol)
     scores = rater_scores([row for row in rows if not row["excluded"]], protocol)

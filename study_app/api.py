@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, case, exists, func, insert, select, update
 from study_app import db
 from study_app.adaptive import FRAME_MS_RANGE
 from study_app.assign import is_expired
-from study_app.audit import exposure, mask_frames, too_soon, trial_flags
+from study_app.audit import exposure, mask_frames, round_trip_ms, sent_stamp, too_soon, trial_flags
 from study_app.images import new_token, single_image, stimulus_slots, trial_images
 from study_app.presentation import CHOICES
 from study_app.rater import check_session_id
@@ -69,7 +69,8 @@ _SEND_STIMULUS = db.Prepared(
         (_s.c.id == _t.c.session_id) & (_s.c.next_index == _t.c.idx) & (_s.c.status == "active")
         & (_s.c.last_seen >= bindparam("b_cutoff"))))
     .values(stim_token=bindparam("b_new_token"), views=_t.c.views + 1,
-            served_at=func.coalesce(_t.c.served_at, bindparam("b_at")), fetched_at=bindparam("b_at"))
+            served_at=func.coalesce(_t.c.served_at, bindparam("b_at")), fetched_at=bindparam("b_at"),
+            request_ms=bindparam("b_request_ms"))
     .returning(_t.c.real_key, _t.c.fake_key, _t.c.fake_left, _t.c.image, _t.c.source, _ALGORITHM.label("algorithm"))
 )
 _SEND_FEEDBACK = db.Prepared(  # the just-answered practice trial's, once, before the next trial is shown
@@ -89,8 +90,8 @@ _close = (  # the stimulus token dies with the answer; a practice trial gets one
     update(_t)
     .values(stim_token=None, feedback_token=case(((_t.c.phase == "practice") & _t.c.image.is_(None),
                                                   bindparam("b_feedback")), else_=None))
-    .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.views, _t.c.image, _t.c.block, _t.c.level_ms,
-               _t.c.streak)
+    .returning(_t.c.phase, _t.c.fake_left, _t.c.fetched_at, _t.c.request_ms, _t.c.views, _t.c.image, _t.c.block,
+               _t.c.level_ms, _t.c.streak)
 )
 _ADVANCE = db.Prepared(_advance)
 _CLOSE_TRIAL = db.Prepared(_close.where((_t.c.session_id == bindparam("b_session")) & (_t.c.idx == bindparam("b_index"))))
@@ -133,7 +134,9 @@ def current_trial(session_id: str):
         layout=kind,
         progress=progress(study.protocol, row.idx),
         schedule=json.loads(row.schedule),
-        stimulus={"url": url_for("api.stimulus", token=row.stim_token), "size": store.size,
+        # The URL carries the time the trial leaves, signed: the stimulus request measures a round trip (audit).
+        stimulus={"url": url_for("api.stimulus", token=row.stim_token,
+                                 sent=sent_stamp(current_app.secret_key, row.stim_token, db.now())), "size": store.size,
                   "slots": stimulus_slots(row.image)},
         choices=list(CHOICES[kind]),
     )
@@ -161,7 +164,8 @@ def stimulus(token: str):
     """The current trial's stimulus: its slots' raw RGB pixels back to back, once per token."""
     at = db.now()
     return _send(_SEND_STIMULUS, token, b_new_token=new_token(), b_at=at,
-                 b_cutoff=at - current_app.extensions["study"].protocol.session_timeout_s)
+                 b_cutoff=at - current_app.extensions["study"].protocol.session_timeout_s,
+                 b_request_ms=round_trip_ms(current_app.secret_key, token, request.args.get("sent", ""), at))
 
 
 @bp.get("/feedback/<token>")
@@ -259,7 +263,8 @@ def answer(session_id: str):
             frame_ms=given["frame_ms"], painted_ms=json.dumps(given["painted_ms"]), load_ms=given["load_ms"],
             server_ms=server_ms, received_at=at, mask_frames=json.dumps(masks) if masks else None,
             **trial_flags(steps, painted_ms=given["painted_ms"], frame_ms=given["frame_ms"], load_ms=given["load_ms"],
-                          reaction_ms=given["reaction_ms"], server_ms=server_ms, views=trial.views),
+                          reaction_ms=given["reaction_ms"], server_ms=server_ms, request_ms=trial.request_ms,
+                          views=trial.views),
         ).items()})
         screened = False
         if trial.image is not None and not last:

@@ -5,10 +5,9 @@ import logging
 import secrets
 from pathlib import Path
 
-from p2p_eval.commands.argtypes import resamples, seed
 from p2p_eval.errors import InputError
 from study_app.plan_cli import plan_options, run_plan
-from study_app.records import HYPE_PROTOCOLS
+from study_app.results_cli import results_options, run_results
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="server processes sharing one port (default 1; more need a PostgreSQL database)")
     results = add("results", "compute fool rates (or HYPE scores) with their bootstrap SD, intervals and tests",
                   "p2p-eval study results mystudy/study.toml --json study.json --csv trials.csv\n"
-                  "  p2p-eval study results --records trials.csv --protocol hype-inf --json hype.json", _results)
-    results.add_argument("config", type=Path, nargs="?", help="the study config (not with --records)")
-    results.add_argument("--json", type=Path, required=True, help="results document to write")
-    results.add_argument("--csv", type=Path, help="also write every answered trial as CSV (study database only)")
-    results.add_argument("--resamples", type=resamples, default=10_000,
-                         help="bootstrap replicates, 100 to 100000 (default 10000)")
-    results.add_argument("--records", type=Path, metavar="TRIALS.csv|json",
-                         help="analyse per-trial records of a single-image study instead of a study database "
-                         "(columns: study_app/records.py)")
-    results.add_argument("--protocol", choices=HYPE_PROTOCOLS, help="the records' protocol (with --records)")
-    results.add_argument("--seed", type=seed, help="bootstrap seed with --records, 0 to 2**32-1 (default 0; a study "
-                         "database uses its config's seed)")
+                  "  p2p-eval study results --records trials.csv --protocol hype-inf --json hype.json", run_results)
+    results_options(results)
     plan = add("plan", "raters x trials, power and cost of a study, by simulating it and its bootstrap",
                "p2p-eval study plan --protocol hype-inf --expected 0.3 --half-width 0.03 --pay 1 --pay-per-correct 0.02",
                run_plan)
@@ -215,133 +204,6 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise InputError(f"Expected `--workers` to be at least 1, got {args.workers}.")
     return serve(args.config, args.host, args.port, args.threads, args.workers)
-
-
-def _results(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_distinct_outputs, check_output_path, json_text, write_text
-
-    if (args.config is None) == (args.records is None):
-        raise InputError("give either a study config or --records TRIALS.csv (with --protocol), not both or neither.")
-    outputs = [(args.json, "--json"), (args.csv, "--csv")]
-    for path, option in outputs:  # before any work
-        if path is not None:
-            check_output_path(path, option=option)
-    # --json x --csv x: the CSV replaced the JSON; --json naming the records: the answers were lost
-    check_distinct_outputs(outputs, [(path, what) for path, what in ((args.config, "the study config"),
-                                                                      (args.records, "--records")) if path])
-    if args.records is not None:
-        document, rows = _records_document(args), None
-    else:
-        document, rows = _database_document(args)
-    texts = [(args.json, json_text(document))]  # both made before either is written: both files or neither
-    if args.csv:  # only with a database: _records_document refuses --csv
-        from study_app.analysis import trials_csv
-        from study_app.site_results import records_csv
-
-        texts.append((args.csv, trials_csv(rows) if document["kind"] == "study" else records_csv(rows)))
-    for path, text in texts:
-        write_text(path, text)
-    for line in _result_lines(document):
-        print(line)
-    print(f"wrote {args.json}" + (f" and {args.csv}" if args.csv else ""))
-    return 0
-
-
-def _database_document(args: argparse.Namespace) -> tuple[dict, list]:
-    from sqlalchemy import inspect
-
-    from study_app.analysis import study_document
-    from study_app.config import load_config
-    from study_app.db import make_engine
-    from study_app.site_results import add_site_facts, check_algorithms, database_hype_document
-
-    if args.protocol or args.seed is not None:
-        raise InputError("--protocol and --seed go with --records; a study's protocol and seed are in its config.")
-    config = load_config(args.config)
-    sqlite_file = config.database_url.removeprefix("sqlite:///")
-    if config.database_url.startswith("sqlite:///") and not Path(sqlite_file).is_file():
-        raise InputError(f"{sqlite_file}: no study database yet; serve the study first (`p2p-eval study serve`).")
-    engine = make_engine(config.database_url)
-    if not inspect(engine).has_table("answers"):
-        raise InputError(f"{config.database_url}: no study answers here; serve the study first.")
-    if inspect(engine).has_table("study_rules"):
-        from study_app.rules import check_rules
-
-        check_rules(engine, config.protocol, str(config.path))  # the rules the answers were collected under
-    check_algorithms(engine, config)  # every rated algorithm is scored
-    if config.protocol.task != "2afc":  # HYPE: the records of every answered trial (the --csv export)
-        return database_hype_document(config, engine, n_resamples=args.resamples)
-    document, rows = study_document(config, engine, n_resamples=args.resamples)
-    add_site_facts(document, config, engine, rows)
-    return document, rows
-
-
-def _records_document(args: argparse.Namespace) -> dict:
-    import hashlib
-
-    from study_app.analysis import hype_document
-    from study_app.records import read_records
-
-    if args.protocol is None:
-        raise InputError(f"{args.records}: say which protocol the records follow: --protocol {{{','.join(HYPE_PROTOCOLS)}}}.")
-    if args.csv:
-        raise InputError("--csv exports a study database's trials; with --records the trials are already a file.")
-    records = read_records(args.records)
-    source = {"path": str(args.records), "sha256": hashlib.sha256(args.records.read_bytes()).hexdigest()}
-    return hype_document(records, args.protocol, source=source, n_resamples=args.resamples, seed=args.seed or 0)
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _result_lines(document: dict) -> list[str]:
-    """One line per algorithm: the score ± bootstrap SD, the interval, raters; then HYPE's tests."""
-    kind, lines = document["kind"], []
-    for run in document["runs"]:
-        raters = f"{run['n_raters']} raters, {run['n_raters_excluded']} excluded"
-        if kind == "study":
-            pm = "" if run["bootstrap_sd"] is None else f" ± {_percent(run['bootstrap_sd'])}"
-            bounds = run["intervals"].get("fool_rate")  # none when nobody rated the algorithm
-            ci = f"; 95% interval {_percent(bounds[0])}–{_percent(bounds[1])}" if bounds else ""
-            lines.append(f"{run['name']}: {_percent(run['fool_rate'])}{pm} fooled (± bootstrap SD, raters then "
-                         f"trials{ci}; {raters})")
-        elif run["bootstrap_sd"] is None:
-            lines.append(f"{run['name']}: no scored trials ({raters})")
-        elif kind == "hype-inf":
-            low, high = run["intervals"]["hype_inf"]
-            lines.append(f"{run['name']}: HYPE-inf {_percent(run['hype_inf'])} ± {_percent(run['bootstrap_sd'])} "
-                         f"(95% CI {_percent(low)}–{_percent(high)}; wrong on fakes {_percent(run['fake_error'])}, "
-                         f"on reals {_percent(run['real_error'])}; {raters})" + (" hyper-real" if run["hyper_real"] else ""))
-        else:
-            low, high = run["intervals"]["hype_time_ms"]
-            lines.append(f"{run['name']}: HYPE-time {run['hype_time_ms']:.1f} ms ± {run['bootstrap_sd']:.1f} ms "
-                         f"(95% CI {low:.1f}–{high:.1f} ms; {raters})")
-        flags = (document["data"].get("trial_flags") or {}).get(run["name"])
-        if flags:
-            lines.append(f"  main trials: {flags['trials']}; re-exposed {flags['reexposed']}, off timing "
-                         f"{flags['off_timing']}, implausible {flags['implausible']}; excluded {flags['excluded']}")
-    for rule, counts in (document["data"].get("exclusions") or {}).items():
-        lines.append(f"excluded by rule {rule}: {counts['trials']} main trial(s), {counts['raters']} rater(s)")
-    for display in document["data"].get("displays") or []:
-        lines += [f"warning: raters at {display['hz']:g} Hz ({display['sessions']} session(s)): {w}"
-                  for w in display["warnings"]]
-    tests = document.get("comparisons") or {}
-    if tests.get("anova"):
-        anova = tests["anova"]
-        lines.append(f"one-way ANOVA across {len(tests['models'])} models: F({anova['df'][0]}, {anova['df'][1]}) = "
-                     f"{_maybe(anova['statistic'])}, p = {_maybe(anova['p_value'], '.3g')}")
-        lines += [f"  Tukey HSD {t['a']} - {t['b']}: {t['difference']:+.4g}, p = {_maybe(t['p_value'], '.3g')}"
-                  for t in tests["tukey_hsd"]]
-    if tests.get("t_test"):
-        t = tests["t_test"]
-        lines.append(f"unpaired t-test {t['a']} vs {t['b']}: t({t['df']}) = {_maybe(t['statistic'])}, "
-                     f"p = {_maybe(t['p_value'], '.3g')}")
-    return lines
-
-
-def _maybe(value: float | None, spec: str = ".2f") -> str:
-    return "n/a" if value is None else format(value, spec)
 
 
 def _demo(args: argparse.Namespace) -> int:

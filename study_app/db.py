@@ -75,6 +75,7 @@ trials = Table(
     Column("feedback_token", String(32), unique=True),  # one-time token of a practice trial's feedback images
     Column("served_at", Float),  # first time the stimulus was sent
     Column("fetched_at", Float),  # last time the stimulus was sent
+    Column("request_ms", Float),  # the last send's trial sent -> stimulus request received (a round trip; audit)
     Column("views", Integer, nullable=False, default=0),  # times the stimulus was sent; >1: re-exposed
     Column("image", String(4)),  # single-image trials: "real" | "fake" (null: a two-image trial)
     Column("source", String(128)),  # the fake's algorithm when not the session's (qualification trials)
@@ -96,7 +97,7 @@ answers = Table(
     Column("exposure_frames", Integer, nullable=False),  # the same, in display frames
     Column("frame_ms", Float, nullable=False),  # the display's measured frame interval
     Column("painted_ms", Text, nullable=False),  # JSON: painted duration of every schedule step (page)
-    Column("load_ms", Float, nullable=False),  # page: stimulus requested -> decoded
+    Column("load_ms", Float, nullable=False),  # page: stimulus requested -> play starts (decoded, frame measured)
     Column("server_ms", Float, nullable=False),  # server: stimulus sent -> answer received
     Column("reexposed", Boolean, nullable=False),  # the stimulus was sent more than once
     Column("off_timing", Boolean, nullable=False),  # an exposure more than one frame off target

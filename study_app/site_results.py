@@ -26,6 +26,8 @@ from p2p_eval.errors import InputError
 from study_app import audit, db
 from study_app.adaptive import display_warnings
 from study_app.analysis import DEFAULT_RESAMPLES, answered_trials, hype_document, rater_scores
+from study_app.approved import ApprovedRaters
+from study_app.approved import summary as approved_summary
 from study_app.config import StudyConfig
 from study_app.records import COLUMNS, INFORMATIONAL, exclusion_counts, parse_record
 from study_app.rules import active_rules, describe, exclusion_rules
@@ -77,20 +79,21 @@ def records_csv(records: list[dict[str, Any]]) -> str:
 
 
 def database_hype_document(
-    config: StudyConfig, engine: Engine, *, n_resamples: int = DEFAULT_RESAMPLES,
+    config: StudyConfig, engine: Engine, *, n_resamples: int = DEFAULT_RESAMPLES, raters: ApprovedRaters | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``hype-inf`` / ``hype-time`` document of a HYPE study database, and its records rows.
+    """The ``hype-inf`` / ``hype-time`` document of a HYPE study database, and its records rows (only the
+    sessions of `raters` when given).
 
     Algorithm i resamples with seed ``protocol.seed + i`` (algorithms in the
     order of their first record: the config's, less those nobody rated yet).
     """
-    rows = answered_trials(engine)
+    rows = answered_trials(engine, raters)
     rows_out = record_rows(rows, config)
     records = [parse_record(row, f"{config.path}: session {row['rater']} trial {row['trial']}") for row in rows_out]
     source = {"config": str(config.path), "database": engine.url.render_as_string(hide_password=True)}
     document = hype_document(records, config.protocol.task, source=source, n_resamples=n_resamples,
                              seed=config.protocol.seed)
-    add_site_facts(document, config, engine, rows)
+    add_site_facts(document, config, engine, rows, raters)
     return document, rows_out
 
 
@@ -114,19 +117,23 @@ def check_algorithms(engine: Engine, config: StudyConfig) -> None:
                          "their answers would be left out. Restore those [[algorithms]] entries (same names).")
 
 
-def add_site_facts(document: dict[str, Any], config: StudyConfig, engine: Engine, rows: list[dict[str, Any]]) -> None:
-    """Record the settings and rules in ``protocol``, and the exclusions, flags, qualification and displays in ``data``."""
+def add_site_facts(document: dict[str, Any], config: StudyConfig, engine: Engine, rows: list[dict[str, Any]],
+                   raters: ApprovedRaters | None = None) -> None:
+    """Record the settings and rules in ``protocol``, and the exclusions, flags, qualification and displays in ``data``
+    (of the sessions of `raters` when given, and what keeping only them removed: ``data.approved_raters``)."""
     protocol = config.protocol
     document["protocol"]["settings"] = dataclasses.asdict(protocol)
     document["protocol"]["exclusion_rules"] = exclusion_rules(protocol)
     document["protocol"]["exclusion_rules_text"] = describe(protocol)
     data = document["data"]
     data["exclusions"] = _exclusions(rows, config)
-    data["trial_flags"] = audit.flag_counts(engine, protocol, config.algorithm_names)
+    data["trial_flags"] = audit.flag_counts(engine, protocol, config.algorithm_names, raters)
     if protocol.qualification_trials:
         data["qualification"] = _qualification(rows)
     if protocol.task == "hype-time":
-        data["displays"] = displays(engine, config)
+        data["displays"] = displays(engine, config, raters)
+    if raters is not None:
+        data["approved_raters"] = approved_summary(raters, engine)
 
 
 def _exclusions(rows: list[dict[str, Any]], config: StudyConfig) -> dict[str, dict[str, int]]:
@@ -154,13 +161,13 @@ def _qualification(rows: list[dict[str, Any]]) -> dict[str, int]:
     return {"screened": screened, "admitted": admitted}
 
 
-def displays(engine: Engine, config: StudyConfig) -> list[dict[str, Any]]:
+def displays(engine: Engine, config: StudyConfig, raters: ApprovedRaters | None = None) -> list[dict[str, Any]]:
     """The raters' display frame periods (grouped to 0.1 ms), sessions at each, and why each cannot show the
-    protocol exactly (for the group's median period)."""
+    protocol exactly (for the group's median period); only the sessions of `raters` when given."""
     groups: dict[float, list[float]] = defaultdict(list)
     with engine.connect() as conn:
-        for ms in conn.execute(select(db.sessions.c.frame_ms)).scalars():
-            if ms:
+        for rater_id, ms in conn.execute(select(db.sessions.c.rater_id, db.sessions.c.frame_ms)):
+            if ms and (raters is None or raters.keeps(rater_id)):
                 groups[round(ms, 1)].append(ms)
     summary = []
     for key, periods in sorted(groups.items()):

@@ -216,6 +216,9 @@ def test_a_whole_session_in_chromium(tmp_path: Path):
         views = conn.execute(select(db.trials.c.views).order_by(db.trials.c.idx)).scalars().all()
     assert [a.idx for a in stored] == [0, 1, 2, 3, 4]  # the answer sent while offline: stored once
     assert views == [1, 1, 1, 2, 1] and [a.reexposed for a in stored] == [False, False, False, True, False]
+    # A real page's account of each trial matches the server's within the allowance (300 ms plus three of the
+    # trial's round trips), the reload included; the answer retried for seconds while offline does not.
+    assert [a.implausible for a in stored] == [False, False, False, False, True], [(a.server_ms, a.load_ms) for a in stored]
     assert [a[1]["feedback"] is not None for a in answers if a[1]] == [True, True, False, False, False]
     _check_film(film.shown(boxes, since=started, until=finished), states, [body["painted_ms"] for body, _ in answers])
 

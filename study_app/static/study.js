@@ -76,7 +76,6 @@
 
   // The stimulus: the slots' raw RGB pixels back to back, decoded off-screen.
   async function loadStimulus(stimulus) {
-    const started = performance.now();
     const response = await request(stimulus.url);
     if (response.status === 404) throw new StaleStimulus("stimulus already used");
     if (!response.ok) throw new Error("stimulus " + response.status);
@@ -95,7 +94,7 @@
       rgba.fill(0);
     }
     bytes.fill(0); // from here on only the bitmaps hold the pixels, until the exposure ends
-    return { bitmaps: bitmaps, load_ms: performance.now() - started };
+    return bitmaps;
   }
 
   function release(bitmaps) {
@@ -228,6 +227,9 @@
     trial = next;
     task.dataset.layout = trial.layout;
     $("progress").textContent = trial.progress;
+    // load_ms: from asking for the stimulus to playing it (the frame measurement may end after the
+    // decode), so the page accounts for all the time the server sees pass (audit.py: the timeline gap).
+    const requested = performance.now();
     let loaded, frame, masks;
     try {
       [loaded, frame, masks] = await Promise.all([loadStimulus(trial.stimulus), frameInterval(),
@@ -236,11 +238,12 @@
       if (err instanceof StaleStimulus && staleTries < 3) return run(staleTries + 1);
       throw err;
     }
-    const bitmaps = Object.assign(loaded.bitmaps, masks);
+    const loadMs = performance.now() - requested;
+    const bitmaps = Object.assign(loaded, masks);
     setState("presenting");
     const played = await play(trial.schedule, bitmaps, frame);
     if (!played.held) release(bitmaps); // shown and gone; a held image is released when the rater answers
-    answerTiming = { painted_ms: played.painted_ms, frame_ms: frame, load_ms: loaded.load_ms, opened: played.opened,
+    answerTiming = { painted_ms: played.painted_ms, frame_ms: frame, load_ms: loadMs, opened: played.opened,
                      held: played.held, bitmaps: played.held ? bitmaps : {} };
     setState("answering");
     setAnswering(true);
@@ -279,7 +282,7 @@
     const other = fb.fake === "left" ? "right" : "left";
     let bitmaps = {};
     try {
-      bitmaps = (await loadStimulus({ url: fb.stimulus, size: trial.stimulus.size, slots: trial.stimulus.slots })).bitmaps;
+      bitmaps = await loadStimulus({ url: fb.stimulus, size: trial.stimulus.size, slots: trial.stimulus.slots });
       paint({ show: SLOTS, cue: "" }, bitmaps);
     } catch (err) {
       bitmaps = {}; // the words still tell the rater; the images are a help

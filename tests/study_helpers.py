@@ -16,6 +16,15 @@ from p2p_eval.data.files import write_png
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 
 
+def _write_images(root: Path, algorithms: tuple[str, ...], n_images: int) -> str:
+    """Random 32x32 PNGs in ``real/`` and ``fake_<name>/``; return the config's [[algorithms]] tables."""
+    rng = np.random.default_rng(0)
+    for folder in ("real",) + tuple(f"fake_{name}" for name in algorithms):
+        for i in range(n_images):
+            write_png(root / folder / f"frame{i:03d}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    return "".join(f'\n[[algorithms]]\nname = "{name}"\nimages = "fake_{name}"\n' for name in algorithms)
+
+
 def make_study(
     root: Path,
     *,
@@ -38,11 +47,7 @@ def make_study(
     The schedule is simultaneous: `lead_ms` of fixation (none by default), then both images for `exposure_ms`.
     `extra` goes at the top level (before the tables); `protocol_extra` into [protocol].
     """
-    rng = np.random.default_rng(0)
-    for folder in ("real",) + tuple(f"fake_{name}" for name in algorithms):
-        for i in range(n_images):
-            write_png(root / folder / f"frame{i:03d}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    tables = "".join(f'\n[[algorithms]]\nname = "{name}"\nimages = "fake_{name}"\n' for name in algorithms)
+    tables = _write_images(root, algorithms, n_images)
     path = root / "study.toml"
     path.write_text(
         f'title = "Test study"\nadmin_token = "{ADMIN_TOKEN}"\n{extra}\n'
@@ -72,11 +77,7 @@ def make_hype_study(
     """Write image folders and a study.toml on a preset (``hype-inf``, ``hype-time``, ``zhang-2016`` ...) with
     `main` main and `practice` practice trials; return its path. `raters` (default: the preset's) and
     `protocol_extra` go into [protocol]."""
-    rng = np.random.default_rng(0)
-    for folder in ("real",) + tuple(f"fake_{name}" for name in algorithms):
-        for i in range(n_images):
-            write_png(root / folder / f"frame{i:03d}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    tables = "".join(f'\n[[algorithms]]\nname = "{name}"\nimages = "fake_{name}"\n' for name in algorithms)
+    tables = _write_images(root, algorithms, n_images)
     path = root / "study.toml"
     path.write_text(
         f'title = "Test study"\nadmin_token = "{ADMIN_TOKEN}"\n\n'
@@ -291,7 +292,6 @@ class HttpRater:
 
     def trial(self) -> dict:
         """The current trial, and its stimulus fetched (as the page does to show it)."""
-        import json
         with urllib.request.urlopen(f"{self.base}/api/s/{self.session_id}/trial") as response:
             trial = json.loads(response.read())
         if not trial["done"]:
@@ -301,8 +301,6 @@ class HttpRater:
         return trial
 
     def answer(self, index: int, choice: str = "left") -> int:
-        import json
-        import urllib.error
         trial, viewed_at = self.viewed
         wait_out(trial["schedule"], viewed_at)
         body = json.dumps({"index": index, "choice": choice}

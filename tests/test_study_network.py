@@ -85,10 +85,11 @@ def _png_size(pixels: np.ndarray) -> int:
     return len(buffer.getvalue())
 
 
-def test_no_network_observable_predicts_the_fake(tmp_path: Path):
-    config = _write_study(tmp_path)
+def _observe_sessions(config: Path, choice: str) -> list[tuple[str, int, dict, tuple, bytes]]:
+    """Every trial of ``2 * SESSIONS_PER_ALGORITHM`` scripted sessions on the real server, as a rater sees it:
+    (session id, trial index, numbers, headers, body), answering `choice` with honest timing."""
     server = StudyServer(config)
-    observed = []  # (session id, trial index, numbers, headers, body)
+    observed = []
     try:
         parts = urlsplit(server.url)
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
@@ -103,7 +104,7 @@ def test_no_network_observable_predicts_the_fake(tmp_path: Path):
                 numbers = {"bytes": len(body), "trial_bytes": len(trial_json)} | times | {
                     f"trial_{k}": v for k, v in trial_times.items()}
                 observed.append((rater.session_id, trial["index"], numbers, headers, body))
-                answer = {"index": trial["index"], "choice": "left"} | honest_timing(trial["schedule"], 20.0)
+                answer = {"index": trial["index"], "choice": choice} | honest_timing(trial["schedule"], 20.0)
                 conn.request("POST", f"/api/s/{rater.session_id}/answer", body=json.dumps(answer),
                              headers={"Content-Type": "application/json", "X-CSRF-Token": rater.csrf})
                 response = conn.getresponse()
@@ -111,6 +112,12 @@ def test_no_network_observable_predicts_the_fake(tmp_path: Path):
                 response.read()
     finally:
         server.stop()
+    return observed
+
+
+def test_no_network_observable_predicts_the_fake(tmp_path: Path):
+    config = _write_study(tmp_path)
+    observed = _observe_sessions(config, "left")
     engine = db.make_engine(load_config(config).database_url)
     with engine.connect() as conn:
         sides = {(s, i): left for s, i, left in conn.execute(

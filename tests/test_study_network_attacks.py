@@ -8,10 +8,7 @@ everything it can observe; over 480 trials no observable predicts "real" better 
 (AUC within [0.4, 0.6]), while the same pixels as per-image PNGs did (AUC >= 0.9).
 """
 
-import http.client
-import json
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -19,11 +16,10 @@ from sqlalchemy import select
 
 from study_app import db
 from study_app.config import load_config
-from study_helpers import ADMIN_TOKEN, HttpRater, StudyServer, honest_timing
-from test_study_network import MAX_AUC, _auc, _observe, _png_size, _write_study
+from study_helpers import ADMIN_TOKEN
+from test_study_network import MAX_AUC, SESSIONS_PER_ALGORITHM, _auc, _observe_sessions, _png_size, _write_study
 
-SESSIONS_PER_ALGORITHM = 12  # 480 trials: a null AUC has SD 0.026, the 0.6 bound is 3.8 SD away
-MAIN_TRIALS = 20
+MAIN_TRIALS = 20  # x 2 x SESSIONS_PER_ALGORITHM = 480 trials: a null AUC has SD 0.026, the 0.6 bound is 3.8 SD away
 
 pytestmark = pytest.mark.slow
 
@@ -41,30 +37,7 @@ def _hype_study(root: Path) -> Path:
 
 def test_no_network_observable_tells_a_single_image_real_or_fake(tmp_path: Path):
     config = _hype_study(tmp_path)
-    server = StudyServer(config)
-    observed = []  # (session id, trial index, numbers, headers, body)
-    try:
-        parts = urlsplit(server.url)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-        for _ in range(2 * SESSIONS_PER_ALGORITHM):
-            rater = HttpRater(server.url)
-            while True:
-                trial_json, trial_times, _ = _observe(conn, f"/api/s/{rater.session_id}/trial")
-                trial = json.loads(trial_json)
-                if trial["done"]:
-                    break
-                body, times, headers = _observe(conn, trial["stimulus"]["url"])
-                numbers = {"bytes": len(body), "trial_bytes": len(trial_json)} | times | {
-                    f"trial_{k}": v for k, v in trial_times.items()}
-                observed.append((rater.session_id, trial["index"], numbers, headers, body))
-                answer = {"index": trial["index"], "choice": "real"} | honest_timing(trial["schedule"], 20.0)
-                conn.request("POST", f"/api/s/{rater.session_id}/answer", body=json.dumps(answer),
-                             headers={"Content-Type": "application/json", "X-CSRF-Token": rater.csrf})
-                response = conn.getresponse()
-                assert response.status == 200, response.read()
-                response.read()
-    finally:
-        server.stop()
+    observed = _observe_sessions(config, "real")
     engine = db.make_engine(load_config(config).database_url)
     with engine.connect() as conn:
         shown = {(s, i): image for s, i, image in conn.execute(

@@ -44,6 +44,8 @@ document.addEventListener("DOMContentLoaded", () => {
 
 pytestmark = [
     pytest.mark.browser,
+    # One Chromium at a time: two of them on two cores skip frames, and these tests measure frames.
+    pytest.mark.xdist_group("chromium"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (Debian package chromium)"),
 ]
 

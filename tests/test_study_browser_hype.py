@@ -22,6 +22,8 @@ from test_study_browser import CHROMIUM, DESKTOP, SHOTS, _check_screen, _launch,
 
 pytestmark = [
     pytest.mark.browser,
+    # One Chromium at a time: two of them on two cores skip frames, and these tests measure frames.
+    pytest.mark.xdist_group("chromium"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (Debian package chromium)"),
 ]
 
@@ -92,6 +94,17 @@ def _current(engine, session_id: str):
                                                     & (db.trials.c.idx == index))).one()
 
 
+def _landing(browser, url: str, rater: str, answers: list | None = None, script: str = DRAW_PROBE):
+    """A desktop page on the landing screen as Prolific rater `rater`, with `script` run first in every document
+    and, given `answers`, every answer the page posts appended to it; return the page and the landing text."""
+    page = browser.new_page(viewport=DESKTOP)
+    page.add_init_script(script)
+    if answers is not None:
+        _record_answers(page, answers)
+    page.goto(url + f"/?PROLIFIC_PID={rater}&STUDY_ID=s&SESSION_ID=t")
+    return page, page.inner_text("#landing")
+
+
 def _session_id(page) -> str:
     return page.url.rstrip("/").rsplit("/", 1)[-1]
 
@@ -111,11 +124,7 @@ def test_hype_time_countdown_exposure_masks_and_staircase_in_chromium(tmp_path: 
     try:
         with playwright_api.sync_playwright() as p:
             browser = _launch(p)
-            page = browser.new_page(viewport=DESKTOP)
-            page.add_init_script(DRAW_PROBE)
-            _record_answers(page, answers)
-            page.goto(server.url + "/?PROLIFIC_PID=hypetime&STUDY_ID=s&SESSION_ID=t")
-            landing = page.inner_text("#landing")
+            page, landing = _landing(browser, server.url, "hypetime", answers)
             assert "half of the photos are real and half are fake" in landing and "3-2-1 countdown" in landing
             assert "The task has 2 parts of 4 photos each" in landing
             page.click("#start")
@@ -174,11 +183,7 @@ def test_hype_inf_qualification_admits_then_unlimited_viewing_in_chromium(tmp_pa
     try:
         with playwright_api.sync_playwright() as p:
             browser = _launch(p)
-            page = browser.new_page(viewport=DESKTOP)
-            page.add_init_script(DRAW_PROBE)
-            _record_answers(page, answers)
-            page.goto(server.url + "/?PROLIFIC_PID=admitted&STUDY_ID=s&SESSION_ID=t")
-            landing = page.inner_text("#landing")
+            page, landing = _landing(browser, server.url, "admitted", answers)
             assert "half of the photos are real and half are fake" in landing and "stays on the screen" in landing
             assert "at least 65% right on the real photos and 65% right on the fake ones" in landing
             page.click("#start")
@@ -229,11 +234,8 @@ def test_zhang_2016_side_by_side_with_a_vigilance_trial_in_chromium(tmp_path: Pa
     try:
         with playwright_api.sync_playwright() as p:
             browser = _launch(p)
-            page = browser.new_page(viewport=DESKTOP)
-            page.add_init_script(DRAW_PROBE)
-            _record_answers(page, answers)
-            page.goto(server.url + "/?PROLIFIC_PID=zhang&STUDY_ID=s&SESSION_ID=t")
-            assert "side by side, for 1 second" in page.inner_text("#landing")
+            page, landing = _landing(browser, server.url, "zhang", answers)
+            assert "side by side, for 1 second" in landing
             page.click("#start")
             for n in range(4):
                 page.wait_for_selector("#task[data-state=answering]", timeout=15_000)
@@ -282,9 +284,7 @@ def test_an_answer_the_instant_the_response_opens_is_stored_in_chromium(tmp_path
     try:
         with playwright_api.sync_playwright() as p:
             browser = _launch(p)
-            page = browser.new_page(viewport=DESKTOP)
-            page.add_init_script(ANSWER_AT_ONCE)
-            page.goto(server.url + "/?PROLIFIC_PID=quick&STUDY_ID=s&SESSION_ID=t")
+            page, _ = _landing(browser, server.url, "quick", script=ANSWER_AT_ONCE)
             page.click("#start")
             page.wait_for_selector("#completion-code", timeout=20_000)
             browser.close()
@@ -317,10 +317,7 @@ def test_a_late_fixation_cross_does_not_shorten_the_exposure_in_chromium(tmp_pat
     try:
         with playwright_api.sync_playwright() as p:
             browser = _launch(p)
-            page = browser.new_page(viewport=DESKTOP)
-            page.add_init_script(DRAW_PROBE + LATE_LEAD)
-            _record_answers(page, answers)
-            page.goto(server.url + "/?PROLIFIC_PID=late&STUDY_ID=s&SESSION_ID=t")
+            page, _ = _landing(browser, server.url, "late", answers, script=DRAW_PROBE + LATE_LEAD)
             page.click("#start")
             for _ in range(2):
                 page.wait_for_selector("#task[data-state=answering]", timeout=15_000)

@@ -12,7 +12,8 @@ from typing import Any
 
 from p2p_eval.measures.base import Measure
 from p2p_eval.measures.states import FrameStates
-from p2p_eval.results.entries import BaselineTest, RunEntry
+from p2p_eval.results.entries import RunEntry
+from p2p_eval.results.scores import BaselineTest
 from p2p_eval.session.checks import size_counts
 from p2p_eval.stats import Bootstrap, bootstrap_scores, paired_bootstrap_test
 

@@ -162,7 +162,7 @@ class RunEntry(Entry):
         frequent first (None in files written before p2p-eval recorded them).
     baseline_test : BaselineTest or None
     matching : dict or None
-        How the run's images were paired with frames (`p2p_eval.data.runs.RunMatch`:
+        How the run's images were paired with frames (`p2p_eval.data.matching.RunMatch`:
         layout, ``by`` frame id, content or numbering, ...); None for the ground-truth row.
     run_protocol : dict or None
         How a p2p-eval run's images were made, from its run.json: training

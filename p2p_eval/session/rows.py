@@ -33,7 +33,7 @@ class ScoredRow:
     images : tuple of Path
         The image of each frame, aligned with ``states.frames`` (for messages).
     matching : dict or None
-        How the run's images were paired with frames (`p2p_eval.data.runs.RunMatch`).
+        How the run's images were paired with frames (`p2p_eval.data.matching.RunMatch`).
     run_protocol : dict or None
         How a p2p-eval run's images were made (run.json: schedule, quantize ...).
     """

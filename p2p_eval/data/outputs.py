@@ -90,7 +90,6 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb", **open_options: Any
         raise
 
 
-
 def check_output_path(path: str | os.PathLike, *, folder: bool = False, option: str = "--out") -> Path:
     """Check, before any work starts, that `path` can be written; return it.
 

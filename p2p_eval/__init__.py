@@ -37,7 +37,7 @@ _EXPORTS = {
     # data, and scoring image sets directly
     "PreparedDataset": "p2p_eval.data.prepared",
     "discover_runs": "p2p_eval.data.runs",
-    "match_frames": "p2p_eval.data.runs",
+    "match_frames": "p2p_eval.data.matching",
     "load_segmenter": "p2p_eval.segmenters",
     "score_images": "p2p_eval.measures.fcn_score.pipeline",
     "score_label_maps": "p2p_eval.measures.label_score.pipeline",

@@ -163,7 +163,8 @@ def _labels(tables: list["ReportTable"]) -> list[str]:
 
 
 def run_latex(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_distinct_outputs, check_output_path, write_text
+    from p2p_eval.data.files import write_text
+    from p2p_eval.data.outputs import check_distinct_outputs, check_output_path
     from reports.latex import latex_document, latex_table, provenance_comment
 
     check_output_path(args.out)  # before any file is read
@@ -180,7 +181,8 @@ def run_latex(args: argparse.Namespace) -> int:
 
 
 def run_markdown(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_distinct_outputs, check_output_path, write_text
+    from p2p_eval.data.files import write_text
+    from p2p_eval.data.outputs import check_distinct_outputs, check_output_path
     from reports.markdown import markdown_report
 
     if args.out:
@@ -199,7 +201,7 @@ def run_markdown(args: argparse.Namespace) -> int:
 
 
 def run_html(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_output_path
+    from p2p_eval.data.outputs import check_output_path
     from p2p_eval.errors import InputError
     from reports.html import QualitativeSpec, write_html_report
 

@@ -13,8 +13,9 @@ import numpy as np
 from PIL import Image
 
 from p2p_eval.data.files import read_rgb, write_png
+from p2p_eval.data.matching import match_frames
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.data.runs import Run, match_frames
+from p2p_eval.data.runs import Run
 from p2p_eval.errors import InputError
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from p2p_eval.measures import entry_type
 from p2p_eval.paper import GROUND_TRUTH, PAPER_ERRORS, PaperTable, table_of
-from p2p_eval.results.entries import Spread
+from p2p_eval.results.scores import Spread
 from p2p_eval.stats import DEFAULT_CONFIDENCE
 from reports.coverage import coverage, ranked_rows
 from reports.entries import confidence, document_facts, interval, ordered_entries, p_value, score

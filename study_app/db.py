@@ -37,7 +37,8 @@ from sqlalchemy import (
 )
 
 from p2p_eval.errors import InputError
-from study_app.driver import Driver, Prepared, sqlite_write  # noqa: F401 -- the trial routes use db.Prepared
+from study_app.driver import Driver, sqlite_write
+from study_app.statements import Prepared  # noqa: F401 -- the trial routes use db.Prepared
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,8 @@ import numpy as np
 from p2p_eval.errors import InputError
 from p2p_eval.measures import entry_type
 from p2p_eval.measures.hype_time.entry import STAIRCASE_MS
-from p2p_eval.stats import DEFAULT_CONFIDENCE, percentile_interval, resample_weights, resampled_sums
+from p2p_eval.resampling import resample_weights, resampled_sums
+from p2p_eval.stats import DEFAULT_CONFIDENCE, percentile_interval
 from study_app.comparisons import bootstrap_sd, classical_tests, pairwise_bootstrap
 from study_app.records import HYPE_PROTOCOLS, PHASES, TrialRecord, exclusion_counts
 

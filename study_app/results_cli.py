@@ -29,7 +29,8 @@ def results_options(parser: argparse.ArgumentParser) -> None:
 
 def run_results(args: argparse.Namespace) -> int:
     """`p2p-eval study results`: write the results document (and the trials CSV), print one line per algorithm."""
-    from p2p_eval.data.files import check_distinct_outputs, check_output_path, json_text, write_text
+    from p2p_eval.data.files import json_text, write_text
+    from p2p_eval.data.outputs import check_distinct_outputs, check_output_path
 
     if (args.config is None) == (args.records is None):
         raise InputError("give either a study config or --records TRIALS.csv (with --protocol), not both or neither.")

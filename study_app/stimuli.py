@@ -15,8 +15,9 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from p2p_eval.data.matching import match_frames
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.data.runs import IMAGE_SUFFIXES, discover_runs, match_frames
+from p2p_eval.data.runs import IMAGE_SUFFIXES, discover_runs
 from p2p_eval.errors import InputError
 from study_app.config import ImageSource, StudyConfig
 

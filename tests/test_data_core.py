@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 
 from p2p_eval.data.files import read_label_png, read_rgb, write_json
+from p2p_eval.data.matching import match_frames
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.data.runs import discover_runs, match_frames
+from p2p_eval.data.runs import discover_runs
 from p2p_eval.errors import InputError
 from p2p_eval.results import load_results, results_document, write_results
 

@@ -11,8 +11,9 @@ from scoring_helpers import nearest_colour_segmenter, official_style_confusion, 
 from conftest import make_prepared_dataset, make_run
 from p2p_eval.classes import colorize
 from p2p_eval.data.files import write_png
+from p2p_eval.data.matching import match_frames
 from p2p_eval.data.prepared import PreparedDataset, write_dataset_json
-from p2p_eval.data.runs import discover_runs, match_frames
+from p2p_eval.data.runs import discover_runs
 from p2p_eval.errors import InputError
 from p2p_eval.measures.fcn_score.pipeline import real_pairs, score_images
 from p2p_eval.measures.label_score.pipeline import score_label_maps

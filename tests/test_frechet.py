@@ -8,7 +8,7 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric
 from p2p_eval.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats, sample_size_warnings
 from p2p_eval.metrics.frechet_bootstrap import frechet_bootstrap, resampled_frechet_distances, split_half_frechet
 from p2p_eval.metrics.frechet_infinity import frechet_infinity
-from p2p_eval.stats import resample_weights, split_half_masks
+from p2p_eval.resampling import resample_weights, split_half_masks
 
 # pytorch-fid passes scipy's deprecated `disp` to sqrtm
 pytestmark = pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")

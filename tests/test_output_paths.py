@@ -13,7 +13,8 @@ import pytest
 
 from conftest import make_prepared_dataset
 from p2p_eval.cli import main
-from p2p_eval.data.files import check_output_path, write_jpeg, write_json, write_png, write_text
+from p2p_eval.data.files import write_jpeg, write_json, write_png, write_text
+from p2p_eval.data.outputs import check_output_path
 from p2p_eval.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,9 @@ from PIL import Image
 from conftest import make_prepared_dataset
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_json
+from p2p_eval.data.matching import match_frames
 from p2p_eval.data.prepared import PreparedDataset, split_record
-from p2p_eval.data.runs import discover_runs, match_frames
+from p2p_eval.data.runs import discover_runs
 from trainers.pix2pix import losses
 from trainers.pix2pix.checkpoint import LATEST, read_checkpoint
 

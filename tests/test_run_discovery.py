@@ -9,8 +9,9 @@ from scoring_helpers import unet_segmenter
 import p2p_eval
 from conftest import make_prepared_dataset, make_run
 from p2p_eval.data.files import read_rgb, write_png
+from p2p_eval.data.matching import match_run
 from p2p_eval.data.prepared import PreparedDataset, record_segmenter
-from p2p_eval.data.runs import discover_runs, match_run, recorded_dataset
+from p2p_eval.data.runs import discover_runs, recorded_dataset
 from p2p_eval.errors import InputError
 from p2p_eval.segmenters import save_segmenter
 

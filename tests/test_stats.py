@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from p2p_eval import stats
+from p2p_eval import resampling, stats
 
 
 def _mean_scorer(sums):
@@ -12,15 +12,15 @@ def _mean_scorer(sums):
 
 def _summed(per_item):
     """The weights-scorer of additive per-item state: the mean of the weighted sums."""
-    return lambda weights: _mean_scorer(stats.resampled_sums(per_item, weights))
+    return lambda weights: _mean_scorer(resampling.resampled_sums(per_item, weights))
 
 
 def test_resampled_sums_equal_explicit_resampling():
     rng = np.random.default_rng(1)
     per_item = rng.integers(0, 10, size=(7, 3, 3))
-    weights = stats.resample_weights(7, 5, seed=3)
+    weights = resampling.resample_weights(7, 5, seed=3)
     explicit = np.stack([(per_item * w[:, None, None]).sum(0) for w in weights])
-    np.testing.assert_array_equal(stats.resampled_sums(per_item, weights), explicit)
+    np.testing.assert_array_equal(resampling.resampled_sums(per_item, weights), explicit)
 
 
 def test_mean_interval_agrees_with_scipy_percentile_bootstrap():
@@ -93,10 +93,10 @@ def test_centred_scores_move_biased_replicates_onto_the_point():
 
 
 def test_split_half_masks_take_half_at_random():
-    masks = stats.split_half_masks(9, 200, seed=0)
+    masks = resampling.split_half_masks(9, 200, seed=0)
     assert masks.shape == (200, 9) and (masks.sum(axis=1) == 4).all()
     assert 0.35 < masks.mean(axis=0).min() and masks.mean(axis=0).max() < 0.55
-    assert (stats.split_half_masks(9, 200, seed=0) == masks).all()
+    assert (resampling.split_half_masks(9, 200, seed=0) == masks).all()
 
 
 def test_bootstrap_in_chunks_equals_one_call_and_stays_bounded():
@@ -107,21 +107,21 @@ def test_bootstrap_in_chunks_equals_one_call_and_stays_bounded():
 
     def scorer(weights):
         blocks.append(len(weights))
-        return {"mean": stats.resampled_sums(per_item, weights)[:, 0] / per_item.shape[0]}
+        return {"mean": resampling.resampled_sums(per_item, weights)[:, 0] / per_item.shape[0]}
 
-    weights = stats.resample_weights(37, 2500, seed=4)
-    chunks = list(stats.resample_weight_chunks(37, 2500, seed=4, chunk=1000))
+    weights = resampling.resample_weights(37, 2500, seed=4)
+    chunks = list(resampling.resample_weight_chunks(37, 2500, seed=4, chunk=1000))
     assert [len(c) for c in chunks] == [1000, 1000, 500] and (np.concatenate(chunks) == weights).all()
     one_call = stats.percentile_interval(scorer(weights)["mean"])
     blocks.clear()
     interval = stats.bootstrap_scores(scorer, 37, n_resamples=2500, seed=4)["mean"]
-    assert blocks == [1, stats.RESAMPLE_CHUNK, stats.RESAMPLE_CHUNK, 500]  # the point, then the blocks
+    assert blocks == [1, resampling.RESAMPLE_CHUNK, resampling.RESAMPLE_CHUNK, 500]  # the point, then the blocks
     assert (interval.low, interval.high) == one_call
     paired = stats.paired_bootstrap_test(scorer, lambda w: {"mean": scorer(w)["mean"] * 0.5}, 37,
                                          n_resamples=2500, seed=4)["mean"]
     assert (paired.low, paired.high) == stats.percentile_interval(0.5 * scorer(weights)["mean"])
-    halves = np.concatenate(list(stats.split_half_mask_chunks(9, 250, seed=2, chunk=64)))
-    assert (halves == stats.split_half_masks(9, 250, seed=2)).all()
+    halves = np.concatenate(list(resampling.split_half_mask_chunks(9, 250, seed=2, chunk=64)))
+    assert (halves == resampling.split_half_masks(9, 250, seed=2)).all()
 
 
 def test_bootstrap_settings_refuse_too_many_resamples():

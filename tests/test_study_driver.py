@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import bindparam, insert, select, update
 
 from study_app import db
-from study_app.driver import Prepared, WriteAheadLog, sqlite_write
+from study_app.driver import WriteAheadLog, sqlite_write
 from study_app.serve import OncePerInterval, run_server
+from study_app.statements import Prepared
 from study_helpers import BACKENDS, app, client, postgres_server, rater, study_config  # noqa: F401
 
 

@@ -56,7 +56,8 @@ def _add_session_arguments(parser: argparse.ArgumentParser, cli) -> None:
 def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser) -> int:
     from dataclasses import replace
 
-    from p2p_eval.data.files import check_distinct_outputs, check_output_path, json_text, write_text
+    from p2p_eval.data.files import json_text, write_text
+    from p2p_eval.data.outputs import check_distinct_outputs, check_output_path
     from p2p_eval.distributed import setup_distributed, teardown_distributed
     from p2p_eval.measures import measure_cli
     from p2p_eval.session import SessionConfig, format_table, score_runs, to_csv

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_output_path
+    from p2p_eval.data.outputs import check_output_path
     from p2p_eval.segmenters import save_segmenter
     from p2p_eval.segmenters.caffe import import_fcn8s
 

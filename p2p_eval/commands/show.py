@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from p2p_eval.data.files import check_output_path, write_png
+    from p2p_eval.data.files import write_png
+    from p2p_eval.data.outputs import check_output_path
     from p2p_eval.data.prepared import PreparedDataset
     from p2p_eval.data.preview import class_shares, frame_grid, pick_frames
 

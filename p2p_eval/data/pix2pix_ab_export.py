@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from p2p_eval import __version__
-from p2p_eval.data.files import check_output_path, read_rgb, write_jpeg, write_json, write_png
+from p2p_eval.data.files import read_rgb, write_jpeg, write_json, write_png
 from p2p_eval.data.numbered import numbering_order
+from p2p_eval.data.outputs import check_output_path
 from p2p_eval.data.pix2pix_ab import DIRECTIONS
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from p2p_eval.data.files import check_output_path, read_json, write_json, write_png
+from p2p_eval.data.files import read_json, write_json, write_png
+from p2p_eval.data.outputs import check_output_path
 from p2p_eval.data.prepared import KINDS, write_dataset_json
 from p2p_eval.errors import InputError
 

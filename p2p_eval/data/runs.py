@@ -1,4 +1,4 @@
-"""Runs: folders of generated images, found and matched to dataset frames.
+"""Runs: folders of generated images, found in their layouts, and their ``run.json``.
 
 Three layouts are read without conversion:
 
@@ -18,8 +18,10 @@ Three layouts are read without conversion:
     or an official ``<split>/<city>/`` tree (``leftImg8bit``: the scored
     split's folder only).
 
-Scorers share `discover_runs` and `match_run`, so every measure finds the
-same images, refuses the same bad input and records how it paired them.
+Scorers share `discover_runs` (and `p2p_eval.data.matching.match_run`), so
+every measure finds the same images, refuses the same bad input and records
+how it paired them. ``run.json`` is written by `write_run_json` and its
+recorded dataset read by `recorded_dataset`.
 """
 
 import logging
@@ -31,7 +33,6 @@ from typing import Any
 
 from p2p_eval import __version__
 from p2p_eval.data.files import read_json, write_json
-from p2p_eval.data.numbered import pair_numbered
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.errors import InputError
 
@@ -94,7 +95,7 @@ class Run:
             files = _image_files(_pytorch_images_folder(self.root))
             return _by_id(((p.stem[: -len(_FAKE_SUFFIX)], p) for p in files if p.stem.endswith(_FAKE_SUFFIX)),
                           self.root)
-        tree = self.root / split if _official_splits(self.root) else self.root
+        tree = self.root / split if official_splits(self.root) else self.root
         found = (p for p in _files_below(tree) if p.stem.endswith(_FLAT_SUFFIX) and p.suffix.lower() in IMAGE_SUFFIXES)
         return _by_id(((p.stem[: -len(_FLAT_SUFFIX)], p) for p in found), self.root)
 
@@ -160,7 +161,7 @@ def _as_run(path: Path) -> Run | None:
         return Run(name=path.parent.name, root=path, layout="pytorch-pix2pix")
     if any(path.glob(f"test_*/images/*{_FAKE_SUFFIX}.*")):
         return Run(name=path.name, root=path, layout="pytorch-pix2pix")
-    if _flat_images_in(path) or _official_splits(path):
+    if _flat_images_in(path) or official_splits(path):
         return Run(name=path.name, root=path, layout="flat")
     if _city_folders(path):  # one split of the official tree, e.g. leftImg8bit/val: the tree's run
         return Run(name=path.parent.name if path.name in _SPLITS else path.name, root=path, layout="flat")
@@ -178,7 +179,7 @@ def _city_folders(path: Path) -> bool:
     return bool(holding) and all(p.name.startswith(c.name + "_") for c in holding for p in _flat_images_in(c))
 
 
-def _official_splits(path: Path) -> list[str]:
+def official_splits(path: Path) -> list[str]:
     """The official ``<split>/<city>/`` folders below `path` (``leftImg8bit``)."""
     return [split for split in _SPLITS if (path / split).is_dir() and _city_folders(path / split)]
 
@@ -255,95 +256,6 @@ def _named_by(run: Run) -> str:
     if run.layout == "p2p-eval" and run.meta.get("name"):
         return f"{run.root} (\"name\" in its run.json)"
     return f"{run.root} (its folder name)"
-
-
-@dataclass(frozen=True)
-class RunMatch:
-    """A run's images paired with the split's frames, and how.
-
-    Attributes
-    ----------
-    pairs : list of (frame, Path)
-        In the order of the split's frames.
-    matching : dict
-        How the ids were read, recorded per run in results: ``layout``, ``by``
-        ("frame-id", or for numbered PyTorch results "content" or
-        "numbering", with ``numbering``, ``order`` and ``checked_by_content``
-        from `p2p_eval.data.numbered.identify_numbered`).
-    """
-
-    pairs: list[tuple[str, Path]]
-    matching: dict[str, Any]
-
-
-def match_run(
-    run: Run, frames: Sequence[str], split: str, *, allow_missing: bool = False,
-    dataset: PreparedDataset | None = None, numbering: int | None = None,
-) -> RunMatch:
-    """Pair each frame of a split with the run's generated image.
-
-    Parameters
-    ----------
-    run : Run
-    frames : sequence of str
-        Frame ids of the split, as in the prepared dataset.
-    split : str
-    allow_missing : bool, optional
-        Score the intersection, warning loudly how many frames and images were
-        left out, instead of raising.
-    dataset : PreparedDataset, optional
-        The split's dataset: needed to identify numbered PyTorch results by
-        their siblings' content (without it, numbered ids need `numbering`).
-    numbering : {0, 1}, optional
-        The number of the first frame, for numbered results
-        (`p2p_eval.data.numbered.identify_numbered`).
-
-    Raises
-    ------
-    InputError
-        If the run has no images, an id has several files, numbered ids
-        cannot be identified (see `identify_numbered`), or (unless
-        `allow_missing`) a frame has no image or an image matches no frame;
-        the message names the first few and the count.
-    """
-    images = run.images(split)
-    where = f"run {run.name!r} ({run.root})"
-    if not images:
-        raise InputError(f"{run.root}: run {run.name!r} has no generated images for split {split!r}"
-                         + (f" (it has {_official_splits(run.root)})." if _official_splits(run.root) else "."))
-    frame_set = set(frames)
-    matching: dict[str, Any] = {"layout": run.layout, "by": "frame-id"}
-    if not frame_set & images.keys() and all(k.isdigit() for k in images):
-        images, how = pair_numbered(images, frames, split, dataset=dataset, numbering=numbering, where=where)
-        matching |= how
-    missing = [f for f in frames if f not in images]
-    extra = sorted(k for k in images if k not in frame_set)
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} frame(s) of {split!r} have no generated image, e.g. {missing[:5]}")
-    if extra:
-        problems.append(f"{len(extra)} image(s) match no frame of {split!r}, e.g. {[str(images[k]) for k in extra[:5]]}")
-    if problems:
-        message = f"{where}: " + "; ".join(problems)
-        if not allow_missing:
-            raise InputError(message + ". Generate every frame, or pass --allow-missing to score the intersection.")
-        log.warning("%s. --allow-missing: scoring the %d matched frame(s) only.", message, len(frames) - len(missing))
-    pairs = [(f, images[f]) for f in frames if f in images]
-    if not pairs:
-        raise InputError(f"{where}: no generated image matches a frame of {split!r}.")
-    jpegs = [p for _, p in pairs if p.suffix.lower() in (".jpg", ".jpeg")]
-    if jpegs:
-        log.warning(
-            "run %r: %d image(s) are JPEG (e.g. %s): its compression artefacts change the pixels every measure "
-            "reads, so the scores are those of the compressed images, not of what the model made. Save generated "
-            "images as PNG.", run.name, len(jpegs), jpegs[0])
-    return RunMatch(pairs, matching)
-
-
-def match_frames(run: Run, frames: Sequence[str], split: str, *, allow_missing: bool = False,
-                 dataset: PreparedDataset | None = None, numbering: int | None = None) -> list[tuple[str, Path]]:
-    """`match_run`'s pairs alone."""
-    return match_run(run, frames, split, allow_missing=allow_missing, dataset=dataset, numbering=numbering).pairs
 
 
 def write_run_json(root: str | os.PathLike, meta: dict[str, Any]) -> None:

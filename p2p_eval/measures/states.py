@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from p2p_eval.stats import resampled_sums
+from p2p_eval.resampling import resampled_sums
 
 REDUCTIONS = ("sum", "cat")
 """How a state reduces across frames, batches and processes: "sum" (additive
@@ -92,7 +92,7 @@ class FrameStates:
         return self[name].sum(axis=0)
 
     def sums(self, name: str, weights: np.ndarray) -> np.ndarray:
-        """(B, *shape) float64 sums of a "sum" state under (B, N) frame weights (`p2p_eval.stats`)."""
+        """(B, *shape) float64 sums of a "sum" state under (B, N) frame weights (`p2p_eval.resampling`)."""
         if self._spec(name).reduce != "sum":
             raise ValueError(f"State {name!r} is not additive (reduce={self._spec(name).reduce!r}).")
         return resampled_sums(self[name], weights)

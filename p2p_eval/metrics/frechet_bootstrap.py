@@ -35,15 +35,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from p2p_eval.metrics.frechet import GaussianStats, check_features, frechet_distance, gaussian_stats
-from p2p_eval.stats import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_RESAMPLES,
-    Interval,
-    centred_interval,
-    percentile_interval,
-    resample_weights,
-    split_half_masks,
-)
+from p2p_eval.resampling import resample_weights, split_half_masks
+from p2p_eval.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Interval, centred_interval, percentile_interval
 
 
 _WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -101,7 +94,7 @@ def resampled_frechet_distances(features: np.ndarray, reference: GaussianStats, 
         Of dimension d, held fixed (e.g. a whole split's real photos).
     weights : (B, N) array_like of int
         How often each row is drawn in each of B draws (a bootstrap replicate,
-        `p2p_eval.stats.resample_weights`, or a 0/1 subset); each row of
+        `p2p_eval.resampling.resample_weights`, or a 0/1 subset); each row of
         weights must draw at least 2 rows.
 
     Returns
@@ -192,7 +185,7 @@ def frechet_bootstrap(
         otherwise. Statistics (e.g. cached for a whole dataset) are held fixed.
     paired : bool, optional
     n_resamples, seed, confidence
-        Bootstrap replicates, RNG seed (for `p2p_eval.stats.resample_weights`) and coverage.
+        Bootstrap replicates, RNG seed (for `p2p_eval.resampling.resample_weights`) and coverage.
 
     Returns
     -------
@@ -251,7 +244,7 @@ def split_half_frechet(features: np.ndarray, *, n_splits: int, seed: int = 0) ->
 
     The distance a set has to itself at half its size: not 0, but FID's
     small-N bias at N/2 plus the two halves' sampling difference
-    (`p2p_eval.stats.split_half_masks` draws the halves). Not a floor for FIDs
+    (`p2p_eval.resampling.split_half_masks` draws the halves). Not a floor for FIDs
     of N rows against this whole set: they carry less small-N bias.
 
     Parameters

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from p2p_eval.classes import CLASS_SET, IGNORE, NUM_CLASSES
-from p2p_eval.data.files import atomic_output
+from p2p_eval.data.outputs import atomic_output
 from p2p_eval.data.torch_files import read_torch_file
 from p2p_eval.errors import InputError
 from p2p_eval.segmenters.registry import build_model

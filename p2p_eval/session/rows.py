@@ -12,7 +12,8 @@ from typing import Any
 
 from p2p_eval.measures.base import Measure
 from p2p_eval.measures.states import FrameStates
-from p2p_eval.results.entries import BaselineTest, RunEntry
+from p2p_eval.results.entries import RunEntry
+from p2p_eval.results.scores import BaselineTest
 from p2p_eval.session.checks import size_counts
 from p2p_eval.stats import Bootstrap, bootstrap_scores, paired_bootstrap_test
 
@@ -32,7 +33,7 @@ class ScoredRow:
     images : tuple of Path
         The image of each frame, aligned with ``states.frames`` (for messages).
     matching : dict or None
-        How the run's images were paired with frames (`p2p_eval.data.runs.RunMatch`).
+        How the run's images were paired with frames (`p2p_eval.data.matching.RunMatch`).
     run_protocol : dict or None
         How a p2p-eval run's images were made (run.json: schedule, quantize ...).
     """

@@ -20,9 +20,10 @@ from typing import Any, NamedTuple
 
 from p2p_eval.cache import cache_path_for
 from p2p_eval.data.files import printable
+from p2p_eval.data.matching import RunMatch, match_run
 from p2p_eval.data.numbered import NUMBERINGS
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.data.runs import Run, RunMatch, discover_runs, match_run, recorded_dataset
+from p2p_eval.data.runs import Run, discover_runs, recorded_dataset
 from p2p_eval.distributed import SINGLE, Distributed
 from p2p_eval.errors import InputError
 from p2p_eval.measures import measure_class

@@ -10,7 +10,8 @@ from typing import Any
 
 from p2p_eval.data.spreadsheet import csv_text
 from p2p_eval.results.document import Results
-from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.entries import RunEntry
+from p2p_eval.results.scores import Score
 from p2p_eval.stats import confidence_percent
 
 

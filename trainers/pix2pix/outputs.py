@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from p2p_eval.data.files import check_output_path, write_png, write_text
+from p2p_eval.data.files import write_png, write_text
+from p2p_eval.data.outputs import check_output_path
 
 LOSS_LOG = "losses.csv"
 PAGE = "index.html"
@@ -21,7 +22,7 @@ def check_run_folder(run: Path, splits: Sequence[str], *, option: str = "--out")
     Raises
     ------
     InputError
-        Naming the path and the fix (`p2p_eval.data.files.check_output_path`).
+        Naming the path and the fix (`p2p_eval.data.outputs.check_output_path`).
     """
     check_output_path(run, folder=True, option=option)
     for folder in ("checkpoints", "samples", *(f"{kind}/{split}" for split in splits for kind in ("images", "html"))):

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from p2p_eval import __version__
 from p2p_eval.classes import IGNORE, NUM_CLASSES
-from p2p_eval.data.files import check_output_path
+from p2p_eval.data.outputs import check_output_path
 from p2p_eval.data.torch_files import read_torch_file
 from p2p_eval.data.prepared import PreparedDataset, record_segmenter
 from p2p_eval.errors import InputError

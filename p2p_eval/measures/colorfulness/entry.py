@@ -6,8 +6,9 @@ from typing import Any
 
 from p2p_eval.errors import InputError
 from p2p_eval.metrics.colorfulness import CHANNELS, histogram_intersection
-from p2p_eval.results.entries import RunEntry, Score, first_disagreement
+from p2p_eval.results.entries import RunEntry
 from p2p_eval.results.fields import integer
+from p2p_eval.results.scores import Score, first_disagreement
 
 COLOR_SCORES = tuple(Score(channel, channel) for channel in CHANNELS)
 """Intersection of the L*, a* and b* marginals with the real photos' (1 = identical)."""

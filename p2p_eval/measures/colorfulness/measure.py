@@ -23,8 +23,8 @@ from p2p_eval.measures.colorfulness.entry import ColorfulnessEntry
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.colorfulness import CHANNELS, DEFAULT_BINNING, Binning, channel_intersections
 from p2p_eval.paper import GROUND_TRUTH
-from p2p_eval.stats import (DEFAULT_CONFIDENCE, Bootstrap, percentile_interval, scored_in_chunks,
-                            split_half_mask_chunks)
+from p2p_eval.resampling import scored_in_chunks, split_half_mask_chunks
+from p2p_eval.stats import DEFAULT_CONFIDENCE, Bootstrap, percentile_interval
 
 
 LAB_CONVERSION = "CIE L*a*b*, D65 white, 2 degree observer, constants of skimage.color.rgb2lab"

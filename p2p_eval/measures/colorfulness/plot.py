@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from p2p_eval.data.files import atomic_output
+from p2p_eval.data.outputs import atomic_output
 from p2p_eval.metrics.colorfulness import CHANNELS
 from p2p_eval.paper import GROUND_TRUTH, TABLES
 

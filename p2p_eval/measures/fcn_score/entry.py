@@ -11,8 +11,9 @@ from p2p_eval.errors import InputError
 from p2p_eval.measures.fcn_score.official import official_per_class, official_scores
 from p2p_eval.metrics.confusion import ABSENT_RULES, SCORES, fcn_scores, per_class_scores
 from p2p_eval.paper import FCN_COLUMNS
-from p2p_eval.results.entries import RunEntry, Score, first_disagreement
+from p2p_eval.results.entries import RunEntry
 from p2p_eval.results.fields import integer, number
+from p2p_eval.results.scores import Score, first_disagreement
 
 FCN_SCORES = tuple(Score(key, title) for key, title in zip(SCORES, FCN_COLUMNS))
 """Per-pixel accuracy, per-class accuracy and class IoU, titled as the paper's tables."""

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2p_eval.errors import InputError
-from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.entries import RunEntry
 from p2p_eval.results.fields import integer, number
+from p2p_eval.results.scores import Score
 
 FID_SCORES = (
     # A centred bootstrap interval may reach below 0, and KID's unbiased estimate can be

@@ -39,7 +39,8 @@ from p2p_eval.metrics.frechet import MIN_IMAGES_FOR_FID, GaussianStats, gaussian
 from p2p_eval.metrics.frechet_bootstrap import resampled_frechet_distances, split_half_frechet
 from p2p_eval.metrics.kernel import SUBSET_SIZE, SUBSETS, KernelDistance, kernel_distance
 from p2p_eval.paper import GROUND_TRUTH
-from p2p_eval.stats import Bootstrap, percentile_interval, split_half_masks
+from p2p_eval.resampling import split_half_masks
+from p2p_eval.stats import Bootstrap, percentile_interval
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from p2p_eval.errors import InputError
 from p2p_eval.measures.study.entry import HYPE_SD, HypeEntry
-from p2p_eval.results.entries import Score
+from p2p_eval.results.scores import Score
 
 HYPE_INF_SCORES = (
     Score("hype_inf", r"HYPE$_\infty$ (\%)", percent=True, spread=HYPE_SD),

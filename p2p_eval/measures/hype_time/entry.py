@@ -8,7 +8,7 @@ rater the mean over blocks, per model the mean over raters, in ms.
 from dataclasses import dataclass
 
 from p2p_eval.measures.study.entry import HYPE_SD, HypeEntry
-from p2p_eval.results.entries import Score
+from p2p_eval.results.scores import Score
 
 STAIRCASE_MS = (100.0, 1000.0)
 """HYPE-time's staircase bounds (ms): every exposure, and so every score, lies within them."""

@@ -3,7 +3,8 @@
 import math
 from dataclasses import dataclass
 
-from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.entries import RunEntry
+from p2p_eval.results.scores import Score
 
 LPIPS_SCORES = (Score("lpips", "LPIPS", low=0.0, high=math.inf, higher_is_better=False, decimals=3),)
 """Mean over frames of LPIPS v0.1 (lower: closer to the real photo)."""

@@ -5,8 +5,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from p2p_eval.results.entries import RunEntry, Score
+from p2p_eval.results.entries import RunEntry
 from p2p_eval.results.fields import integer
+from p2p_eval.results.scores import Score
 
 SIMILARITY_SCORES = (
     Score("psnr", "PSNR (dB)", low=0.0, high=math.inf),

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2p_eval.errors import InputError
-from p2p_eval.results.entries import Entry, Score, check_ordered
+from p2p_eval.results.entries import Entry
 from p2p_eval.results.fields import bounds, integer, number, text
+from p2p_eval.results.scores import Score, check_ordered
 
 P_VALUE = Score("p_value", "p")
 

@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 from p2p_eval.errors import InputError
 from p2p_eval.measures.study.comparisons import ModelTests, Pairwise
-from p2p_eval.results.entries import Entry, Score, Spread
+from p2p_eval.results.entries import Entry
 from p2p_eval.results.fields import integer, number
+from p2p_eval.results.scores import Score, Spread
 
 BOOTSTRAP_SD = Spread("bootstrap_sd", "bootstrap SD (raters, then trials)")
 """The study's "±": process_csv.py's two-level bootstrap SD (``study_app.analysis``)."""

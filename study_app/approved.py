@@ -97,17 +97,19 @@ def read_approved(path: Path) -> ApprovedRaters:
         raise InputError(f"{path}: cannot read the approved raters ({error.strerror or error}); {_FIX}.") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text; {_FIX}.") from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    reader = csv.reader(io.StringIO(text))
+    # Blank lines are skipped, but every row keeps its line in the file, for the errors.
+    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     if not rows:
         raise InputError(f"{path}: no raters in it; {_FIX}.")
-    header = [cell.strip() for cell in rows[0]]
+    header = [cell.strip() for cell in rows[0][1]]
     id_column = next((name for name in header if name in ID_COLUMNS), None)
     if id_column is not None:
         platform = ID_COLUMNS[id_column]
         ids, not_approved = _export_ids(path, header, rows[1:], id_column, platform)
-    elif all(len(row) == 1 for row in rows):
+    elif all(len(row) == 1 for _, row in rows):
         platform, not_approved = None, {}
-        ids = [_checked(path, row[0], line) for line, row in enumerate(rows, 1)]
+        ids = [_checked(path, row[0], line) for line, row in rows]
     else:
         raise InputError(f"{path}: no participant id column (found {', '.join(map(repr, header))}); {_FIX}.")
     if not ids:
@@ -117,13 +119,13 @@ def read_approved(path: Path) -> ApprovedRaters:
     return ApprovedRaters(path, hashlib.sha256(raw).hexdigest(), platform, frozenset(ids), not_approved)
 
 
-def _export_ids(path: Path, header: list[str], rows: list[list[str]], id_column: str,
+def _export_ids(path: Path, header: list[str], rows: list[tuple[int, list[str]]], id_column: str,
                 platform: str) -> tuple[list[str], dict[str, int]]:
-    """The approved ids of a platform export (all its rows when it has no status column)."""
+    """The approved ids of a platform export's (line, row)s (all of them when it has no status column)."""
     at = header.index(id_column)
     status_at = next((header.index(name) for name in STATUS_COLUMNS[platform] if name in header), None)
     ids, not_approved = [], Counter()
-    for line, row in enumerate(rows, 2):
+    for line, row in rows:
         if len(row) != len(header):
             raise InputError(f"{path}: line {line} has {len(row)} fields where the header has {len(header)}; "
                              "export the file again from the platform.")

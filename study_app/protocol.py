@@ -89,8 +89,3 @@ class Protocol:
         return Staircase(start_ms=self.staircase_start_ms, min_ms=self.staircase_min_ms,
                          max_ms=self.staircase_max_ms, up_ms=self.staircase_up_ms, down_ms=self.staircase_down_ms,
                          n_down=self.staircase_n_down)
-
-    @property
-    def results_kind(self) -> str:
-        """The kind of results document the study gives: ``study``, ``hype-inf`` or ``hype-time``."""
-        return "study" if self.task == "2afc" else self.task

@@ -142,8 +142,7 @@ def _exclusions(rows: list[dict[str, Any]], config: StudyConfig) -> dict[str, di
     main = [r for r in rows if r["phase"] == "main" and r["session_status"] == "complete"]
     failed = set()
     if protocol.vigilance_trials and protocol.exclude_vigilance_failures:
-        kept = [r for r in main if not audit.excluded(r, protocol)]
-        failed = {s.session_id for s in rater_scores(kept, protocol) if s.excluded}
+        failed = {s.session_id for s in rater_scores(audit.kept_rows(main, protocol), protocol) if s.excluded}
     marks = ((r["session_id"], audit.trial_exclusions(r, protocol) + (("vigilance",) if r["session_id"] in failed else ()))
              for r in main)
     counts = exclusion_counts(marks, [rule for rule in active_rules(protocol) if rule != "qualification"])

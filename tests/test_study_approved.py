@@ -121,3 +121,18 @@ def test_raters_go_with_a_study_database_not_a_records_file(tmp_path, capsys):
     assert main(["study", "results", "--records", str(records), "--protocol", "hype-inf", "--json",
                  str(tmp_path / "r.json"), "--raters", str(ids)]) == 2
     assert "leave the other raters' rows out of the records file" in capsys.readouterr().err
+
+
+def test_a_bad_row_after_a_blank_line_is_named_by_its_line_in_the_file(tmp_path):
+    """Blank lines (a hand-edited export) are skipped, yet errors must name the line an editor shows."""
+    from p2p_eval.errors import InputError
+    from study_app.approved import read_approved
+
+    export = tmp_path / "approved.csv"
+    export.write_text("Participant id,Status\n\n5f1a,APPROVED\n\nnot an id!,APPROVED\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 5: expected a platform id"):
+        read_approved(export)
+    plain = tmp_path / "ids.txt"
+    plain.write_text("5f1a\n\nbad id!\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 3: expected a platform id"):
+        read_approved(plain)

@@ -140,3 +140,14 @@ def test_lpips_refuses_images_smaller_than_its_backbone_reads(tmp_path, alexnet_
     err = capsys.readouterr().err
     assert "16x16 pixels, smaller than LPIPS (alex) reads: at least 31 pixels on each side" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("target", ["data/dataset.json", "data/val/{frame}_photo.png", "runs/noisy/images/val/{frame}.png",
+                                    "runs/noisy/run.json"])
+def test_an_output_naming_a_scored_input_is_refused_before_it_is_replaced(workspace, target):
+    """``--json data/dataset.json`` wrote the results over the prepared dataset's manifest, exit 0."""
+    frame = PreparedDataset.load(workspace / "data").frames("val")[0]
+    path = workspace / target.format(frame=frame)
+    before = path.read_bytes()
+    code = main(["similarity", str(workspace / "runs"), "--json", str(path), "--workers", "1", "--quiet"])
+    assert code == 2 and path.read_bytes() == before

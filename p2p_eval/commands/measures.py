@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser)
             baseline=args.baseline, allow_missing=args.allow_missing, numbering=args.numbering,
             batch_size=getattr(args, "batch_size", None),
             workers=args.workers, bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
-            progress=not args.quiet,
+            progress=not args.quiet, outputs=tuple(outputs),
         )
         settings = cli.settings(args)
         distributed, device = setup_distributed(requested)

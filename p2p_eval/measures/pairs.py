@@ -9,8 +9,18 @@ from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame
 
 
-def read_pair(image: Path, frame: Frame) -> tuple[np.ndarray, np.ndarray, str]:
-    """The generated image and the real photo of its frame, of one size.
+def read_pair(image: Path, frame: Frame, *, min_side: int, reader: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The generated image and the real photo of its frame, of one size, at least `min_side` pixels a side.
+
+    Parameters
+    ----------
+    image : Path
+        The generated image.
+    frame : Frame
+    min_side : int
+        The smallest height and width the measure reads (SSIM's window, LPIPS's backbone).
+    reader : str
+        What needs `min_side`, for the message ("SSIM's 11x11 Gaussian window").
 
     Returns
     -------
@@ -21,8 +31,9 @@ def read_pair(image: Path, frame: Frame) -> tuple[np.ndarray, np.ndarray, str]:
     Raises
     ------
     InputError
-        If either file is unreadable, or the sizes differ: these measures compare
-        pixels, and a resize would change every number, so none is made.
+        If either file is unreadable, the sizes differ (these measures compare
+        pixels, and a resize would change every number, so none is made), or a
+        side is under `min_side` (else a traceback mid-run).
     """
     generated, mode = decode_rgb(image)
     real = read_rgb(frame.path("photo"))
@@ -32,4 +43,7 @@ def read_pair(image: Path, frame: Frame) -> tuple[np.ndarray, np.ndarray, str]:
             f"{image}: {w}x{h} pixels, but its real photo {frame.path('photo')} is {rw}x{rh}. LPIPS, PSNR and SSIM "
             "compare pixel-aligned images, so p2p-eval does not resize for them: generate the images at the "
             "dataset's size (PyTorch pix2pix: test.py --load_size 256 --crop_size 256).")
+    if min(real.shape[:2]) < min_side:
+        raise InputError(f"{image}: {real.shape[1]}x{real.shape[0]} pixels, smaller than {reader} reads: at least "
+                         f"{min_side} pixels on each side.")
     return generated, real, mode

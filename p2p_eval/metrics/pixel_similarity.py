@@ -31,6 +31,9 @@ SSIM_SETTINGS = {
     "sigma": 1.5,
     "use_sample_covariance": False,
 }
+SSIM_WINDOW = 11
+"""The side of the Gaussian window scikit-image takes for sigma 1.5 (``2 * int(3.5 * sigma + 0.5) + 1``):
+the smallest image SSIM reads."""
 
 
 def _check_pair(generated: np.ndarray, real: np.ndarray) -> None:
@@ -101,6 +104,7 @@ def ssim(generated: np.ndarray, real: np.ndarray) -> float:
     1.0
     """
     _check_pair(generated, real)
-    if min(real.shape[:2]) < 11:
-        raise ValueError(f"Expected images of at least 11x11 pixels for SSIM's window, got {real.shape[:2]}.")
+    if min(real.shape[:2]) < SSIM_WINDOW:
+        raise ValueError(f"Expected images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels for SSIM's window, "
+                         f"got {real.shape[:2]}.")
     return float(structural_similarity(real, generated, **SSIM_SETTINGS))

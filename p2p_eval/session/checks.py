@@ -4,7 +4,8 @@ Before any long work: each run's images are of the kind the measure scores
 (`check_directions`: photos for FCN-score and colorfulness, label maps for
 label-score), and were generated from the dataset they are scored against
 (`check_generated_from`: the split's content digest that ``generate``
-recorded). After computing: images of another size than the run's usual one
+recorded), and no output option names one of the files scored
+(`check_outputs_not_inputs`). After computing: images of another size than the run's usual one
 are named (`warn_image_sizes`), for every measure alike.
 """
 
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from p2p_eval.data.prepared import PreparedDataset, split_digest
+from p2p_eval.data.outputs import check_distinct_outputs
+from p2p_eval.data.prepared import KINDS, PreparedDataset, split_digest
 from p2p_eval.data.runs import Run
 from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Measure
@@ -25,6 +27,32 @@ log = logging.getLogger(__name__)
 DIRECTION_NAMES = {"AtoB": "labels->photos", "BtoA": "photo->labels"}
 """run.json's ``direction`` (`trainers.pix2pix.variants.DIRECTIONS`) as the paper names it."""
 _PHOTO_TO_LABELS_PREFIX = "photo2labels-"  # `p2p_eval.paper`: the photo->labels variants
+
+
+def check_outputs_not_inputs(outputs: Sequence[tuple[str | None, str]], dataset: PreparedDataset, split: str,
+                             runs: Sequence[Run], images: Sequence[Sequence[Path]]) -> None:
+    """Refuse an output option that names a file the session reads: the dataset's or a run's.
+
+    The command's own check (`check_distinct_outputs` on its options) cannot
+    see them: the dataset and the images are known only once the runs are
+    read. ``--json <data>/dataset.json`` replaced the prepared dataset's
+    manifest with the results, exit 0.
+
+    Parameters
+    ----------
+    outputs : sequence of (path or None, option)
+    dataset, split : the prepared dataset and split scored against
+    runs : the runs scored
+    images : per run, the image files scored
+    """
+    if not any(path for path, _ in outputs):
+        return
+    inputs = [(dataset.root / "dataset.json", "the prepared dataset's dataset.json")]
+    inputs += [(dataset.path(split, frame, kind), f"a {kind} file of the prepared dataset")
+               for frame in dataset.frames(split) for kind in KINDS]
+    inputs += [(run.root / "run.json", f"run {run.name!r}'s run.json") for run in runs]
+    inputs += [(path, f"an image of run {run.name!r}") for run, paths in zip(runs, images) for path in paths]
+    check_distinct_outputs(outputs, inputs)
 
 
 def run_direction(run: Run) -> str | None:

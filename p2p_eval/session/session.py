@@ -30,7 +30,7 @@ from p2p_eval.measures import measure_class
 from p2p_eval.measures.base import Frame, Measure
 from p2p_eval.paper import GROUND_TRUTH
 from p2p_eval.results.document import Results
-from p2p_eval.session.checks import check_directions, check_generated_from, warn_image_sizes
+from p2p_eval.session.checks import check_directions, check_generated_from, check_outputs_not_inputs, warn_image_sizes
 from p2p_eval.session.engine import compute_states
 from p2p_eval.session.rows import ScoredRow, row_entry
 from p2p_eval.stats import Bootstrap
@@ -69,6 +69,9 @@ class SessionConfig:
     bootstrap : Bootstrap
     progress : bool
         Progress bars on stderr.
+    outputs : tuple of (str or None, str)
+        The files the command will write, with their options (``--json``):
+        refused if one names a file the session reads.
     """
 
     runs: tuple[str, ...]
@@ -82,6 +85,7 @@ class SessionConfig:
     workers: int = 2
     bootstrap: Bootstrap = field(default_factory=Bootstrap)
     progress: bool = True
+    outputs: tuple[tuple[str | None, str], ...] = ()
 
     def __post_init__(self):
         if not self.runs:
@@ -179,6 +183,8 @@ def _plan(kind: str, settings: Any, config: SessionConfig) -> _Plan:
     check_generated_from(runs, dataset, config.split)
     matches = [match_run(run, split_frames, config.split, allow_missing=config.allow_missing, dataset=dataset,
                          numbering=config.numbering) for run in runs]
+    check_outputs_not_inputs(config.outputs, dataset, config.split, runs,
+                             [[path for _, path in match.pairs] for match in matches])
     if config.with_real and measure_class(kind).real_row is None:
         raise InputError(f"{kind} has no ground-truth row: leave out --with-real (with_real=False).")
     measure = measure_class(kind).open(settings, dataset, config.split)

@@ -18,7 +18,6 @@ from p2p_eval.cache import namespace
 from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.device import exact_fp32, pick_device
 from p2p_eval.features.names import BACKBONES
-from p2p_eval.errors import InputError
 from p2p_eval.features.perceptual import LPIPS_VERSION, MIN_SIDE, load_lpips, published_file
 from p2p_eval.measures.base import Frame, Loaded, Measure
 from p2p_eval.measures.lpips.entry import LpipsEntry
@@ -75,11 +74,8 @@ class LpipsMeasure(Measure):
         return exact_fp32()
 
     def load(self, image: Path, frame: Frame) -> Loaded:
-        generated, real, mode = read_pair(image, frame)
-        side = MIN_SIDE[self.model.backbone]
-        if min(real.shape[:2]) < side:  # else torch's "Output size is too small", a traceback mid-run
-            raise InputError(f"{image}: {real.shape[1]}x{real.shape[0]} pixels, smaller than LPIPS "
-                             f"({self.model.backbone}) reads: at least {side} pixels on each side.")
+        generated, real, mode = read_pair(image, frame, min_side=MIN_SIDE[self.model.backbone],
+                                          reader=f"LPIPS ({self.model.backbone})")
         return Loaded((generated, real), mode)
 
     def update(self, batch: Sequence[tuple[np.ndarray, np.ndarray]], *, batch_size: int) -> dict[str, np.ndarray]:

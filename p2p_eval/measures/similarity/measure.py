@@ -18,12 +18,11 @@ import numpy as np
 
 from p2p_eval.cache import namespace
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame, Loaded, Measure
 from p2p_eval.measures.pairs import read_pair
 from p2p_eval.measures.similarity.entry import SimilarityEntry
 from p2p_eval.measures.states import FrameStates, State
-from p2p_eval.metrics.pixel_similarity import DATA_RANGE, SSIM_SETTINGS, psnr, ssim
+from p2p_eval.metrics.pixel_similarity import DATA_RANGE, SSIM_SETTINGS, SSIM_WINDOW, psnr, ssim
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,8 @@ class Similarity(Measure):
 
     def load(self, image: Path, frame: Frame) -> Loaded:
         """The whole per-frame work happens here, in the decoding threads."""
-        generated, real, mode = read_pair(image, frame)
-        if min(real.shape[:2]) < 11:
-            raise InputError(f"{image}: {real.shape[1]}x{real.shape[0]} pixels, smaller than SSIM's 11x11 "
-                             "Gaussian window; SSIM needs images of at least 11 pixels on each side.")
+        generated, real, mode = read_pair(image, frame, min_side=SSIM_WINDOW,
+                                          reader="SSIM's 11x11 Gaussian window")
         return Loaded((psnr(generated, real), ssim(generated, real)), mode)
 
     def update(self, batch: Sequence[tuple[float, float]], *, batch_size: int) -> dict[str, np.ndarray]:

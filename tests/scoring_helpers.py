@@ -1,5 +1,11 @@
 """Segmenters and reference code shared by the scoring tests."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
@@ -51,3 +57,25 @@ def official_style_confusion(segmenter: Segmenter, image_path, label_path) -> np
     batch = torch.from_numpy(image).permute(2, 0, 1)[None]
     pred = segmenter.predict(batch)[0].numpy()
     return official_fast_hist(label.flatten(), pred.flatten().astype(int), 19)
+
+
+def single_and_torchrun(argv: list[str], out: Path, caches: list[str], timeout: int) -> tuple[dict, dict]:
+    """Run ``p2p-eval *argv`` in one process, delete the caches it wrote (globs under `out`), then under torchrun
+    with two gloo processes; return both result documents (``out/one.json``, ``out/two.json``), the second
+    checked to be a world of 2. Without the deletion the distributed run would read, not compute."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    single = subprocess.run([sys.executable, "-m", "p2p_eval", *argv, "--json", str(out / "one.json")],
+                            env=env, capture_output=True, text=True, timeout=timeout)
+    assert single.returncode == 0, single.stderr
+    written = [path for pattern in caches for path in out.glob(pattern)]
+    assert written, f"no cache matched {caches}: the distributed run would not be shown to compute"
+    for cache in written:
+        cache.unlink()
+    double = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "p2p_eval", *argv, "--json", str(out / "two.json")],
+        env=env, capture_output=True, text=True, timeout=timeout)
+    assert double.returncode == 0, double.stderr
+    one, two = (json.loads((out / name).read_text()) for name in ("one.json", "two.json"))
+    assert two["protocol"]["world_size"] == 2
+    return one, two

@@ -2,17 +2,13 @@
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from scoring_helpers import official_style_confusion, unet_segmenter
+from scoring_helpers import official_style_confusion, single_and_torchrun, unet_segmenter
 
 from conftest import make_prepared_dataset, make_run
 from p2p_eval.cli import main
@@ -226,20 +222,10 @@ def test_label_score_on_generated_colour_maps(workspace, score):
 @pytest.mark.slow
 @pytest.mark.xdist_group("torchrun")
 def test_torchrun_two_gloo_processes_give_the_single_process_matrix(workspace):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
-    common = ["fcn-score", str(workspace / "runs"), "--workers", "0", "--resamples", "100", "--device", "cpu"]
-    single = subprocess.run([sys.executable, "-m", "p2p_eval", *common, "--json", str(workspace / "one.json")],
-                            env=env, capture_output=True, text=True, timeout=300)
-    assert single.returncode == 0, single.stderr
-    for cache in (workspace / "runs").glob("*/.p2p-eval-cache.sqlite*"):
-        cache.unlink()  # the distributed run must compute, not read the cache
-    double = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "p2p_eval", *common, "--json", str(workspace / "two.json")],
-        env=env, capture_output=True, text=True, timeout=300)
-    assert double.returncode == 0, double.stderr
-    one, two = (json.loads((workspace / f).read_text()) for f in ("one.json", "two.json"))
-    assert two["protocol"]["world_size"] == 2
+    one, two = single_and_torchrun(
+        ["fcn-score", str(workspace / "runs"), "--workers", "0", "--resamples", "100", "--device", "cpu"],
+        workspace, ["runs/*/.p2p-eval-cache.sqlite*"], timeout=300)
+    assert [a["name"] for a in one["runs"]] == [b["name"] for b in two["runs"]] and one["runs"]  # zip() truncates
     for a, b in zip(one["runs"], two["runs"]):
         assert a["confusion"] == b["confusion"] and a["confusion_other"] == b["confusion_other"]
         assert a["intervals"] == b["intervals"]

@@ -19,6 +19,7 @@ from p2p_eval.classes import PALETTE
 from p2p_eval.cli import main
 from p2p_eval.data.files import read_rgb, write_png
 from p2p_eval.data.prepared import PreparedDataset
+from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame
 from p2p_eval.measures.fcn_score import protocols
 from p2p_eval.measures.fcn_score.measure import FcnScore
@@ -210,12 +211,12 @@ def test_an_entry_whose_scores_are_not_its_official_script_is_refused(scene, voi
     doc = json.loads((tmp_path / "r.json").read_text())
     doc["runs"][0]["pixel_acc"] = doc["runs"][0]["corrected"]["pixel_acc"]
     (tmp_path / "r.json").write_text(json.dumps(doc))
-    with pytest.raises(Exception, match="'pixel_acc' is .* but .* in official_script"):
+    with pytest.raises(InputError, match="'pixel_acc' is .* but .* in official_script"):
         load_results(tmp_path / "r.json")
     for where in (doc["runs"][0], doc["runs"][0]["official_script"]):  # both edited alike: the histogram disagrees
         where["pixel_acc"] = 0.5
     (tmp_path / "r.json").write_text(json.dumps(doc))
-    with pytest.raises(Exception, match="'pixel_acc' is 0.5 but .* recomputed from its official_script confusion"):
+    with pytest.raises(InputError, match="'pixel_acc' is 0.5 but .* recomputed from its official_script confusion"):
         load_results(tmp_path / "r.json")
 
 

@@ -1,14 +1,10 @@
 """``p2p-eval fid`` end to end: parity with torch-fidelity, the whole-split reference, cache, torchrun, bad input."""
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import make_prepared_dataset, make_run
+from scoring_helpers import single_and_torchrun
 from weights_factory import write_random_weights
 
 import p2p_eval
@@ -175,19 +171,8 @@ def test_bad_input_is_named(workspace, inception_file, tmp_path, monkeypatch, ca
 @pytest.mark.slow
 @pytest.mark.xdist_group("torchrun")
 def test_torchrun_two_gloo_processes_give_identical_statistics(workspace, inception_file):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
-    common = ["fid", str(workspace / "runs"), "--features", str(inception_file), "--kid", "--baseline", "noise",
-              "--with-real", "--workers", "0", "--resamples", "100", "--batch-size", "3", "--device", "cpu"]
-    single = subprocess.run([sys.executable, "-m", "p2p_eval", *common, "--json", str(workspace / "one.json")],
-                            env=env, capture_output=True, text=True, timeout=600)
-    assert single.returncode == 0, single.stderr
-    for cache in [*workspace.glob("runs/*/.p2p-eval-cache.sqlite*"), *workspace.glob("data/.p2p-eval-cache.sqlite*")]:
-        cache.unlink()  # the distributed run must compute, not read the caches
-    double = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "p2p_eval", *common, "--json", str(workspace / "two.json")],
-        env=env, capture_output=True, text=True, timeout=600)
-    assert double.returncode == 0, double.stderr
-    one, two = (json.loads((workspace / f).read_text()) for f in ("one.json", "two.json"))
-    assert two["protocol"]["world_size"] == 2
+    one, two = single_and_torchrun(
+        ["fid", str(workspace / "runs"), "--features", str(inception_file), "--kid", "--baseline", "noise",
+         "--with-real", "--workers", "0", "--resamples", "100", "--batch-size", "3", "--device", "cpu"],
+        workspace, ["runs/*/.p2p-eval-cache.sqlite*", "data/.p2p-eval-cache.sqlite*"], timeout=600)
     assert one["runs"] == two["runs"]  # FID, KID, intervals, tests: every number identical

@@ -399,7 +399,9 @@ def test_an_honest_page_on_a_slow_link_is_not_flagged(tmp_path, preset):
     assert _timing_flags(app) == [(False, False), (False, False)]
     with app.extensions["study_engine"].connect() as conn:
         round_trips = conn.execute(select(db.trials.c.request_ms).order_by(db.trials.c.idx)).scalars().all()
-    assert all(500 <= ms < 800 for ms in round_trips), round_trips  # the server measured the link
+    # The server measured the link: at least the two 250 ms legs slept, and not the 1.45 s answer leg (which would
+    # give >= 1950). A tighter ceiling (800 was) would time the test machine: a loaded 2-core CI box adds that.
+    assert all(500 <= ms < 1500 for ms in round_trips), round_trips
 
 
 def test_a_backdated_stimulus_url_widens_no_allowance(tmp_path):

@@ -11,6 +11,7 @@ import logging
 import os
 import sqlite3
 
+import psycopg2
 import pytest
 from sqlalchemy import bindparam, insert, select, update
 
@@ -211,7 +212,7 @@ def test_a_connection_the_database_dropped_is_replaced(app, rater, client):
         conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         conn.commit()
-    with pytest.raises(Exception, match="terminat|closed|connection"):
+    with pytest.raises(psycopg2.OperationalError, match="terminat|closed the connection"):  # Prepared: DB-API
         client.get(f"/api/s/{session_id}/trial")  # TESTING: the error reaches the test
     assert rater.trial(session_id)["index"] == 0
 

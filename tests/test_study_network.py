@@ -115,6 +115,16 @@ def _observe_sessions(config: Path, choice: str) -> list[tuple[str, int, dict, t
     return observed
 
 
+def assert_nothing_observable_predicts(observed: list[tuple], label: np.ndarray, n_bytes: int) -> None:
+    """Every stimulus response of `observed` (from `_observe_sessions`) carries the same headers and `n_bytes`
+    bytes, and no size or timing in it separates `label` (bool, one per response) better than `MAX_AUC`."""
+    assert len({headers for *_, headers, _ in observed}) == 1
+    assert {numbers["bytes"] for _, _, numbers, _, _ in observed} == {n_bytes}
+    for feature in observed[0][2]:
+        auc = _auc(np.array([numbers[feature] for _, _, numbers, _, _ in observed]), label)
+        assert max(auc, 1 - auc) <= MAX_AUC, (feature, auc)
+
+
 def test_no_network_observable_predicts_the_fake(tmp_path: Path):
     config = _write_study(tmp_path)
     observed = _observe_sessions(config, "left")
@@ -124,13 +134,7 @@ def test_no_network_observable_predicts_the_fake(tmp_path: Path):
             select(db.trials.c.session_id, db.trials.c.idx, db.trials.c.fake_left))}
     fake_left = np.array([sides[(s, i)] for s, i, *_ in observed])
     assert len(observed) == 480 and 0.4 < fake_left.mean() < 0.6
-    # Every stimulus response carries the same headers and the same number of bytes.
-    assert len({headers for *_, headers, _ in observed}) == 1
-    assert {numbers["bytes"] for _, _, numbers, _, _ in observed} == {2 * SIZE * SIZE * 3}
-    for feature in observed[0][2]:
-        scores = np.array([numbers[feature] for _, _, numbers, _, _ in observed])
-        auc = _auc(scores, fake_left)
-        assert max(auc, 1 - auc) <= MAX_AUC, (feature, auc)
+    assert_nothing_observable_predicts(observed, fake_left, 2 * SIZE * SIZE * 3)
     # The test has teeth: the same pixels as per-image PNGs (the old delivery) give the fake away.
     half = SIZE * SIZE * 3
     png_difference = np.array([

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from study_app import db
 from study_app.config import load_config
 from study_helpers import ADMIN_TOKEN
-from test_study_network import MAX_AUC, SESSIONS_PER_ALGORITHM, _auc, _observe_sessions, _png_size, _write_study
+from test_study_network import (SESSIONS_PER_ALGORITHM, _auc, _observe_sessions, _png_size, _write_study,
+                                assert_nothing_observable_predicts)
 
 MAIN_TRIALS = 20  # x 2 x SESSIONS_PER_ALGORITHM = 480 trials: a null AUC has SD 0.026, the 0.6 bound is 3.8 SD away
 
@@ -44,11 +45,7 @@ def test_no_network_observable_tells_a_single_image_real_or_fake(tmp_path: Path)
             select(db.trials.c.session_id, db.trials.c.idx, db.trials.c.image))}
     real = np.array([shown[(s, i)] == "real" for s, i, *_ in observed])
     assert len(observed) == 2 * SESSIONS_PER_ALGORITHM * MAIN_TRIALS and real.mean() == 0.5
-    assert len({headers for *_, headers, _ in observed}) == 1
-    assert {numbers["bytes"] for _, _, numbers, _, _ in observed} == {64 * 64 * 3}
-    for feature in observed[0][2]:
-        auc = _auc(np.array([numbers[feature] for _, _, numbers, _, _ in observed]), real)
-        assert max(auc, 1 - auc) <= MAX_AUC, (feature, auc)
+    assert_nothing_observable_predicts(observed, real, 64 * 64 * 3)
     # The test has teeth: the same pixels as per-image PNGs (the old delivery) tell real from fake.
     with engine.connect() as conn:
         algorithm = dict(conn.execute(select(db.sessions.c.id, db.sessions.c.algorithm)).all())

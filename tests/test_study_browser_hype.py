@@ -2,11 +2,13 @@
 
 The probe below is independent of the page's own timing code: it wraps the
 canvas drawing calls and watches the cue, stamping each with the animation
-frame it happened in (``document.timeline.currentTime``). What the page drew
+frame it happened in (``document.timeline.currentTime``) and the moment of the
+call, from which the frame that shows the change follows. What the page drew
 and when, in frames, is compared with what the server asked for.
 """
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -31,7 +33,7 @@ pytestmark = [
 DRAW_PROBE = """
 window.__draws = [];
 (() => {
-  const note = (event) => window.__draws.push(Object.assign(event, {t: document.timeline.currentTime}));
+  const note = (event) => window.__draws.push(Object.assign(event, {t: document.timeline.currentTime, now: performance.now()}));
   const proto = CanvasRenderingContext2D.prototype;
   const draw = proto.drawImage, clear = proto.clearRect;
   proto.drawImage = function (...args) { note({what: "draw", canvas: this.canvas.id}); return draw.apply(this, args); };
@@ -45,19 +47,25 @@ window.__draws = [];
 """
 
 
-def _frames_drawn(events: list[dict], canvases: tuple[str, ...]) -> list[tuple[float, str]]:
-    """What the stage showed from each frame in which it changed: (frame time, "cue:3" | "draw" | "blank")."""
+def _frames_drawn(events: list[dict], canvases: tuple[str, ...], frame_ms: float) -> list[tuple[float, str]]:
+    """What the stage showed from each frame in which it changed: (paint time, "cue:3" | "draw" | "blank").
+
+    A change made in the callback of the frame that starts at `t` reaches the screen at the first frame boundary
+    after the call: one frame after `t`, or later when the callback ran late (a busy main thread), where Chromium
+    can stamp the frame long before the callback runs. Timing changes by `t` alone would count that delay as
+    exposure (1033 ms for an image shown from 896 to 1896 ms)."""
     changes: list[tuple[float, str]] = []
     for t in sorted({e["t"] for e in events}):
         now = [e for e in events if e["t"] == t]
+        painted = t + frame_ms * (1 + math.floor((max(e["now"] for e in now) - t) / frame_ms))
         drawn = [e for e in now if e["what"] == "draw" and e["canvas"] in canvases]
         cues = [e["text"] for e in now if e["what"] == "cue" and e["text"]]
         if drawn:
-            changes.append((t, "draw"))
+            changes.append((painted, "draw"))
         elif cues:
-            changes.append((t, f"cue:{cues[-1]}"))
+            changes.append((painted, f"cue:{cues[-1]}"))
         elif any(e["what"] == "clear" for e in now):
-            changes.append((t, "blank"))
+            changes.append((painted, "blank"))
     return changes
 
 
@@ -161,7 +169,7 @@ def test_hype_time_countdown_exposure_masks_and_staircase_in_chromium(tmp_path: 
     late = []
     for n, (events, trial) in enumerate(zip(trials_drawn, stored)):
         steps = json.loads(trial.schedule)
-        changes = _frames_drawn(events, ("image-canvas",))
+        changes = _frames_drawn(events, ("image-canvas",), frame_ms)
         assert [what for _, what in changes] == ["cue:3", "cue:2", "cue:1"] + ["draw"] * 5 + ["blank"], (n, changes)
         measured = [b[0] - a[0] for a, b in zip(changes, changes[1:])]
         requested = [step["ms"] for step in steps]
@@ -255,7 +263,7 @@ def test_zhang_2016_side_by_side_with_a_vigilance_trial_in_chromium(tmp_path: Pa
     assert sorted(kinds) == ["normal", "normal", "normal", "vigilance"] and len(stored) == 4
     frame_ms, late = stored[0], []
     for n, events in enumerate(shown):
-        changes = _frames_drawn(events, ("left-canvas", "right-canvas"))
+        changes = _frames_drawn(events, ("left-canvas", "right-canvas"), frame_ms)
         # The trial: the fixation cross, both images, blank (the second list also holds the practice feedback).
         exposure = [c[0] - b[0] for a, b, c in zip(changes, changes[1:], changes[2:]) if (a[1], b[1]) == ("cue:+", "draw")]
         assert len(exposure) == 1, (n, changes)
@@ -332,7 +340,7 @@ def test_a_late_fixation_cross_does_not_shorten_the_exposure_in_chromium(tmp_pat
         frame_ms = body["frame_ms"]
         lead, exposure = body["painted_ms"][:2]
         assert lead > 500 + frame_ms, (n, body["painted_ms"])  # the cross did end late, and the page logged it
-        changes = _frames_drawn(events, ("left-canvas", "right-canvas"))
+        changes = _frames_drawn(events, ("left-canvas", "right-canvas"), frame_ms)
         drawn = [c[0] - b[0] for a, b, c in zip(changes, changes[1:], changes[2:]) if (a[1], b[1]) == ("cue:+", "draw")]
         assert len(drawn) == 1 and abs(drawn[0] - exposure) <= frame_ms + 1, (n, changes, body["painted_ms"])
         # Not shortened to catch up (that was 2 frames short); a loaded machine may still end it late, never early.

@@ -58,9 +58,13 @@ def format_table(results: Results) -> str:
     runs = [e for e in entries if not e.is_real]
     most = max((e.n_images or 0 for e in runs), default=0)
     ranked = [e for e in runs if (e.n_images or 0) == most]
-    best = {}
+    best, unstarred = {}, []
     for score in scores:
         values = [e.scores[score.key] for e in ranked if _finite(e.scores[score.key])]
+        valueless = [e.name for e in ranked if not _finite(e.scores[score.key])]
+        if values and valueless:  # a run with no value (PSNR of identical frames) may be the best: star none
+            unstarred.append(f"{score.title}: {', '.join(valueless)} has no value")
+            values = []
         best[score.key] = (max if score.higher_is_better else min)(values) if values else None
     rows = [["run", "n", *(s.title + ("" if s.higher_is_better else " (lower is better)") for s in scores)]]
     for e in entries:
@@ -82,6 +86,8 @@ def format_table(results: Results) -> str:
     unranked = [e.name for e in runs if e not in ranked]
     lines.append("*: best run in the column" + (f", among the runs scored on {most} frames ({', '.join(unranked)} "
                                                  "scored on fewer, not ranked)" if unranked else ""))
+    if unstarred:
+        lines.append(f"no best marked in {'; '.join(unstarred)} (see below)")
     if any(left_out.get(e.name, 0) for e in runs):
         lines.append(f"{PARTIAL_MARK}: frames left out (--allow-missing): scores cover only the frames it has; "
                      "compare such runs on the frames both have with --baseline")

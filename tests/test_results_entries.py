@@ -186,7 +186,8 @@ def test_files_scored_under_either_absent_class_rule_read_back(tmp_path, prepare
 def test_an_infinite_number_is_refused_not_ranked(value, tmp_path, capsys):
     """JSON readers take Infinity, and FID has no declared bound: "fid": -Infinity was bold, the best run.
     p2p-eval writes no infinite number (write_json makes it null), so the file was edited."""
-    runs = [{"name": name, "fid": fid, "kid": None, "intervals": {}} for name, fid in (("a", 41.2), ("b", 78.9))]
+    runs = [{"name": name, "fid": fid, "kid": None, "fid_infinity": None, "intervals": {}}
+            for name, fid in (("a", 41.2), ("b", 78.9))]
     document = results_document("fid", runs, protocol={}, data={"dataset_name": "tiny", "split": "val"})
     document["runs"][1]["fid"] = "MARK"
     path = tmp_path / "inf.json"

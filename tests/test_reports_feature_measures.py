@@ -48,7 +48,7 @@ def test_markdown_summary_marks_and_bolds_lower_is_better(documents, capsys):
     lines = capsys.readouterr().out.splitlines()
     header = [c.strip() for c in next(line for line in lines if line.startswith("| Run |")).strip("|").split("|")]
     assert header[4:] == ["Inception distances: FID ↓", "Inception distances: KID ↓",
-                          "Inception distances: FID∞ ↓", "LPIPS: LPIPS ↓", "Pixel similarity: PSNR (dB)",
+                          "Inception distances: FID-infinity ↓", "LPIPS: LPIPS ↓", "Pixel similarity: PSNR (dB)",
                           "Pixel similarity: SSIM"]
     cells = {}
     for line in lines:  # the summary table comes first; each file's own table follows

@@ -228,8 +228,8 @@ class Fid(Measure):
             raise InputError(f"FID needs at least 2 frames per run (a covariance), got: {', '.join(small)}. "
                              "Generate the whole split, or score without --allow-missing.")
         s = self.settings
-        few = [f"{row.name} ({len(row.states)})" for row in rows if s.infinity and len(row.states) <= s.infinity_min_size]
-        if few:
+        few = [f"{row.name} ({len(row.states)})" for row in rows if len(row.states) <= s.infinity_min_size]
+        if s.infinity and few:
             raise InputError(
                 f"FID-infinity needs more than --infinity-min-size {s.infinity_min_size} frames per run, got: "
                 f"{', '.join(few)}. Generate the whole split, leave out --infinity, or lower --infinity-min-size "

@@ -1,5 +1,7 @@
 """``p2p-eval fid`` end to end: parity with torch-fidelity, the whole-split reference, cache, torchrun, bad input."""
 
+import csv
+import json
 import shutil
 
 import pytest
@@ -15,8 +17,9 @@ from p2p_eval.data.prepared import PreparedDataset
 from p2p_eval.features.inception import load_inception
 from p2p_eval.measures.fid.measure import Fid
 from p2p_eval.metrics.frechet import frechet_distance, gaussian_stats
+from p2p_eval.metrics.frechet_infinity import frechet_infinity
 from p2p_eval.metrics.kernel import kernel_distance
-from p2p_eval.results import load_results
+from p2p_eval.results import Results, load_results
 
 N_VAL = 8
 
@@ -168,11 +171,101 @@ def test_bad_input_is_named(workspace, inception_file, tmp_path, monkeypatch, ca
     assert "has 1 real photo(s)" in capsys.readouterr().err
 
 
+INFINITY = ("--infinity", "--infinity-min-size", "4", "--infinity-points", "3")
+"""FID-infinity at sizes 4, 6 and 8 of the 8 frames: 3 FIDs of 2048-d statistics per run."""
+
+
+def test_fid_infinity_is_the_librarys_on_the_same_features_with_the_sessions_seed(workspace, inception_file, capsys,
+                                                                                  caplog):
+    document = _fid(workspace, inception_file, workspace / "runs" / "noise", *INFINITY, "--seed", "7",
+                    "--csv", workspace / "fid.csv")
+    (entry,) = document["runs"]
+    data = PreparedDataset.load(workspace / "data")
+    frames = data.frames("val")  # the session's row order: the split's
+    fake = _library_features(inception_file, [workspace / "runs" / "noise" / "images" / "val" / f"{f}.png"
+                                              for f in frames])
+    real = gaussian_stats(_library_features(inception_file, [data.path("val", f, "photo") for f in frames]))
+    theirs = frechet_infinity(fake, real, min_size=4, num_points=3, seed=7)
+    assert entry["fid_infinity"] == pytest.approx(theirs.value, rel=1e-6)
+    assert entry["fid_infinity_slope"] == pytest.approx(theirs.slope, rel=1e-6)
+    assert entry["fid_infinity_sizes"] == [4, 6, 8] == theirs.sizes.tolist()
+    assert entry["fid_infinity_distances"] == pytest.approx(theirs.distances.tolist(), rel=1e-6)
+    # All 8 frames: the FID, by the d x d route (the FID's is N x N; they differ by rounding near a singular 0)
+    assert entry["fid_infinity_distances"][-1] == pytest.approx(entry["fid"], rel=1e-6)
+    assert (entry["fid_infinity_min_size"], entry["fid_infinity_points"]) == (4, 3)
+    other_seed = frechet_infinity(fake, real, min_size=4, num_points=3, seed=0)
+    assert abs(other_seed.value - theirs.value) > 1e-6 * abs(theirs.value)  # the seed is the session's, not 0
+    infinity = document["protocol"]["infinity"]
+    assert (infinity["min_size"], infinity["points"], infinity["seed"]) == (4, 3, "protocol.bootstrap.seed")
+    assert document["protocol"]["bootstrap"]["seed"] == 7 and "score_infinity.py" in infinity["fit"]
+    low_min = "FID-infinity fitted from N = 4 (< 5000, Chong & Forsyth's smallest): FID_N may not be linear in 1/N"
+    assert any(low_min in w for w in entry["warnings"]) and low_min in caplog.text
+    out = capsys.readouterr().out
+    assert f"noise: FID-infinity {entry['fid_infinity']:.2f}: intercept at 1/N = 0" in out
+    assert "fitted at 3 sizes N from 4 to 8" in out and "FID-infinity (lower is better)" in out
+    (row,) = csv.DictReader((workspace / "fid.csv").open())
+    assert float(row["fid_infinity"]) == entry["fid_infinity"] and row["fid_infinity_sizes"] == "4 6 8"
+    assert float(row["fid_infinity_slope"]) == entry["fid_infinity_slope"]
+    assert Results.from_dict(document).to_dict()["runs"] == document["runs"]  # typed entry round trip
+
+
+def test_without_infinity_every_fid_infinity_field_is_null(workspace, inception_file):
+    (entry,) = _fid(workspace, inception_file, workspace / "runs" / "photos")["runs"]
+    assert entry["fid_infinity"] is None and entry["fid_infinity_sizes"] is None
+    assert not any("FID-infinity" in w for w in entry["warnings"])
+
+
+DAMAGES = [  # (field, its damaged value from the entry, what the message says)
+    ("fid_infinity", lambda e: e["fid_infinity"] + 1, "recomputed"),  # a value its own points do not give
+    ("fid_infinity_slope", lambda e: -e["fid_infinity_slope"], "recomputed"),
+    ("fid_infinity_distances", lambda e: [d + 1 for d in e["fid_infinity_distances"]], "recomputed"),
+    ("fid_infinity_sizes", lambda e: [4, 6, 7], "rising from"),
+    ("fid_infinity_points", lambda e: 15, "rising from"),
+    ("fid_infinity_min_size", lambda e: 5000, "rising from"),
+    ("fid_infinity_sizes", lambda e: None, "are null"),
+    ("fid_infinity_sizes", lambda e: "4 6 8", "must be a list"),
+    ("fid_infinity_distances", lambda e: [1.0, None, 2.0], "must hold no null"),
+    ("fid_infinity", lambda e: None, "is null but"),
+]
+
+
+def test_a_damaged_fid_infinity_is_refused(workspace, inception_file, capsys):
+    document = _fid(workspace, inception_file, workspace / "runs" / "noise", *INFINITY)
+    for field, damage, said in DAMAGES:  # one scoring, every damage
+        damaged = json.loads(json.dumps(document))
+        damaged["runs"][0][field] = damage(document["runs"][0])
+        path = workspace / "damaged.json"
+        path.write_text(json.dumps(damaged))
+        assert main(["report", "md", str(path)]) == 2, field
+        err = capsys.readouterr().err
+        assert "run 'noise'" in err and said in err and "Traceback" not in err, (field, err)
+
+
+def test_fid_infinity_refuses_runs_of_no_more_frames_than_its_min_size(workspace, inception_file, capsys):
+    runs = str(workspace / "runs")
+    common = ["--features", str(inception_file), "--quiet", "--workers", "0", "--resamples", "100"]
+    assert main(["fid", runs, "--infinity", *common]) == 2  # the paper's 5000 against a split of 8
+    err = capsys.readouterr().err
+    assert "split 'val' has 8 frames, so no run has more than --infinity-min-size 5000" in err
+    assert "Leave out --infinity, or lower --infinity-min-size below 8" in err
+    noise = workspace / "runs" / "noise" / "images" / "val"
+    for image in sorted(noise.iterdir())[5:]:
+        image.unlink()
+    assert main(["fid", runs, "--allow-missing", "--infinity", "--infinity-min-size", "5", *common]) == 2
+    err = capsys.readouterr().err
+    assert "FID-infinity needs more than --infinity-min-size 5 frames per run, got: noise (5)." in err
+    assert "lower --infinity-min-size below the smallest N" in err and "photos" not in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["fid", runs, "--infinity", "--infinity-points", "1", *common])
+    assert exit_.value.code == 2 and "--infinity-points >= 2" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("torchrun")
 def test_torchrun_two_gloo_processes_give_identical_statistics(workspace, inception_file):
     one, two = single_and_torchrun(
-        ["fid", str(workspace / "runs"), "--features", str(inception_file), "--kid", "--baseline", "noise",
+        ["fid", str(workspace / "runs"), "--features", str(inception_file), "--kid", *INFINITY, "--baseline", "noise",
          "--with-real", "--workers", "0", "--resamples", "100", "--batch-size", "3", "--device", "cpu"],
         workspace, ["runs/*/.p2p-eval-cache.sqlite*", "data/.p2p-eval-cache.sqlite*"], timeout=600)
-    assert one["runs"] == two["runs"]  # FID, KID, intervals, tests: every number identical
+    assert one["runs"] == two["runs"]  # FID, KID, FID-infinity, intervals, tests: every number identical
+    assert all(e["fid_infinity"] is not None for e in one["runs"] if not e["is_real"])

@@ -15,7 +15,8 @@ FID_PROTOCOL = {
 
 
 def _fid(name, fid, kid, warnings=()):
-    return {"name": name, "variant": None, "fid": fid, "kid": kid, "intervals": {"fid": [fid - 2, fid + 3]},
+    return {"name": name, "variant": None, "fid": fid, "kid": kid, "fid_infinity": None,
+            "intervals": {"fid": [fid - 2, fid + 3]},
             "kid_std": 0.001, "kid_subsets": 100, "kid_subset_size": 2, "warnings": list(warnings)}
 
 
@@ -46,14 +47,15 @@ def test_markdown_summary_marks_and_bolds_lower_is_better(documents, capsys):
     assert main(["report", "md", *map(str, documents.values())]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = [c.strip() for c in next(line for line in lines if line.startswith("| Run |")).strip("|").split("|")]
-    assert header[4:] == ["Inception distances: FID ↓", "Inception distances: KID ↓", "LPIPS: LPIPS ↓",
-                          "Pixel similarity: PSNR (dB)", "Pixel similarity: SSIM"]
+    assert header[4:] == ["Inception distances: FID ↓", "Inception distances: KID ↓",
+                          "Inception distances: FID-infinity ↓", "LPIPS: LPIPS ↓", "Pixel similarity: PSNR (dB)",
+                          "Pixel similarity: SSIM"]
     cells = {}
     for line in lines:  # the summary table comes first; each file's own table follows
         if line.startswith(("| sharp", "| blurry")):
             cells.setdefault(line.split("|")[1].strip(), [c.strip() for c in line.strip("|").split("|")[1:]])
-    assert cells["sharp"][3:6] == ["**41.23**", "**0.0123**", "0.312"]  # the lower FID and KID are best
-    assert cells["blurry"][3:8] == ["78.90", "0.0568", "**0.254**", "**21.25**", "**0.520**"]
+    assert cells["sharp"][3:7] == ["**41.23**", "**0.0123**", "--", "0.312"]  # the lower FID and KID are best
+    assert cells["blurry"][3:9] == ["78.90", "0.0568", "--", "**0.254**", "**21.25**", "**0.520**"]  # no --infinity
     text = "\n".join(lines)
     assert "↓: lower is better." in text
     assert "Inception sha256 6726825d0000" in text and "LPIPS backbone sha256 abababababab, not the published" in text

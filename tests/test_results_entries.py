@@ -186,7 +186,8 @@ def test_files_scored_under_either_absent_class_rule_read_back(tmp_path, prepare
 def test_an_infinite_number_is_refused_not_ranked(value, tmp_path, capsys):
     """JSON readers take Infinity, and FID has no declared bound: "fid": -Infinity was bold, the best run.
     p2p-eval writes no infinite number (write_json makes it null), so the file was edited."""
-    runs = [{"name": name, "fid": fid, "kid": None, "intervals": {}} for name, fid in (("a", 41.2), ("b", 78.9))]
+    runs = [{"name": name, "fid": fid, "kid": None, "fid_infinity": None, "intervals": {}}
+            for name, fid in (("a", 41.2), ("b", 78.9))]
     document = results_document("fid", runs, protocol={}, data={"dataset_name": "tiny", "split": "val"})
     document["runs"][1]["fid"] = "MARK"
     path = tmp_path / "inf.json"
@@ -214,3 +215,19 @@ def test_a_ground_truth_row_over_more_frames_than_the_runs_reads():
     real = next(r for r in document["runs"] if r.get("is_real"))
     real["n_images"] = 9
     assert Results.from_dict(document).runs[-1].n_images == 9
+
+
+def test_a_version_3_fid_document_reads_with_a_null_fid_infinity_and_a_version_4_one_must_have_it(tmp_path):
+    """Version 4 added fid's `fid_infinity` score (``--infinity``): files written before it never computed one."""
+    runs = [{"name": "a", "fid": 41.2, "kid": None, "fid_infinity": None, "intervals": {}}]
+    old = results_document("fid", runs, protocol={}, data={"dataset_name": "tiny", "split": "val"}) | {"version": 3}
+    for entry in old["runs"]:  # as version 3 wrote it
+        for key in [k for k in entry if k.startswith("fid_infinity")]:
+            del entry[key]
+    write_json(tmp_path / "v3.json", old)
+    read = load_results(tmp_path / "v3.json")
+    assert read["version"] == VERSION == 4 and read["runs"][0]["fid_infinity"] is None
+    assert read["runs"][0]["fid"] == 41.2 and read["runs"][0]["fid_infinity_sizes"] is None
+    write_json(tmp_path / "v4.json", old | {"version": 4})
+    with pytest.raises(InputError, match="run 'a' has no 'fid_infinity' score"):
+        load_results(tmp_path / "v4.json")

@@ -181,9 +181,11 @@ class Measure(abc.ABC):
         scored (a paired reference); a measure against a fixed reference returns the whole split."""
         return scored
 
-    def point_scores(self, states: FrameStates, reference: FrameStates | None) -> dict[str, float | None]:
+    def point_scores(self, states: FrameStates, reference: FrameStates | None,
+                     bootstrap: Bootstrap) -> dict[str, float | None]:
         """Scores of a row computed once from all its frames, with no bootstrap interval and no
-        paired test (KID: its spread is its standard deviation over subsets, an entry field)."""
+        paired test (KID: its spread is its standard deviation over subsets, an entry field);
+        random subsets drawn from ``bootstrap.seed`` (FID-infinity's)."""
         return {}
 
     def computing(self) -> ContextManager:

@@ -98,5 +98,27 @@ def frechet_infinity(
     distances = np.array(
         [frechet_distance(gaussian_stats(features[rng.permutation(n)[:size]]), ref_stats) for size in sizes]
     )
-    slope, intercept = np.polyfit(1.0 / sizes, distances, 1)
-    return FrechetInfinity(float(intercept), float(slope), sizes, distances)
+    value, slope = fit_infinity(sizes, distances)
+    return FrechetInfinity(value, slope, sizes, distances)
+
+
+def fit_infinity(sizes: np.ndarray, distances: np.ndarray) -> tuple[float, float]:
+    """Intercept at 1/N = 0 and slope of the least-squares line through `distances` against 1/`sizes`.
+
+    Parameters
+    ----------
+    sizes : (P,) array_like of int
+    distances : (P,) array_like of float
+
+    Returns
+    -------
+    value, slope : float
+
+    Examples
+    --------
+    >>> value, slope = fit_infinity([10, 20, 40], [13.0, 11.5, 10.75])  # 10 + 30 / N
+    >>> round(value, 9), round(slope, 9)
+    (10.0, 30.0)
+    """
+    slope, intercept = np.polyfit(1.0 / np.asarray(sizes, dtype=np.float64), np.asarray(distances, np.float64), 1)
+    return float(intercept), float(slope)

@@ -5,7 +5,7 @@ kind in `p2p_eval.measures.RESULT_KINDS`) writes one document; reports are
 rendered from these files alone. Common envelope::
 
     {
-      "schema": "p2p-eval/results", "version": 2, "kind": "fcn-score",
+      "schema": "p2p-eval/results", "version": 4, "kind": "fcn-score",
       "created": "2026-11-22T10:00:00+00:00",
       "provenance": {"p2p_eval": "...", "torch": "...", "python": "...",
                      "platform": "...", "command": ["p2p-eval", ...]},
@@ -18,7 +18,7 @@ rendered from these files alone. Common envelope::
 The entries of each kind are the typed classes of its measure
 (``p2p_eval/measures/<kind>/entry.py``); the README lists their fields
 ("Results files"). Older documents are read with the fields later versions
-renamed (`_upgrade`).
+renamed or added (`_upgrade`).
 """
 
 import datetime as _dt
@@ -36,7 +36,7 @@ from p2p_eval.results.entries import Entry
 from p2p_eval.results.fields import integer, mapping, number, text
 
 SCHEMA = "p2p-eval/results"
-VERSION = 3
+VERSION = 4
 
 
 def _entry_types() -> dict[str, type[Entry]]:
@@ -261,10 +261,25 @@ def load_results(path: str | os.PathLike, *, kinds: Sequence[str] | None = None)
 
 
 def _upgrade(document: dict[str, Any], version: int) -> dict[str, Any]:
-    """An older document with the fields each later version renamed, as version `VERSION`."""
+    """An older document with the fields each later version renamed or added, as version `VERSION`."""
     if version < 2:
         document = _upgrade_v1(document)
-    return _upgrade_v2(document)
+    if version < 3:
+        document = _upgrade_v2(document)
+    return _upgrade_v3(document)
+
+
+def _upgrade_v3(document: dict[str, Any]) -> dict[str, Any]:
+    """A version-3 document with the score version 4 added (README, "Results files").
+
+    A fid entry's ``fid_infinity`` (``p2p-eval fid --infinity``): null, as a
+    document of version 4 written without ``--infinity`` has it, since no
+    earlier p2p-eval computed it.
+    """
+    runs = document.get("runs")
+    if document.get("kind") == "fid" and isinstance(runs, list):
+        runs = [{"fid_infinity": None, **e} if isinstance(e, dict) else e for e in runs]
+    return {**document, "version": VERSION, "runs": runs}
 
 
 def _upgrade_v2(document: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +293,7 @@ def _upgrade_v2(document: dict[str, Any]) -> dict[str, Any]:
     if document.get("kind") == "study" and isinstance(runs, list):
         runs = [{("se_over_raters" if k == "se" else k): v for k, v in e.items()} if isinstance(e, dict) else e
                 for e in runs]
-    return {**document, "version": VERSION, "runs": runs}
+    return {**document, "version": 3, "runs": runs}
 
 
 def _upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def row_entry(
     return measure.entry_type(
         name=row.name,
         scores={**{key: _finite(i.value) for key, i in intervals.items()},
-                **measure.point_scores(row.states, reference)},
+                **measure.point_scores(row.states, reference, bootstrap)},
         intervals={key: (_finite(i.low), _finite(i.high)) for key, i in intervals.items()},
         variant=row.variant, preset=row.preset, is_real=row.is_real, n_images=len(row.states),
         image_sizes=tuple(size_counts(row.states["image_size"])), baseline_test=test, matching=row.matching,

@@ -5,10 +5,12 @@ import os
 
 from p2p_eval.commands.argtypes import positive_int
 from p2p_eval.features.names import DEFAULT_PROTOCOL, PROTOCOLS
+from p2p_eval.metrics.frechet_infinity import MIN_SIZE, NUM_POINTS
 
 HELP = "FID (and KID) of generated photos against the real photos of the split"
 DESCRIPTION = ("Fréchet Inception Distance of each run's images to the real photos of the whole split, with a "
-               "bootstrap interval over frames; --kid adds the Kernel Inception Distance (std over subsets).")
+               "bootstrap interval over frames; --kid adds the Kernel Inception Distance (std over subsets), "
+               "--infinity Chong & Forsyth's FID-infinity (FID_N extrapolated to 1/N = 0).")
 EPILOG = """\
 examples:
   p2p-eval fid runs/ --features pt_inception-2015-12-05-6726825d.pth --json fid.json
@@ -21,7 +23,9 @@ has. The weights file is the FID Inception of pytorch-fid and torch-fidelity
 (pt_inception-2015-12-05-6726825d.pth; README "FID, KID, LPIPS, PSNR/SSIM"
 says how to get it); nothing is downloaded. The interval measures sampling
 variability over frames, not FID's upward bias at small N: below 2,000 frames
-compare only FIDs of equally many frames (a warning says so). Per-image
+compare only FIDs of equally many frames (a warning says so). --infinity
+fits FID_N against 1/N from --infinity-min-size frames (5,000, the paper's)
+to all of a run's, so each run needs more frames than that. Per-image
 features are cached in each run folder and in the dataset folder (keyed by
 image content, weights sha256, resize protocol and device type).
 """
@@ -42,6 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kid-subset-size", type=positive_int, default=1000, metavar="N",
                         help="frames per KID subset (default: 1000, torch-fidelity's; reduced, with a warning, "
                              "when a set has fewer)")
+    parser.add_argument("--infinity", action="store_true",
+                        help="also FID-infinity: the intercept at 1/N = 0 of a least-squares line through FID_N "
+                             "against 1/N (Chong & Forsyth 2020); needs runs of more than --infinity-min-size frames")
+    parser.add_argument("--infinity-min-size", type=positive_int, default=MIN_SIZE, metavar="N",
+                        help=f"smallest N of the FID-infinity fit (default: {MIN_SIZE}, the paper's; below it, "
+                             "with a warning, FID_N may not be linear in 1/N)")
+    parser.add_argument("--infinity-points", type=positive_int, default=NUM_POINTS, metavar="P",
+                        help=f"sizes N of the fit, evenly spaced from the min size to all frames (default: "
+                             f"{NUM_POINTS}, the paper's)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="images per forward pass (default: 32)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
 
@@ -50,4 +63,5 @@ def settings(args: argparse.Namespace):
     from p2p_eval.measures.fid.measure import FidSettings
 
     return FidSettings(features=args.features, resize=args.resize, kid=args.kid, kid_subsets=args.kid_subsets,
-                       kid_subset_size=args.kid_subset_size)
+                       kid_subset_size=args.kid_subset_size, infinity=args.infinity,
+                       infinity_min_size=args.infinity_min_size, infinity_points=args.infinity_points)

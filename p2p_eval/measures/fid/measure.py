@@ -12,7 +12,8 @@ measures sampling variability over frames, not that bias. A paired test
 between two runs draws the same frames for both, each replicate's FIDs
 against the same fixed reference, and centres the differences likewise.
 KID (``--kid``) is computed once per run, as torch-fidelity does, with its
-standard deviation over subsets.
+standard deviation over subsets; FID-infinity (``--infinity``) too, from the
+same feature rows, its subsets seeded by the session's seed.
 """
 
 import logging
@@ -37,6 +38,7 @@ from p2p_eval.measures.fid.entry import FidEntry
 from p2p_eval.measures.states import FrameStates, State
 from p2p_eval.metrics.frechet import MIN_IMAGES_FOR_FID, GaussianStats, gaussian_stats, sample_size_warnings
 from p2p_eval.metrics.frechet_bootstrap import resampled_frechet_distances, split_half_frechet
+from p2p_eval.metrics.frechet_infinity import MIN_SIZE, NUM_POINTS, FrechetInfinity, frechet_infinity
 from p2p_eval.metrics.kernel import SUBSET_SIZE, SUBSETS, KernelDistance, kernel_distance
 from p2p_eval.paper import GROUND_TRUTH
 from p2p_eval.resampling import split_half_masks
@@ -63,6 +65,11 @@ FID_INTERVAL = (
     "measures sampling variability over frames, not FID's upward bias at small N (replicates repeat frames, so "
     "they are more biased than the point; the move removes that offset, it does not remove the bias)"
 )
+INFINITY_FIT = (
+    "Chong & Forsyth's FID-infinity (mchong6/FID_IS_infinity score_infinity.py): FID_N of a random subset of N of "
+    "the run's frames at `points` sizes N evenly spaced from `min_size` to all frames, against the fixed "
+    "reference statistics; the intercept at 1/N = 0 of the least-squares line of FID_N against 1/N"
+)
 PAIRED_TEST = (
     "paired bootstrap on the frames both runs have: the same frames drawn for both, each replicate's FID against "
     "the same fixed reference statistics; the differences moved by (their mean - the observed difference)"
@@ -73,7 +80,7 @@ PAIRED_TEST = (
 class FidSettings:
     """How fid runs: the Inception weights file (None: ``$P2P_EVAL_INCEPTION``), the resize
     protocol, whether KID is computed and how (torch-fidelity's subsets and seed by default),
-    and the device."""
+    whether FID-infinity is fitted and at which sizes, and the device."""
 
     features: str | None = None
     resize: str = DEFAULT_PROTOCOL
@@ -81,6 +88,9 @@ class FidSettings:
     kid_subsets: int = SUBSETS
     kid_subset_size: int = SUBSET_SIZE
     kid_seed: int = KID_SEED
+    infinity: bool = False
+    infinity_min_size: int = MIN_SIZE
+    infinity_points: int = NUM_POINTS
     device: str | torch.device = "auto"
 
     def __post_init__(self):
@@ -89,6 +99,9 @@ class FidSettings:
         if self.kid_subsets < 1 or self.kid_subset_size < 2:
             raise ValueError(f"Expected --kid-subsets >= 1 and --kid-subset-size >= 2, got {self.kid_subsets} "
                              f"and {self.kid_subset_size}.")
+        if self.infinity_min_size < 2 or self.infinity_points < 2:
+            raise ValueError(f"Expected --infinity-min-size >= 2 and --infinity-points >= 2, got "
+                             f"{self.infinity_min_size} and {self.infinity_points}.")
 
 
 class Fid(Measure):
@@ -108,7 +121,9 @@ class Fid(Measure):
         self.inception, self.settings, self.n_reference = inception, settings, n_reference
         self.device = inception.device
         self._reference: tuple[tuple[str, ...], GaussianStats] | None = None
-        self._kid: dict[int, tuple[FrameStates, KernelDistance]] = {}
+        # Per row (by its states' id, the states kept alive with it): what `point_scores` computed
+        # for the entry's own fields (`entry_fields`).
+        self._point: dict[int, tuple[FrameStates, KernelDistance | None, FrechetInfinity | None]] = {}
 
     @classmethod
     def open(cls, settings: FidSettings, dataset: PreparedDataset, split: str) -> "Fid":
@@ -116,6 +131,11 @@ class Fid(Measure):
         if n_reference < 2:
             raise InputError(f"{dataset.root}: split {split!r} has {n_reference} real photo(s); FID needs the "
                              "statistics of at least 2 (and is biased below 2,000). Score a larger split.")
+        if settings.infinity and n_reference <= settings.infinity_min_size:  # no run can have more frames
+            raise InputError(
+                f"{dataset.root}: split {split!r} has {n_reference} frames, so no run has more than "
+                f"--infinity-min-size {settings.infinity_min_size} to fit FID-infinity from. Leave out --infinity, "
+                f"or lower --infinity-min-size below {n_reference} (FID_N may not be linear in 1/N there).")
         return cls(load_inception(settings.features, device=pick_device(str(settings.device))), settings, n_reference)
 
     def namespace(self) -> str:
@@ -161,12 +181,17 @@ class Fid(Measure):
     def compute(self, states: FrameStates, weights: np.ndarray, reference: FrameStates | None) -> dict[str, np.ndarray]:
         return {"fid": resampled_frechet_distances(states["features"], self._reference_stats(reference), weights)}
 
-    def point_scores(self, states: FrameStates, reference: FrameStates | None) -> dict[str, float | None]:
-        if not self.settings.kid:
-            return {"kid": None}
-        result = self._kernel_distance(states["features"], reference["features"])
-        self._kid[id(states)] = (states, result)  # the entry's kid_* fields (`entry_fields`)
-        return {"kid": result.mean}
+    def point_scores(self, states: FrameStates, reference: FrameStates | None,
+                     bootstrap: Bootstrap) -> dict[str, float | None]:
+        s = self.settings
+        kid = self._kernel_distance(states["features"], reference["features"]) if s.kid else None
+        infinity = None
+        if s.infinity:  # the features FID used; `check_rows` refused rows of too few frames
+            infinity = frechet_infinity(states["features"], self._reference_stats(reference),
+                                        min_size=s.infinity_min_size, num_points=s.infinity_points,
+                                        seed=bootstrap.seed)
+        self._point[id(states)] = (states, kid, infinity)
+        return {"kid": None if kid is None else kid.mean, "fid_infinity": None if infinity is None else infinity.value}
 
     def _kernel_distance(self, features: np.ndarray, reference: np.ndarray) -> KernelDistance:
         s = self.settings
@@ -174,10 +199,12 @@ class Fid(Measure):
                                seed=s.kid_seed)
 
     def entry_fields(self, row) -> dict[str, Any]:
-        kid = self._kid.pop(id(row.states), (None, None))[1]
-        return {**_kid_fields(kid), "warnings": self._warnings(len(row.states), kid)}
+        _, kid, infinity = self._point.pop(id(row.states), (None, None, None))
+        return {**_kid_fields(kid), **_infinity_fields(infinity, self.settings),
+                "warnings": self._warnings(len(row.states), kid, infinity)}
 
-    def _warnings(self, n_frames: int, kid: KernelDistance | None) -> tuple[str, ...]:
+    def _warnings(self, n_frames: int, kid: KernelDistance | None,
+                  infinity: FrechetInfinity | None = None) -> tuple[str, ...]:
         messages = sample_size_warnings(min(n_frames, self.n_reference), FEATURE_DIM, min_images=MIN_IMAGES_FOR_FID)
         if kid is not None and kid.subset_size < kid.requested_subset_size:
             messages += (f"KID subset size reduced from {kid.requested_subset_size} to {kid.subset_size} "
@@ -185,14 +212,30 @@ class Fid(Measure):
         if kid is not None and kid.subset_size == n_frames == self.n_reference:
             messages += ("Every KID subset holds all frames of both sets: KID's std over subsets is 0 and says "
                          "nothing about its uncertainty.",)
+        if infinity is not None and self.settings.infinity_min_size < MIN_SIZE:
+            messages += (self._low_min_size(),)
         return messages
 
+    def _low_min_size(self) -> str:
+        return (f"FID-infinity fitted from N = {self.settings.infinity_min_size} (< {MIN_SIZE}, Chong & Forsyth's "
+                "smallest): FID_N may not be linear in 1/N there, so the intercept may be off.")
+
     def check_rows(self, rows: Sequence) -> None:
-        """Refuse a row of fewer than 2 frames; warn, once per frame count, about FID's small-N bias."""
+        """Refuse a row of fewer than 2 frames (or, with --infinity, of no more than its min size); warn, once
+        per frame count, about FID's small-N bias."""
         small = [f"{row.name} ({len(row.states)})" for row in rows if len(row.states) < 2]
         if small:
             raise InputError(f"FID needs at least 2 frames per run (a covariance), got: {', '.join(small)}. "
                              "Generate the whole split, or score without --allow-missing.")
+        s = self.settings
+        few = [f"{row.name} ({len(row.states)})" for row in rows if len(row.states) <= s.infinity_min_size]
+        if s.infinity and few:
+            raise InputError(
+                f"FID-infinity needs more than --infinity-min-size {s.infinity_min_size} frames per run, got: "
+                f"{', '.join(few)}. Generate the whole split, leave out --infinity, or lower --infinity-min-size "
+                "below the smallest N (FID_N may not be linear in 1/N there).")
+        if s.infinity and s.infinity_min_size < MIN_SIZE:
+            log.warning("%s", self._low_min_size())
         counts = sorted({len(row.states) for row in rows})
         for count in counts:
             for message in sample_size_warnings(min(count, self.n_reference), FEATURE_DIM):
@@ -208,7 +251,8 @@ class Fid(Measure):
         if n < 4:
             log.warning("The split has %d real photos: too few to split into halves; the ground-truth row is "
                         "empty.", n)
-            return FidEntry(name=GROUND_TRUTH, scores={"fid": None, "kid": None}, intervals={}, is_real=True,
+            return FidEntry(name=GROUND_TRUTH, scores={"fid": None, "kid": None, "fid_infinity": None}, intervals={},
+                            is_real=True,
                             n_images=n, warnings=(f"{n} real photos: too few for a split-half FID (needs 4).",))
         distances = split_half_frechet(features, n_splits=REAL_SPLITS, seed=bootstrap.seed)
         low, high = percentile_interval(distances, bootstrap.confidence)
@@ -217,7 +261,9 @@ class Fid(Measure):
             first = split_half_masks(n, REAL_SPLITS, bootstrap.seed)[0]  # split_half_frechet's first split
             kid = self._kernel_distance(features[first], features[~first])
         return FidEntry(
-            name=GROUND_TRUTH, scores={"fid": float(np.median(distances)), "kid": None if kid is None else kid.mean},
+            # No FID-infinity: the halves are not a run's frames against the whole split's statistics.
+            name=GROUND_TRUTH, scores={"fid": float(np.median(distances)), "kid": None if kid is None else kid.mean,
+                                       "fid_infinity": None},
             intervals={"fid": (low, high)}, is_real=True, n_images=n, **_kid_fields(kid),
             warnings=sample_size_warnings(n // 2, FEATURE_DIM),
         )
@@ -242,6 +288,8 @@ class Fid(Measure):
             "kid": {"subsets": s.kid_subsets, "subset_size": s.kid_subset_size, "seed": s.kid_seed,
                     "kernel": "(x.y / d + 1)^3", "estimate": "unbiased MMD^2, mean over subsets; std = np.std"}
                    if s.kid else None,
+            "infinity": {"min_size": s.infinity_min_size, "points": s.infinity_points, "fit": INFINITY_FIT,
+                         "seed": "protocol.bootstrap.seed"} if s.infinity else None,
             "bootstrap": {"centred": list(self.centred_scores)},
         }
 
@@ -250,6 +298,15 @@ def _kid_fields(kid: KernelDistance | None) -> dict[str, Any]:
     if kid is None:
         return {"kid_std": None, "kid_subsets": None, "kid_subset_size": None}
     return {"kid_std": kid.std, "kid_subsets": kid.subsets, "kid_subset_size": kid.subset_size}
+
+
+def _infinity_fields(infinity: FrechetInfinity | None, settings: FidSettings) -> dict[str, Any]:
+    if infinity is None:
+        return {}  # the entry's defaults: all null
+    return {"fid_infinity_slope": infinity.slope, "fid_infinity_min_size": settings.infinity_min_size,
+            "fid_infinity_points": settings.infinity_points,
+            "fid_infinity_sizes": tuple(int(n) for n in infinity.sizes),
+            "fid_infinity_distances": tuple(float(d) for d in infinity.distances)}
 
 
 MEASURE = Fid

@@ -9,7 +9,6 @@ one resumes. It reaches the trainers, scorers and reports only through
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import time

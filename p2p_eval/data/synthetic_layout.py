@@ -14,7 +14,7 @@ import numpy as np
 
 from p2p_eval.classes import IGNORE, NAME_TO_LABEL
 from p2p_eval.data import synthetic_shapes as shapes
-from p2p_eval.data.synthetic_scene import BASE, CURB, GLASS, HOOD, MARKING, SECONDARY, SHOPFRONT, Camera, Canvas
+from p2p_eval.data.synthetic_scene import CURB, GLASS, HOOD, MARKING, SECONDARY, SHOPFRONT, Camera, Canvas
 
 ID = {name: NAME_TO_LABEL[name].train_id for name in (
     "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",

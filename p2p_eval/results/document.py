@@ -33,7 +33,7 @@ from p2p_eval import __version__
 from p2p_eval.data.files import read_json, write_json
 from p2p_eval.errors import InputError
 from p2p_eval.results.entries import Entry
-from p2p_eval.results.fields import integer, mapping, number, text
+from p2p_eval.results.fields import DAMAGED, integer, mapping, number, text
 
 SCHEMA = "p2p-eval/results"
 VERSION = 4
@@ -201,8 +201,8 @@ def _check_envelope(data: dict[str, Any], protocol: dict[str, Any], source: str)
         raise InputError(f"{where}: 'frames' must be a list of frame ids, got {str(frames)[:80]}.")
     n_frames = integer(data.get("n_frames"), where, "n_frames")
     if frames is not None and n_frames is not None and n_frames != len(frames):
-        raise InputError(f"{where}: 'n_frames' is {n_frames} but 'frames' lists {len(frames)}; the file was damaged "
-                         "or edited. Regenerate it with the command that wrote it.")
+        raise InputError(f"{where}: 'n_frames' is {n_frames} but 'frames' lists {len(frames)}; "
+                         f"{DAMAGED}")
     for name, count in (mapping(data.get("left_out"), where, "left_out") or {}).items():
         integer(count, where, f"left_out {name!r}", nullable=False)
     bootstrap = mapping(protocol.get("bootstrap"), f"{source}: protocol", "bootstrap") or {}
@@ -222,14 +222,13 @@ def _check_runs_against_data(entries: tuple[Entry, ...], data: dict[str, Any], s
         n_images = None if getattr(entry, "is_real", False) else getattr(entry, "n_images", None)
         if n_frames is not None and n_images is not None and n_images > n_frames:
             raise InputError(f"{source}: run {entry.name!r}: 'n_images' is {n_images}, above the document's "
-                             f"{n_frames} frames (data 'n_frames': those any row scored); the file was damaged or edited. "
-                             "Regenerate it with the command that wrote it.")
+                             f"{n_frames} frames (data 'n_frames': those any row scored); "
+                             f"{DAMAGED}")
     names = {e.name for e in entries}
     unknown = sorted(set(data.get("left_out") or {}) - names)
     if unknown:
         raise InputError(f"{source}: data 'left_out' names run(s) {unknown} that its runs do not hold "
-                         f"({sorted(names)}); the file was damaged or edited. Regenerate it with the command "
-                         "that wrote it.")
+                         f"({sorted(names)}); {DAMAGED}")
 
 
 def _comparisons(entry: type[Entry], value: Any, entries: tuple[Entry, ...], source: str) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from p2p_eval.errors import InputError
-from p2p_eval.results.fields import bounds, integer, mapping, number, text
+from p2p_eval.results.fields import DAMAGED, bounds, integer, mapping, number, text
 from p2p_eval.results.scores import BaselineTest, Score, check_ordered
 
 
@@ -218,8 +218,7 @@ class RunEntry(Entry):
         if self.image_sizes is not None and self.n_images is not None \
                 and sum(n for _, _, n in self.image_sizes) != self.n_images:
             raise InputError(f"{where}: \"image_sizes\" counts {sum(n for _, _, n in self.image_sizes)} frames but "
-                             f"\"n_images\" is {self.n_images}; the file is damaged or was edited. Regenerate it "
-                             "with the command that wrote it.")
+                             f"\"n_images\" is {self.n_images}; {DAMAGED}")
 
 
 def _image_sizes(value: Any, where: str) -> tuple[tuple[int, int, int], ...] | None:

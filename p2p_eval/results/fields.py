@@ -1,9 +1,13 @@
 """Reading one JSON field of a results entry: its type checked, the file, run and field named on error."""
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from p2p_eval.errors import InputError
+
+DAMAGED = "the file is damaged or was edited. Regenerate it with the command that wrote it."
+"""How a refusal of a results file that contradicts itself ends: what happened, and the fix."""
 
 
 def number(value: Any, where: str, key: str) -> float | None:
@@ -54,3 +58,15 @@ def mapping(value: Any, where: str, key: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InputError(f"{where}: {key!r} must be an object or null, got {value!r}.")
     return value
+
+
+def list_of(value: Any, where: str, key: str, read: Callable[[Any, str, str], Any]) -> tuple | None:
+    """A JSON list read item by item with `read` (`integer`, `number`), none of them null; or null (None)."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InputError(f"{where}: {key!r} must be a list or null, got {value!r}.")
+    items = tuple(read(item, where, key) for item in value)
+    if None in items:
+        raise InputError(f"{where}: {key!r} must hold no null, got {value!r}.")
+    return items

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p2p_eval.errors import InputError
-from p2p_eval.results.fields import bounds, integer, number
+from p2p_eval.results.fields import DAMAGED, bounds, integer, number
 from p2p_eval.stats import PairedTest
 
 _TOLERANCE = 1e-9  # floating-point slack on range checks (a sum of normalised bins may exceed 1 by an ulp)
@@ -78,7 +78,7 @@ class Score:
         if value is not None and not math.isnan(value) and not self.low - _TOLERANCE <= value <= self.high + _TOLERANCE:
             raise InputError(
                 f"{where}: {what or repr(self.key)} is {value}, outside [{self.low:g}, {self.high:g}]; "
-                "the file is damaged or was edited. Regenerate it with the command that wrote it."
+                f"{DAMAGED}"
             )
 
 
@@ -105,8 +105,7 @@ def first_disagreement(stored: Mapping[str, float | None], recomputed: Mapping[s
 def check_ordered(low: float | None, high: float | None, where: str, what: str) -> None:
     """Raise `InputError` if an interval's low bound lies above its high bound."""
     if low is not None and high is not None and low > high + _TOLERANCE:
-        raise InputError(f"{where}: {what} is [{low}, {high}], its low bound above its high; the file is damaged "
-                         "or was edited. Regenerate it with the command that wrote it.")
+        raise InputError(f"{where}: {what} is [{low}, {high}], its low bound above its high; {DAMAGED}")
 
 
 @dataclass(frozen=True)
@@ -166,4 +165,4 @@ class BaselineTest:
                 raise InputError(
                     f"{where}: baseline_test {score.key!r} difference is {test.difference}, outside its own interval "
                     f"[{test.low}, {test.high}] (the paired bootstrap's interval lies around the difference it "
-                    "tests); the file is damaged or was edited. Regenerate it with the command that wrote it.")
+                    "tests); {DAMAGED}")

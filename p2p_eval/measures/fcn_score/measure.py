@@ -28,7 +28,6 @@ import torch
 from p2p_eval.cache import namespace
 from p2p_eval.classes import CLASS_NAMES, CLASS_SET, IGNORE, NUM_CLASSES
 from p2p_eval.data.prepared import PreparedDataset
-from p2p_eval.errors import InputError
 from p2p_eval.measures.base import Frame, Loaded, Measure
 from p2p_eval.measures.fcn_score import official
 from p2p_eval.measures.fcn_score.entry import ClassScore, FcnEntry

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2p_eval.errors import InputError
-from p2p_eval.results.entries import RunEntry
 from p2p_eval.metrics.frechet_infinity import fit_infinity
-from p2p_eval.results.fields import integer, number
+from p2p_eval.results.entries import RunEntry
+from p2p_eval.results.fields import DAMAGED, integer, list_of, number
 from p2p_eval.results.scores import Score, first_disagreement
 
 FID_SCORES = (
@@ -26,7 +26,6 @@ FID-infinity null without ``--infinity``."""
 INFINITY_FIELDS = ("fid_infinity_slope", "fid_infinity_min_size", "fid_infinity_points", "fid_infinity_sizes",
                    "fid_infinity_distances")
 """The entry fields of FID-infinity's fit, all null when it was not computed."""
-_DAMAGED = "the file is damaged or was edited. Regenerate it with the command that wrote it."
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,8 @@ class FidEntry(RunEntry):
             "fid_infinity_slope": number(value.get("fid_infinity_slope"), where, "fid_infinity_slope"),
             "fid_infinity_min_size": integer(value.get("fid_infinity_min_size"), where, "fid_infinity_min_size"),
             "fid_infinity_points": integer(value.get("fid_infinity_points"), where, "fid_infinity_points"),
-            "fid_infinity_sizes": _numbers(value.get("fid_infinity_sizes"), where, "fid_infinity_sizes", integer),
-            "fid_infinity_distances": _numbers(value.get("fid_infinity_distances"), where, "fid_infinity_distances",
+            "fid_infinity_sizes": list_of(value.get("fid_infinity_sizes"), where, "fid_infinity_sizes", integer),
+            "fid_infinity_distances": list_of(value.get("fid_infinity_distances"), where, "fid_infinity_distances",
                                                number),
             "warnings": tuple(warnings),
         }
@@ -113,8 +112,7 @@ class FidEntry(RunEntry):
     def check(self, where: str) -> None:
         super().check(where)
         if self.kid_std is not None and self.kid_std < 0:
-            raise InputError(f"{where}: \"kid_std\" is {self.kid_std}, a standard deviation below 0; the file is "
-                             "damaged or was edited. Regenerate it with the command that wrote it.")
+            raise InputError(f"{where}: \"kid_std\" is {self.kid_std}, a standard deviation below 0; {DAMAGED}")
         self._check_infinity(where)
 
     def _check_infinity(self, where: str) -> None:
@@ -124,25 +122,25 @@ class FidEntry(RunEntry):
         if self.scores.get("fid_infinity") is None:
             given = [key for key, value in fields.items() if value is not None]
             if given:
-                raise InputError(f"{where}: \"fid_infinity\" is null but {given} are not; {_DAMAGED}")
+                raise InputError(f"{where}: \"fid_infinity\" is null but {given} are not; {DAMAGED}")
             return
         missing = [key for key, value in fields.items() if value is None]
         if missing:
             raise InputError(f"{where}: \"fid_infinity\" is {self.scores['fid_infinity']} but {missing} are null; "
-                             f"{_DAMAGED}")
+                             f"{DAMAGED}")
         sizes, distances = self.fid_infinity_sizes, self.fid_infinity_distances
         if not (len(sizes) == len(distances) == self.fid_infinity_points >= 2 and sizes[0] == self.fid_infinity_min_size
                 and sizes[-1] == self.n_images and list(sizes) == sorted(sizes)):
             raise InputError(
                 f"{where}: FID-infinity's points ({len(sizes)} sizes {list(sizes)}, {len(distances)} distances) are "
                 f"not \"fid_infinity_points\" = {self.fid_infinity_points} sizes rising from \"fid_infinity_min_size\""
-                f" = {self.fid_infinity_min_size} to \"n_images\" = {self.n_images}; {_DAMAGED}")
+                f" = {self.fid_infinity_min_size} to \"n_images\" = {self.n_images}; {DAMAGED}")
         value, slope = fit_infinity(sizes, distances)
         stored = {"fid_infinity": self.scores["fid_infinity"], "fid_infinity_slope": self.fid_infinity_slope}
         differs = first_disagreement(stored, {"fid_infinity": value, "fid_infinity_slope": slope})
         if differs:
             raise InputError(f"{where}: {differs} from \"fid_infinity_sizes\" and \"fid_infinity_distances\" (the "
-                             f"line's intercept and slope); {_DAMAGED}")
+                             f"line's intercept and slope); {DAMAGED}")
 
     def notes(self) -> tuple[str, ...]:
         """KID's spread and FID-infinity's fit (the small-N warnings are logged when scoring, and kept in
@@ -157,18 +155,6 @@ class FidEntry(RunEntry):
                          f"FID_N = {self.scores['fid_infinity']:.2f} + {self.fid_infinity_slope:.4g} / N fitted at "
                          f"{self.fid_infinity_points} sizes N from {self.fid_infinity_min_size} to {self.n_images}")
         return tuple(notes)
-
-
-def _numbers(value: Any, where: str, key: str, read) -> tuple | None:
-    """A JSON list read item by item with `read` (`integer`, `number`: none null), or None."""
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise InputError(f"{where}: {key!r} must be a list or null, got {value!r}.")
-    items = tuple(read(item, where, key) for item in value)
-    if None in items:
-        raise InputError(f"{where}: {key!r} must hold no null, got {value!r}.")
-    return items
 
 
 ENTRY = FidEntry

@@ -11,6 +11,7 @@ from typing import Any
 
 from p2p_eval.errors import InputError
 from p2p_eval.measures.study.entry import HYPE_SD, HypeEntry
+from p2p_eval.results.fields import DAMAGED
 from p2p_eval.results.scores import Score
 
 HYPE_INF_SCORES = (
@@ -60,13 +61,12 @@ class HypeInfEntry(HypeEntry):
         super().check(where)
         if None not in (self.n_fake, self.n_real, self.n_trials) and self.n_fake + self.n_real != self.n_trials:
             raise InputError(f"{where}: 'n_fake' + 'n_real' is {self.n_fake + self.n_real}, not the {self.n_trials} "
-                             "scored trials; the file is damaged or was edited. Regenerate it with the command "
-                             "that wrote it.")
+                             f"scored trials; {DAMAGED}")
         score = self.scores.get("hype_inf")
         expected = None if score is None else score > 0.5
         if self.hyper_real != expected:
             raise InputError(f"{where}: 'hyper_real' is {self.hyper_real}, but 'hype_inf' is {score} (hyper-real "
-                             "means above 0.5); the file is damaged or was edited.")
+                             f"means above 0.5); {DAMAGED}")
 
 
 ENTRY = HypeInfEntry

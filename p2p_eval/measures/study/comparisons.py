@@ -12,7 +12,7 @@ from typing import Any
 
 from p2p_eval.errors import InputError
 from p2p_eval.results.entries import Entry
-from p2p_eval.results.fields import bounds, integer, number, text
+from p2p_eval.results.fields import DAMAGED, bounds, integer, number, text
 from p2p_eval.results.scores import Score, check_ordered
 
 P_VALUE = Score("p_value", "p")
@@ -138,7 +138,7 @@ def _test(value: Any, where: str, key: str, *, names: set[str], df_pair: bool) -
         for d in df:
             integer(d, at, "df", nullable=False)
         if statistic is not None and statistic < 0:
-            raise InputError(f"{at}: the F statistic is {statistic}, below 0; the file is damaged or was edited.")
+            raise InputError(f"{at}: the F statistic is {statistic}, below 0; {DAMAGED}")
     else:
         integer(df, at, "df", nullable=False)
         for side in ("a", "b"):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from p2p_eval.errors import InputError
 from p2p_eval.measures.study.comparisons import ModelTests, Pairwise
 from p2p_eval.results.entries import Entry
-from p2p_eval.results.fields import integer, number
+from p2p_eval.results.fields import DAMAGED, integer, number
 from p2p_eval.results.scores import Score, Spread
 
 BOOTSTRAP_SD = Spread("bootstrap_sd", "bootstrap SD (raters, then trials)")
@@ -125,8 +125,8 @@ class StudyEntry(RatedEntry):
         Score("vigilance_pass_rate", "").check(self.vigilance_pass_rate, where)
         _spread_range(self.SCORES[0]).check(self.se_over_raters, where, repr("se_over_raters"))
         if None not in (self.n_fooled, self.n_trials) and self.n_fooled > self.n_trials:
-            raise InputError(f"{where}: 'n_fooled' is {self.n_fooled}, more than the {self.n_trials} trials; the "
-                             "file is damaged or was edited. Regenerate it with the command that wrote it.")
+            raise InputError(f"{where}: 'n_fooled' is {self.n_fooled}, more than the {self.n_trials} trials; "
+                             f"{DAMAGED}")
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,17 @@ def _observe_sessions(config: Path, choice: str) -> list[tuple[str, int, dict, t
     return observed
 
 
+def stored_per_trial(config: Path, observed: list[tuple], column) -> np.ndarray:
+    """What the server stored in `column` (of ``db.trials`` or ``db.sessions``) for each trial of `observed`."""
+    engine = db.make_engine(load_config(config).database_url)
+    with engine.connect() as conn:
+        if column.table is db.sessions:
+            by_session = dict(conn.execute(select(db.sessions.c.id, column)).all())
+            return np.array([by_session[s] for s, *_ in observed])
+        by_trial = {(s, i): v for s, i, v in conn.execute(select(db.trials.c.session_id, db.trials.c.idx, column))}
+    return np.array([by_trial[(s, i)] for s, i, *_ in observed])
+
+
 def assert_nothing_observable_predicts(observed: list[tuple], label: np.ndarray, n_bytes: int) -> None:
     """Every stimulus response of `observed` (from `_observe_sessions`) carries the same headers and `n_bytes`
     bytes, and no size or timing in it separates `label` (bool, one per response) better than `MAX_AUC`."""
@@ -128,11 +139,7 @@ def assert_nothing_observable_predicts(observed: list[tuple], label: np.ndarray,
 def test_no_network_observable_predicts_the_fake(tmp_path: Path):
     config = _write_study(tmp_path)
     observed = _observe_sessions(config, "left")
-    engine = db.make_engine(load_config(config).database_url)
-    with engine.connect() as conn:
-        sides = {(s, i): left for s, i, left in conn.execute(
-            select(db.trials.c.session_id, db.trials.c.idx, db.trials.c.fake_left))}
-    fake_left = np.array([sides[(s, i)] for s, i, *_ in observed])
+    fake_left = stored_per_trial(config, observed, db.trials.c.fake_left)
     assert len(observed) == 480 and 0.4 < fake_left.mean() < 0.6
     assert_nothing_observable_predicts(observed, fake_left, 2 * SIZE * SIZE * 3)
     # The test has teeth: the same pixels as per-image PNGs (the old delivery) give the fake away.
@@ -140,8 +147,6 @@ def test_no_network_observable_predicts_the_fake(tmp_path: Path):
     png_difference = np.array([
         _png_size(np.frombuffer(body[:half], np.uint8).reshape(SIZE, SIZE, 3))
         - _png_size(np.frombuffer(body[half:], np.uint8).reshape(SIZE, SIZE, 3)) for *_, body in observed])
-    with engine.connect() as conn:
-        algorithm = dict(conn.execute(select(db.sessions.c.id, db.sessions.c.algorithm)).all())
-    blurred = np.array([algorithm[s] == "blur" for s, *_ in observed])
+    blurred = stored_per_trial(config, observed, db.sessions.c.algorithm) == "blur"
     assert _auc(-png_difference[blurred], fake_left[blurred]) >= 0.9  # the smaller PNG was the blurred fake
     assert _auc(png_difference[~blurred], fake_left[~blurred]) >= 0.9  # the larger one the shifted fake

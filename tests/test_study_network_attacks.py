@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
 
 from study_app import db
-from study_app.config import load_config
 from study_helpers import ADMIN_TOKEN
 from test_study_network import (SESSIONS_PER_ALGORITHM, _auc, _observe_sessions, _png_size, _write_study,
-                                assert_nothing_observable_predicts)
+                                assert_nothing_observable_predicts, stored_per_trial)
 
 MAIN_TRIALS = 20  # x 2 x SESSIONS_PER_ALGORITHM = 480 trials: a null AUC has SD 0.026, the 0.6 bound is 3.8 SD away
 
@@ -39,18 +37,13 @@ def _hype_study(root: Path) -> Path:
 def test_no_network_observable_tells_a_single_image_real_or_fake(tmp_path: Path):
     config = _hype_study(tmp_path)
     observed = _observe_sessions(config, "real")
-    engine = db.make_engine(load_config(config).database_url)
-    with engine.connect() as conn:
-        shown = {(s, i): image for s, i, image in conn.execute(
-            select(db.trials.c.session_id, db.trials.c.idx, db.trials.c.image))}
-    real = np.array([shown[(s, i)] == "real" for s, i, *_ in observed])
+    real = stored_per_trial(config, observed, db.trials.c.image) == "real"
     assert len(observed) == 2 * SESSIONS_PER_ALGORITHM * MAIN_TRIALS and real.mean() == 0.5
     assert_nothing_observable_predicts(observed, real, 64 * 64 * 3)
     # The test has teeth: the same pixels as per-image PNGs (the old delivery) tell real from fake.
-    with engine.connect() as conn:
-        algorithm = dict(conn.execute(select(db.sessions.c.id, db.sessions.c.algorithm)).all())
+    algorithm = stored_per_trial(config, observed, db.sessions.c.algorithm)
     png = np.array([_png_size(np.frombuffer(body, np.uint8).reshape(64, 64, 3)) for *_, body in observed])
     for name in ("blur", "shift"):  # a blurred fake was the smaller PNG, a colour-shifted one the larger
-        mine = np.array([algorithm[s] == name for s, *_ in observed])
+        mine = algorithm == name
         auc = _auc(png[mine], real[mine])
         assert max(auc, 1 - auc) >= 0.9, (name, auc)

@@ -289,25 +289,29 @@ def rater(client) -> RaterActions:
     return RaterActions(client)
 
 
+HTTP_TIMEOUT_S = 30
+"""A server that accepts a connection and never answers fails the test instead of hanging it."""
+
+
 class HttpRater:
     """A rater speaking HTTP to a real server (no browser), with honest timing."""
 
     def __init__(self, base: str, query: str = ""):
         self.base = base
-        landing = urllib.request.urlopen(base + "/" + query).read().decode()
+        landing = urllib.request.urlopen(base + "/" + query, timeout=HTTP_TIMEOUT_S).read().decode()
         token = re.search(r'name="start_token" value="([^"]+)"', landing).group(1)
         request = urllib.request.Request(base + "/start", data=f"start_token={token}".encode(), method="POST")
-        with urllib.request.urlopen(request) as page:  # follows the 303 to the task page
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as page:  # follows the 303 to the task page
             self.session_id = page.url.rsplit("/", 1)[-1]
             self.csrf = re.search(r'data-csrf="([^"]+)"', page.read().decode()).group(1)
         self.viewed = None  # (trial, perf_counter when its stimulus came)
 
     def trial(self) -> dict:
         """The current trial, and its stimulus fetched (as the page does to show it)."""
-        with urllib.request.urlopen(f"{self.base}/api/s/{self.session_id}/trial") as response:
+        with urllib.request.urlopen(f"{self.base}/api/s/{self.session_id}/trial", timeout=HTTP_TIMEOUT_S) as response:
             trial = json.loads(response.read())
         if not trial["done"]:
-            with urllib.request.urlopen(self.base + trial["stimulus"]["url"]) as response:
+            with urllib.request.urlopen(self.base + trial["stimulus"]["url"], timeout=HTTP_TIMEOUT_S) as response:
                 response.read()
             self.viewed = (trial, time.perf_counter())
         return trial
@@ -321,7 +325,7 @@ class HttpRater:
             f"{self.base}/api/s/{self.session_id}/answer", data=body, method="POST",
             headers={"Content-Type": "application/json", "X-CSRF-Token": self.csrf})
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
                 return response.status
         except urllib.error.HTTPError as err:
             return err.code

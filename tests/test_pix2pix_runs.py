@@ -159,10 +159,11 @@ def test_sigkill_then_resume_reaches_the_same_final_weights(prepared, tmp_path):
         assert proc.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
     killed_at = read_checkpoint(checkpoint)["step"]
     assert 4 <= killed_at < 48
-    subprocess.run([*base, "--resume"], cwd=ROOT, env=_subprocess_env(), check=True, stderr=subprocess.DEVNULL)
+    subprocess.run([*base, "--resume"], cwd=ROOT, env=_subprocess_env(), check=True, stderr=subprocess.DEVNULL,
+                   timeout=300)
     assert reference_run.wait(timeout=300) == 0
     resumed, reference = (read_checkpoint(tmp_path / r / LATEST) for r in ("killed", "straight"))
     assert resumed["step"] == reference["step"] == 48

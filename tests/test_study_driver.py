@@ -181,17 +181,17 @@ def test_two_answers_to_one_trial_at_once_store_one(app, rater):
 
     def answer() -> None:
         client = app.test_client()
-        ready.wait()
+        ready.wait(timeout=30)
         statuses.append(client.post(f"/api/s/{session_id}/answer", json=body,
                                     headers={"X-CSRF-Token": csrf}).status_code)
 
-    answering = [threading.Thread(target=answer) for _ in range(2)]
+    answering = [threading.Thread(target=answer, daemon=True) for _ in range(2)]
     holder = engine.connect()
     if engine.dialect.name == "postgresql":  # hold the session's row, so that both answers queue on it
         holder.execute(select(db.sessions.c.id).where(db.sessions.c.id == session_id).with_for_update())
     for thread in answering:
         thread.start()
-    ready.wait()
+    ready.wait(timeout=30)
     time.sleep(0.3)
     holder.commit()
     holder.close()

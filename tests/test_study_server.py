@@ -39,7 +39,7 @@ def test_sigkill_mid_study_keeps_every_answer_once_and_sessions_resume(tmp_path:
             except (urllib.error.URLError, ConnectionError, OSError):
                 return
 
-        worker = threading.Thread(target=keep_answering, args=(raters[3],))
+        worker = threading.Thread(target=keep_answering, args=(raters[3],), daemon=True)
         worker.start()
         deadline = time.monotonic() + 20
         while sum(s == raters[3].session_id for s, _ in acknowledged) < 5 and time.monotonic() < deadline:
@@ -87,7 +87,7 @@ def test_worker_processes_share_a_port_and_fill_algorithms_evenly(tmp_path: Path
             outcomes.append(err.code)
 
     try:
-        raters = [threading.Thread(target=start, args=(i,)) for i in range(15)]
+        raters = [threading.Thread(target=start, args=(i,), daemon=True) for i in range(15)]
         for rater in raters:
             rater.start()
         for rater in raters:

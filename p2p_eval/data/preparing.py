@@ -275,7 +275,10 @@ def prepare_frames(
         if workers == 1 or len(todo) <= 1:
             results = map(worker, todo)
         else:
-            pool = stack.enter_context(multiprocessing.get_context().Pool(workers))
+            # Not forked: this process may hold threads (a progress bar's, a test runner's, torch's), and a
+            # child forked while one of them holds a lock can wait on it forever. Python 3.14 made the
+            # fork server Linux's default for the same reason.
+            pool = stack.enter_context(multiprocessing.get_context("forkserver").Pool(workers))
             results = pool.imap_unordered(worker, todo, chunksize=max(1, len(todo) // (8 * workers)))
         for split, frame, frame_stats in results:
             stats[split, frame] = frame_stats

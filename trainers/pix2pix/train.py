@@ -218,6 +218,9 @@ def _loop(
         sampler=EpochSampler(len(data.frames("train")), config.batch_size, config.seed, state.step, ddp.rank, ddp.world_size),
         num_workers=options.workers, pin_memory=device.type == "cuda",
         persistent_workers=options.workers > 0, prefetch_factor=4 if options.workers else None,
+        # Not forked, for the reason `prepare_frames` gives: a child forked while one of this process's
+        # threads holds a lock can wait on it forever. Started once per run (persistent workers).
+        multiprocessing_context="forkserver" if options.workers else None,
         generator=torch.Generator().manual_seed(config.seed),  # else iter() draws from the global RNG
     )
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if config.amp else contextlib.nullcontext

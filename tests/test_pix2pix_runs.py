@@ -190,6 +190,39 @@ def test_ddp_two_cpu_processes_stay_in_sync(prepared, tmp_path):
     assert len(list((out / "images" / "val").glob("*.png"))) == 3
 
 
+_DDP_TEARDOWN = """
+import gc, sys, torch
+from p2p_eval.distributed import setup_distributed, teardown_distributed
+gc.disable()  # only the collection teardown makes may free the wrapper: the result must not hang on gc's timing
+setup_distributed("cpu")
+
+def train():  # the wrapper dies with the training function's frame, as in trainers.pix2pix.train
+    model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(4, 4))
+    model(torch.ones(2, 4)).sum().backward()
+
+train()
+teardown_distributed(completed=True)
+print(sum(isinstance(o, torch.nn.parallel.DistributedDataParallel) for o in gc.get_objects()))
+"""
+
+
+def test_no_ddp_wrapper_outlives_the_process_group(tmp_path):
+    """A DDP wrapper the trainer dropped still held the gloo group after ``destroy_process_group``; freed at the
+    interpreter's exit it aborted a rank ("terminate called without an active exception") in 4 of 40 torchrun
+    runs of the trainer. Teardown collects it first. One process (world size 1) shows it deterministically."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**_subprocess_env(), "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(port)}
+    done = subprocess.run([sys.executable, "-c", _DDP_TEARDOWN], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0"], "a DDP wrapper was still alive when the process group was destroyed"
+
+
 def test_worker_processes_do_not_change_the_numbers(prepared, tmp_path):
     logs = []
     for workers in ("0", "2"):

@@ -86,10 +86,12 @@ def run(args: argparse.Namespace, *, kind: str, parser: argparse.ArgumentParser)
         settings = replace(settings, device=device)  # this process's GPU under torchrun
     if not distributed.main:
         logging.getLogger().setLevel(logging.ERROR)  # one voice: rank 0's
+    completed = False
     try:
         results = score_runs(kind, settings, config, distributed=distributed)
+        completed = True
     finally:
-        teardown_distributed()
+        teardown_distributed(completed=completed)
     if not distributed.main:
         return 0
     texts = [(path, make(results)) for path, make in ((args.json, lambda r: json_text(r.to_dict())), (args.csv, to_csv))

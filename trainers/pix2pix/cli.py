@@ -176,9 +176,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train_all(args: argparse.Namespace, variants: tuple[str, ...]) -> int:
-    import torch.distributed as dist
-
     from p2p_eval.data.prepared import PreparedDataset
+    from p2p_eval.distributed import teardown_distributed
     from trainers.pix2pix.config import RunOptions
     from trainers.pix2pix.outputs import check_run_folder
     from trainers.pix2pix.train import TrainingDiverged, train
@@ -197,6 +196,7 @@ def _train_all(args: argparse.Namespace, variants: tuple[str, ...]) -> int:
         return 2
     for option in options:  # every run of a preset, before the first one trains
         check_run_folder(option.out, option.generate_splits)
+    completed = False
     try:
         for config, option in zip(configs, options):
             try:
@@ -206,9 +206,9 @@ def _train_all(args: argparse.Namespace, variants: tuple[str, ...]) -> int:
                 return 1
             if meta:
                 print(f"{option.out}: {config.variant}, {meta['steps']} steps; generated {sorted(meta['generated'])}")
+        completed = True
     finally:
-        if dist.is_initialized():  # torchrun: leave the process group cleanly
-            dist.destroy_process_group()
+        teardown_distributed(completed=completed)  # torchrun: other ranks wait while rank 0 generates
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 
 import pytest
 from results_factory import colorfulness_document, fcn_document, losses_document, study_document
@@ -100,7 +101,8 @@ def test_the_study_entry_reads_what_study_app_writes():
     (lambda d: d["data"].update(left_out={"unet-l1": 0, "ghost": 3}), "data 'left_out' names run(s) ['ghost']"),
     (lambda d: d["data"].update(n_frames=1, frames=None), "run 'unet-l1': 'n_images' is 2, above the document's 1"),
     (lambda d: d["runs"][1]["baseline_test"]["pixel_acc"].update(difference=0.3),
-     "run 'unet-gan': baseline_test 'pixel_acc' difference is 0.3, outside its own interval [0.05, 0.15]"),
+     "run 'unet-gan': baseline_test 'pixel_acc' difference is 0.3, outside its own interval [0.05, 0.15] (the "
+     "paired bootstrap's interval lies around the difference it tests); the file is damaged or was edited."),
     (lambda d: d["runs"][1]["baseline_test"]["pixel_acc"].update(p_value=-0.01), "p_value is -0.01, outside [0, 1]"),
 ])
 def test_contradictory_or_foreign_fields_are_refused_naming_the_run_and_field(change, message, tmp_path, capsys):
@@ -110,6 +112,7 @@ def test_contradictory_or_foreign_fields_are_refused_naming_the_run_and_field(ch
     with pytest.raises(InputError) as err:
         load_results(tmp_path / "bad.json")
     assert message in str(err.value) and str(tmp_path / "bad.json") in str(err.value)
+    assert not re.search(r"\{[A-Za-z_][\w.]*\}", str(err.value)), "a placeholder was left unfilled (no f-string)"
     assert main(["report", "latex", str(tmp_path / "bad.json"), "--out", str(tmp_path / "t.tex")]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "t.tex").exists()
 

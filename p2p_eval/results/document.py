@@ -201,8 +201,7 @@ def _check_envelope(data: dict[str, Any], protocol: dict[str, Any], source: str)
         raise InputError(f"{where}: 'frames' must be a list of frame ids, got {str(frames)[:80]}.")
     n_frames = integer(data.get("n_frames"), where, "n_frames")
     if frames is not None and n_frames is not None and n_frames != len(frames):
-        raise InputError(f"{where}: 'n_frames' is {n_frames} but 'frames' lists {len(frames)}; "
-                         f"{DAMAGED}")
+        raise InputError(f"{where}: 'n_frames' is {n_frames} but 'frames' lists {len(frames)}; {DAMAGED}")
     for name, count in (mapping(data.get("left_out"), where, "left_out") or {}).items():
         integer(count, where, f"left_out {name!r}", nullable=False)
     bootstrap = mapping(protocol.get("bootstrap"), f"{source}: protocol", "bootstrap") or {}
@@ -222,8 +221,7 @@ def _check_runs_against_data(entries: tuple[Entry, ...], data: dict[str, Any], s
         n_images = None if getattr(entry, "is_real", False) else getattr(entry, "n_images", None)
         if n_frames is not None and n_images is not None and n_images > n_frames:
             raise InputError(f"{source}: run {entry.name!r}: 'n_images' is {n_images}, above the document's "
-                             f"{n_frames} frames (data 'n_frames': those any row scored); "
-                             f"{DAMAGED}")
+                             f"{n_frames} frames (data 'n_frames': those any row scored); {DAMAGED}")
     names = {e.name for e in entries}
     unknown = sorted(set(data.get("left_out") or {}) - names)
     if unknown:

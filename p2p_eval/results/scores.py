@@ -77,8 +77,7 @@ class Score:
         """Raise `InputError` if `value` (None: no score) lies outside [low, high]."""
         if value is not None and not math.isnan(value) and not self.low - _TOLERANCE <= value <= self.high + _TOLERANCE:
             raise InputError(
-                f"{where}: {what or repr(self.key)} is {value}, outside [{self.low:g}, {self.high:g}]; "
-                f"{DAMAGED}"
+                f"{where}: {what or repr(self.key)} is {value}, outside [{self.low:g}, {self.high:g}]; {DAMAGED}"
             )
 
 
@@ -165,4 +164,4 @@ class BaselineTest:
                 raise InputError(
                     f"{where}: baseline_test {score.key!r} difference is {test.difference}, outside its own interval "
                     f"[{test.low}, {test.high}] (the paired bootstrap's interval lies around the difference it "
-                    "tests); {DAMAGED}")
+                    f"tests); {DAMAGED}")

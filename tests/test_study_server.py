@@ -1,6 +1,7 @@
 """The production server (waitress, child processes): SIGKILL mid-study loses nothing; several
 processes on one port fill the algorithms evenly."""
 
+import http.client
 import os
 import threading
 import time
@@ -36,7 +37,7 @@ def test_sigkill_mid_study_keeps_every_answer_once_and_sessions_resume(tmp_path:
                     if rater.answer(index) != 200:
                         return
                     acknowledged.append((rater.session_id, index))
-            except (urllib.error.URLError, ConnectionError, OSError):
+            except (urllib.error.URLError, http.client.HTTPException, OSError):  # killed mid-reply: IncompleteRead
                 return
 
         worker = threading.Thread(target=keep_answering, args=(raters[3],), daemon=True)
